@@ -1,0 +1,57 @@
+"""Small process and port helpers."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, '.build')
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port, host='127.0.0.1'):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_port(port, timeout=20.0, proc=None, what='server', log=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if port_open(port):
+            return
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    tail = ''
+    if log and os.path.exists(log):
+        with open(log, errors='replace') as handle:
+            tail = handle.read()[-2000:]
+    raise RuntimeError('%s did not listen on 127.0.0.1:%s\n%s' % (what, port, tail))
+
+
+def stop_pid(proc, timeout=10.0):
+    """Stop a child we started (SIGTERM, then SIGKILL), by its PID only."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+def run_as(user, args, **kwargs):
+    """Run a command as ``user`` when we are root (initdb refuses root)."""
+    if os.geteuid() == 0:
+        args = ['runuser', '-u', user, '--'] + list(args)
+    return subprocess.run(args, check=True, **kwargs)

@@ -1,0 +1,67 @@
+"""POP3 connector (poplib with timeouts, TLS and our error mapping)."""
+import poplib
+
+from .endpoint import _text, auth_error, map_network_error
+from .errors import ConfigError, PermanentError
+
+
+class Pop3Connector(object):
+    protocol = 'pop3'
+
+    def __init__(self, endpoint, credentials):
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.client = None
+
+    def connect(self):
+        ep = self.endpoint
+        try:
+            if ep.encryption == 'ssl':
+                client = poplib.POP3_SSL(ep.host, ep.port, timeout=ep.timeout, context=ep.tls_context())
+            else:
+                client = poplib.POP3(ep.host, ep.port, timeout=ep.timeout)
+            self.client = client
+            if ep.encryption == 'starttls':
+                if 'STLS' not in client.capa():
+                    raise ConfigError('starttls_unsupported', '%s:%s' % (ep.host, ep.port))
+                client.stls(ep.tls_context())
+            try:
+                client.user(self.credentials.login)
+                client.pass_(self.credentials.password)
+            except poplib.error_proto as exc:
+                raise auth_error(exc.args[0] if exc.args else exc)
+        except Exception as exc:
+            self.close()
+            raise self._map(exc)
+        return client
+
+    def check(self):
+        """Connection test: login and STAT. Returns a summary."""
+        client = self.connect()
+        try:
+            count, size = client.stat()
+            return {'messages': count, 'size': size}
+        except Exception as exc:
+            raise self._map(exc)
+        finally:
+            self.close()
+
+    def close(self):
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.quit()
+        except Exception:
+            try:
+                client.close()
+            except Exception:
+                pass
+
+    def _map(self, exc):
+        mapped = map_network_error(exc, self.endpoint)
+        if mapped is not None:
+            return mapped
+        if isinstance(exc, poplib.error_proto):
+            return PermanentError('protocol', _text(exc.args[0] if exc.args else exc))
+        return exc

@@ -1,0 +1,75 @@
+"""SMTP connector (smtplib with timeouts, TLS and our error mapping)."""
+import smtplib
+
+from .endpoint import auth_error, map_network_error
+from .errors import ConfigError, PermanentError, TransientError
+
+
+class SmtpConnector(object):
+    protocol = 'smtp'
+
+    def __init__(self, endpoint, credentials):
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.client = None
+
+    def connect(self):
+        """EHLO, STARTTLS when asked, AUTH; return the smtplib client."""
+        ep = self.endpoint
+        try:
+            if ep.encryption == 'ssl':
+                client = smtplib.SMTP_SSL(ep.host, ep.port, timeout=ep.timeout, context=ep.tls_context())
+            else:
+                client = smtplib.SMTP(ep.host, ep.port, timeout=ep.timeout)
+            self.client = client
+            client.ehlo()
+            if ep.encryption == 'starttls':
+                if not client.has_extn('starttls'):
+                    raise ConfigError('starttls_unsupported', '%s:%s' % (ep.host, ep.port))
+                client.starttls(context=ep.tls_context())
+                client.ehlo()
+            if not client.has_extn('auth'):
+                raise ConfigError('smtp_auth_unsupported', '%s:%s' % (ep.host, ep.port))
+            try:
+                client.login(self.credentials.login, self.credentials.password)
+            except smtplib.SMTPAuthenticationError as exc:
+                raise auth_error(exc.smtp_error)
+        except Exception as exc:
+            self.close()
+            raise self._map(exc)
+        return client
+
+    def check(self):
+        """Connection test: EHLO, STARTTLS and AUTH. Returns a summary."""
+        client = self.connect()
+        try:
+            return {'extensions': sorted(client.esmtp_features)}
+        finally:
+            self.close()
+
+    def close(self):
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.quit()
+        except Exception:
+            try:
+                client.close()
+            except Exception:
+                pass
+
+    def _map(self, exc):
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            return TransientError('connection_lost', str(exc))
+        mapped = map_network_error(exc, self.endpoint)
+        if mapped is not None:
+            return mapped
+        if isinstance(exc, smtplib.SMTPResponseException):
+            detail = '%s %s' % (exc.smtp_code, exc.smtp_error.decode('utf-8', 'replace'))
+            if 400 <= exc.smtp_code < 500:
+                return TransientError('server_busy', detail)
+            return PermanentError('protocol', detail)
+        if isinstance(exc, smtplib.SMTPException):
+            return PermanentError('protocol', str(exc))
+        return exc
