@@ -63,8 +63,9 @@ service lmtp {{
 class Dovecot(object):
     """One Dovecot instance in ``folder`` with the accounts of ``users`` (login -> password)."""
 
-    def __init__(self, folder, users=None, ports=None):
+    def __init__(self, folder, users=None, ports=None, certs_dir=None):
         self.folder = os.path.abspath(folder)
+        self.certs_dir = certs_dir or os.path.join(self.folder, 'tls')
         self.users = dict(users or {})
         ports = ports or {}
         self.ports = {name: ports.get(name) or free_port()
@@ -81,7 +82,7 @@ class Dovecot(object):
             os.makedirs(os.path.join(self.folder, sub), exist_ok=True)
         os.chmod(self.folder, 0o755)
         os.chmod(os.path.join(self.folder, 'mail'), 0o1777)
-        self.certs = make_certs(os.path.join(self.folder, 'tls'))
+        self.certs = make_certs(self.certs_dir)
         self._write_users()
         if os.geteuid() == 0:
             uid, gid, users_line = 'nobody', 'nogroup', ''

@@ -24,7 +24,8 @@ class Postgres(object):
     server is used with PGPORT/PGUSER/PGPASSWORD.
     """
 
-    def __init__(self, folder, port):
+    def __init__(self, folder, port, durable=True):
+        self.durable = durable  # tests trade crash safety for speed (fsync off)
         self.folder = folder
         self.port = port
         self.started = False
@@ -53,7 +54,8 @@ class Postgres(object):
             raise RuntimeError('port %s is taken: another PostgreSQL runs there' % self.port)
         log = os.path.join(self.folder, 'postgres.log')
         run_as('postgres', [_bin('pg_ctl'), '-D', data, '-l', log, '-w', '-o',
-                            '-k %s -p %s -h 127.0.0.1 -c fsync=off' % (self.folder, self.port),
+                            '-k %s -p %s -h 127.0.0.1%s' % (self.folder, self.port,
+                                                                  '' if self.durable else ' -c fsync=off'),
                             'start'], stdout=subprocess.DEVNULL)
         self.started = True
         wait_port(self.port, what='PostgreSQL', log=log)

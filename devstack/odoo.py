@@ -1,0 +1,55 @@
+"""Odoo configuration files and Odoo commands for the demo and the tests."""
+import os
+import subprocess
+import sys
+
+from .procs import BUILD, ROOT
+
+ODOO = os.path.join(ROOT, 'scripts', 'odoo')
+
+
+def odoo_addons_dir():
+    import importlib.util
+    spec = importlib.util.find_spec('odoo')
+    return os.path.join(os.path.dirname(spec.origin), 'addons')
+
+
+def write_config(path, db_params, data_dir, **extra):
+    """Write an odoo.conf; ``extra`` adds options such as mail_sync_ca_file."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    options = {
+        'addons_path': '%s,%s' % (odoo_addons_dir(), os.path.join(BUILD, 'addons')),
+        'data_dir': data_dir,
+        'admin_passwd': 'admin',
+        'list_db': 'True',
+        'without_demo': 'all',
+        'http_interface': '127.0.0.1',
+        'longpolling_port': '0',
+    }
+    options.update(db_params)
+    options.update({key: str(value) for key, value in extra.items()})
+    with open(path, 'w') as handle:
+        handle.write('[options]\n')
+        for key, value in sorted(options.items()):
+            handle.write('%s = %s\n' % (key, value))
+    return path
+
+
+def install(conf, db, log_path, update=False):
+    """Create or update ``db`` with mail_sync installed; raise with the log tail on failure."""
+    flag = '-u' if update else '-i'
+    with open(log_path, 'ab') as log:
+        code = subprocess.call([ODOO, '-c', conf, '-d', db, flag, 'mail_sync', '--stop-after-init',
+                                '--log-level=warn'], stdout=log, stderr=subprocess.STDOUT)
+    if code:
+        with open(log_path, errors='replace') as handle:
+            sys.stderr.write(handle.read()[-4000:])
+        raise RuntimeError('Odoo could not install mail_sync (log: %s)' % log_path)
+
+
+def serve(conf, db, port, log_path=None, extra_args=()):
+    """Start an Odoo HTTP server process; the caller stops it by PID."""
+    args = [ODOO, '-c', conf, '-d', db, '--db-filter', '^%s$' % db, '--http-port', str(port)]
+    args += list(extra_args)
+    out = open(log_path, 'ab') if log_path else None
+    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT if out else None)

@@ -1,0 +1,121 @@
+"""pytest fixtures that start the real servers the tests talk to (loopback only)."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import xmlrpc.client
+
+import pytest
+
+try:  # pytest-odoo uses odoo.tests without importing it
+    import odoo.tests  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
+from .dovecot import Dovecot
+from .odoo import serve
+from .procs import BUILD, free_port, stop_pid, wait_port
+from .smtpd import SmtpServer
+
+TEST_DIR = os.path.join(BUILD, 'test')
+
+
+class MailServers(object):
+    """Dovecot plus an SMTP server sharing one account table."""
+
+    def __init__(self, dovecot, smtp):
+        self.dovecot = dovecot
+        self.smtp = smtp
+        self.cafile = dovecot.cafile
+        self._counter = 0
+
+    def new_account(self, prefix='user', password=None):
+        """A fresh account (login is an email address) with its own empty mailbox."""
+        self._counter += 1
+        login = '%s%d.%d@example.test' % (prefix, self._counter, os.getpid())
+        password = password or 'pw-%s-%d' % (prefix, self._counter)
+        self.dovecot.add_user(login, password)
+        return login, password
+
+
+@pytest.fixture(scope='session')
+def mail_servers():
+    folder = os.path.join(TEST_DIR, 'dovecot')
+    shutil.rmtree(folder, ignore_errors=True)
+    dovecot = Dovecot(folder, certs_dir=os.path.join(TEST_DIR, 'tls')).start()
+    smtp = SmtpServer(dovecot.users, dovecot.ports['lmtp'], dovecot.certs).start()
+    try:
+        yield MailServers(dovecot, smtp)
+    finally:
+        smtp.stop()
+        dovecot.stop()
+
+
+@pytest.fixture(scope='class')
+def servers_on_class(request, mail_servers):
+    """For unittest-style (Odoo) test classes: ``self.servers``."""
+    request.cls.servers = mail_servers
+
+
+@pytest.fixture(scope='session')
+def silent_port():
+    """A port that accepts TCP connections but never says a word (for timeouts)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(('127.0.0.1', 0))
+    sock.listen(50)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+class OdooHttp(object):
+    def __init__(self, url, db):
+        self.url = url
+        self.db = db
+
+    def rpc(self, login, password, model, method, *args, **kwargs):
+        common = xmlrpc.client.ServerProxy(self.url + '/xmlrpc/2/common', allow_none=True)
+        uid = common.authenticate(self.db, login, password, {})
+        assert uid, 'login %s refused' % login
+        models = xmlrpc.client.ServerProxy(self.url + '/xmlrpc/2/object', allow_none=True)
+        return models.execute_kw(self.db, uid, password, model, method, list(args), kwargs)
+
+
+@pytest.fixture(scope='session')
+def odoo_http():
+    """A real Odoo HTTP server on the test database, in its own process."""
+    conf, db = os.environ['MAIL_SYNC_TEST_CONF'], os.environ['MAIL_SYNC_TEST_DB']
+    port = free_port()
+    log = os.path.join(TEST_DIR, 'http.log')
+    proc = serve(conf, db, port, log, extra_args=['--max-cron-threads', '0'])
+    try:
+        wait_port(port, timeout=60, proc=proc, what='Odoo HTTP', log=log)
+        yield OdooHttp('http://127.0.0.1:%d' % port, db)
+    finally:
+        stop_pid(proc)
+
+
+@pytest.fixture(scope='session')
+def browser():
+    """Headless Chromium driven by chromedriver (Debian packages), fresh profile."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    profile = tempfile.mkdtemp(prefix='chromium-', dir=TEST_DIR)
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which('chromium') or '/usr/bin/chromium'
+    for arg in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+                '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                '--no-first-run', '--disable-quic', '--window-size=1400,1000',
+                '--user-data-dir=%s' % profile):
+        options.add_argument(arg)
+    service = Service(shutil.which('chromedriver') or '/usr/bin/chromedriver',
+                      log_output=os.path.join(TEST_DIR, 'chromedriver.log'))
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,5 @@
+from . import mail_sync_log
+from . import mail_sync_server
+from . import mail_sync_mailbox
+from . import res_users
+from . import res_config_settings

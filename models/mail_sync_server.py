@@ -1,0 +1,168 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from .secret_store import secret_box
+
+SERVER_TYPES = [
+    ('exchange', 'Exchange (EWS)'),
+    ('imap', 'IMAP with SMTP'),
+    ('pop3', 'POP3 with SMTP'),
+]
+ENCRYPTIONS = [('ssl', 'SSL/TLS'), ('starttls', 'STARTTLS'), ('none', 'None (unencrypted)')]
+
+# Default ports by protocol and encryption, as mail clients propose them.
+DEFAULT_PORTS = {
+    'imap': {'ssl': 993, 'starttls': 143, 'none': 143},
+    'pop3': {'ssl': 995, 'starttls': 110, 'none': 110},
+    'smtp': {'ssl': 465, 'starttls': 587, 'none': 25},
+}
+
+
+class MailSyncServer(models.Model):
+    """An email server profile: how Odoo reaches one mail server, shared by many mailboxes."""
+
+    _name = 'mail.sync.server'
+    _description = 'Email Server Profile'
+    _order = 'name'
+
+    name = fields.Char(required=True)
+    active = fields.Boolean(default=True)
+    server_type = fields.Selection(SERVER_TYPES, string='Server Type', required=True, default='imap')
+
+    incoming_host = fields.Char(string='Incoming Server', help='Host name of the IMAP or POP3 server.')
+    incoming_port = fields.Integer(string='Incoming Port', default=993)
+    incoming_encryption = fields.Selection(ENCRYPTIONS, string='Incoming Encryption', default='ssl')
+    outgoing_host = fields.Char(string='Outgoing (SMTP) Server')
+    outgoing_port = fields.Integer(string='Outgoing Port', default=587)
+    outgoing_encryption = fields.Selection(ENCRYPTIONS, string='Outgoing Encryption', default='starttls')
+
+    ews_locate = fields.Selection(
+        [('url', 'Fixed EWS URL'), ('autodiscover', 'Autodiscover')], string='Locate Server By',
+        default='url', help='Autodiscover finds the Exchange server from each mailbox\'s address; '
+                            'a fixed URL skips that look-up.')
+    ews_url = fields.Char(string='EWS URL', help='e.g. https://mail.example.com/EWS/Exchange.asmx')
+    auth_method = fields.Selection(
+        [('basic', 'Password (Basic or LOGIN)'), ('ntlm', 'Windows (NTLM, Exchange only)')],
+        string='Authentication', required=True, default='basic')
+    credential_mode = fields.Selection(
+        [('mailbox', 'Credentials on each mailbox'),
+         ('profile', 'One service account on this profile')],
+        string='Credentials', required=True, default='mailbox',
+        help='With a service account, Exchange uses impersonation to open each user\'s mailbox.')
+    service_login = fields.Char(string='Service Account Login')
+    service_password = fields.Char(
+        string='Service Account Password', compute='_compute_service_password',
+        inverse='_inverse_service_password',
+        help='Write-only: stored encrypted and never shown again.')
+    service_password_crypt = fields.Char(groups='base.group_system', copy=False, prefetch=False)
+    service_password_set = fields.Boolean(compute='_compute_service_password', string='Password Stored')
+
+    max_connections = fields.Integer(
+        string='Maximum Concurrent Connections', default=10, required=True,
+        help='Connections Odoo opens at once against this server, over all workers (1 to 300).')
+    timeout = fields.Integer(string='Connection Timeout (s)', default=60, required=True)
+    interval_min = fields.Integer(string='Minimum Polling Interval (min)', default=2, required=True)
+    interval_default = fields.Integer(string='Default Polling Interval (min)', default=5, required=True)
+    interval_max = fields.Integer(string='Maximum Polling Interval (min)', default=12, required=True)
+    process_after = fields.Datetime(
+        string='Process Email Received After',
+        help='Older email is never imported, so enabling a mailbox does not pull its whole history.')
+    move_failed = fields.Boolean(
+        string='Move Failed Email to a Folder',
+        help='Email that cannot be processed is moved to this folder on the server.')
+    failed_folder = fields.Char(string='Failed Email Folder', default='Odoo Failed')
+    verify_tls = fields.Boolean(
+        string='Verify TLS Certificates', default=True,
+        help='Keep on: without verification anyone on the network path can read the passwords.')
+    owner_id = fields.Many2one('res.users', string='Profile Owner', default=lambda self: self.env.user,
+                               help='Receives the alerts about this profile\'s mailboxes.')
+    mailbox_ids = fields.One2many('mail.sync.mailbox', 'server_id', string='Mailboxes')
+    mailbox_count = fields.Integer(compute='_compute_mailbox_count', string='Mailbox Count')
+
+    _sql_constraints = [
+        ('max_connections_range', 'CHECK(max_connections BETWEEN 1 AND 300)',
+         'Maximum concurrent connections must be between 1 and 300.'),
+        ('timeout_positive', 'CHECK(timeout BETWEEN 1 AND 3600)',
+         'The connection timeout must be between 1 and 3600 seconds.'),
+    ]
+
+    @api.depends('service_password_crypt')
+    def _compute_service_password(self):
+        for server in self:
+            server.service_password = False
+            server.service_password_set = bool(server.sudo().service_password_crypt)
+
+    def _inverse_service_password(self):
+        for server in self:
+            if server.service_password:
+                server.sudo().service_password_crypt = secret_box().encrypt(server.service_password)
+
+    def _plain_service_password(self):
+        self.ensure_one()
+        return secret_box().decrypt(self.sudo().service_password_crypt)
+
+    def _compute_mailbox_count(self):
+        data = self.env['mail.sync.mailbox'].read_group(
+            [('server_id', 'in', self.ids)], ['server_id'], ['server_id'])
+        counts = {row['server_id'][0]: row['server_id_count'] for row in data}
+        for server in self:
+            server.mailbox_count = counts.get(server.id, 0)
+
+    @api.constrains('interval_min', 'interval_default', 'interval_max')
+    def _check_intervals(self):
+        for server in self:
+            if not 1 <= server.interval_min <= server.interval_default <= server.interval_max:
+                raise ValidationError(_(
+                    'Polling intervals must satisfy 1 <= minimum <= default <= maximum (minutes).'))
+
+    @api.constrains('server_type', 'auth_method', 'incoming_host', 'ews_locate', 'ews_url')
+    def _check_type_settings(self):
+        for server in self:
+            if server.server_type != 'exchange' and server.auth_method == 'ntlm':
+                raise ValidationError(_('Windows (NTLM) authentication is only for Exchange profiles.'))
+            if server.server_type == 'exchange' and server.ews_locate == 'url' and not server.ews_url:
+                raise ValidationError(_('Enter the EWS URL, or choose Autodiscover.'))
+            if server.server_type == 'exchange' and server.ews_url and \
+                    not server.ews_url.lower().startswith(('https://', 'http://')):
+                raise ValidationError(_('The EWS URL must start with https://'))
+            if server.server_type in ('imap', 'pop3') and not server.incoming_host:
+                raise ValidationError(_('Enter the incoming server\'s host name.'))
+
+    @api.onchange('server_type', 'incoming_encryption')
+    def _onchange_incoming_defaults(self):
+        if self.server_type in ('imap', 'pop3'):
+            self.incoming_port = DEFAULT_PORTS[self.server_type][self.incoming_encryption or 'ssl']
+        if self.server_type != 'exchange' and self.auth_method == 'ntlm':
+            self.auth_method = 'basic'
+
+    @api.onchange('outgoing_encryption')
+    def _onchange_outgoing_defaults(self):
+        self.outgoing_port = DEFAULT_PORTS['smtp'][self.outgoing_encryption or 'starttls']
+
+    @api.onchange('incoming_host')
+    def _onchange_incoming_host(self):
+        if self.incoming_host and not self.outgoing_host:
+            self.outgoing_host = self.incoming_host
+
+    @api.onchange('verify_tls')
+    def _onchange_verify_tls(self):
+        if not self.verify_tls:
+            return {'warning': {
+                'title': _('Certificate verification off'),
+                'message': _('Without certificate verification, anyone on the network path can '
+                             'pretend to be the mail server and read the passwords. Prefer '
+                             'installing a trusted certificate on the server.'),
+            }}
+
+    def action_view_mailboxes(self):
+        self.ensure_one()
+        action = self.env.ref('mail_sync.action_mail_sync_mailbox').read()[0]
+        action['domain'] = [('server_id', '=', self.id)]
+        action['context'] = {'default_server_id': self.id}
+        return action
+
+    def action_test_enable_all(self):
+        """Test & Enable every mailbox of the profile that is not disabled by an admin."""
+        mailboxes = self.mapped('mailbox_ids').filtered(lambda m: m.state != 'disabled' and m.email)
+        mailboxes.action_test_enable()
+        return self.action_view_mailboxes()

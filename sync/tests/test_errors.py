@@ -1,0 +1,9 @@
+import doctest
+
+from .. import endpoint, errors, secretbox
+
+
+def test_doctests():
+    for module in (errors, endpoint, secretbox):
+        failures, tried = doctest.testmod(module)
+        assert tried > 0 and failures == 0, module.__name__
