@@ -4,7 +4,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import time
 
 from .certs import make_certs
 from .procs import free_port, stop_pid, wait_port
@@ -23,6 +22,8 @@ ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_cache_size = 0
+auth_failure_delay = 0
+login_trusted_networks = 127.0.0.0/8
 mail_location = maildir:~/Maildir
 pop3_uidl_format = %08Xu%08Xv
 passdb {{
@@ -105,12 +106,6 @@ class Dovecot(object):
     def stop(self):
         stop_pid(self.proc)
         self.proc = None
-
-    def add_user(self, login, password):
-        """Add or change an account; Dovecot rereads the passwd-file on change."""
-        self.users[login] = password
-        self._write_users()
-        time.sleep(0.01)
 
     def _write_users(self):
         path = os.path.join(self.folder, 'users')

@@ -22,29 +22,43 @@ from .smtpd import SmtpServer
 TEST_DIR = os.path.join(BUILD, 'test')
 
 
+POOL_SIZE = 400
+UTF8_ACCOUNT = ('utf8@example.test', 'p\u00e4ssw\u00f6rd-\u00df')
+
+
 class MailServers(object):
-    """Dovecot plus an SMTP server sharing one account table."""
+    """Dovecot plus an SMTP server sharing one account table.
+
+    Accounts come from a pool written before Dovecot starts: Dovecot notices a
+    changed passwd-file only at one-second resolution, so accounts added while it
+    runs may be refused for a moment.
+    """
 
     def __init__(self, dovecot, smtp):
         self.dovecot = dovecot
         self.smtp = smtp
         self.cafile = dovecot.cafile
-        self._counter = 0
+        self._next = 0
 
-    def new_account(self, prefix='user', password=None):
+    @staticmethod
+    def pool():
+        users = {'acct%d@example.test' % n: 'pw-%d-secret' % n for n in range(POOL_SIZE)}
+        users[UTF8_ACCOUNT[0]] = UTF8_ACCOUNT[1]
+        return users
+
+    def new_account(self):
         """A fresh account (login is an email address) with its own empty mailbox."""
-        self._counter += 1
-        login = '%s%d.%d@example.test' % (prefix, self._counter, os.getpid())
-        password = password or 'pw-%s-%d' % (prefix, self._counter)
-        self.dovecot.add_user(login, password)
-        return login, password
+        login = 'acct%d@example.test' % self._next
+        self._next += 1
+        assert self._next < POOL_SIZE, 'test account pool exhausted'
+        return login, self.dovecot.users[login]
 
 
 @pytest.fixture(scope='session')
 def mail_servers():
     folder = os.path.join(TEST_DIR, 'dovecot')
     shutil.rmtree(folder, ignore_errors=True)
-    dovecot = Dovecot(folder, certs_dir=os.path.join(TEST_DIR, 'tls')).start()
+    dovecot = Dovecot(folder, users=MailServers.pool(), certs_dir=os.path.join(TEST_DIR, 'tls')).start()
     smtp = SmtpServer(dovecot.users, dovecot.ports['lmtp'], dovecot.certs).start()
     try:
         yield MailServers(dovecot, smtp)

@@ -43,7 +43,7 @@ def main(argv):
         args = [os.path.join(ROOT, '.venv', 'bin', 'python'), '-m', 'pytest',
                 '-p', 'devstack.pytest_plugin', '--odoo-config', conf, '--odoo-database', db,
                 '-o', 'cache_dir=%s' % os.path.join(TEST_DIR, 'pytest_cache'),
-                '-rfEs', '--durations=5',
+                '-rfEs', '--durations=5', '-W', 'ignore:Requiring AUTH while not requiring TLS',
                 os.path.join(addon, 'sync', 'tests'), os.path.join(addon, 'tests')] + argv
         return subprocess.call(args, cwd=ROOT, env=env)
     finally:
