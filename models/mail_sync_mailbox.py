@@ -178,7 +178,7 @@ class MailSyncMailbox(models.Model):
             self.login = self.email.strip()
         if self.email:
             other = self.sudo().search([('email', '=ilike', self.email.strip()),
-                                        ('id', '!=', self._origin.id or 0)], limit=1)
+                                        ('user_id', '!=', self.user_id.id)], limit=1)
             if other:
                 return {'warning': {
                     'title': _('Address already mapped'),

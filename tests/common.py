@@ -1,0 +1,49 @@
+"""Shared set-up for the Odoo tests: users, and profiles pointing at the test servers."""
+import pytest
+
+from odoo.tests.common import TransactionCase
+
+
+@pytest.mark.usefixtures('servers_on_class')
+class MailSyncCase(TransactionCase):
+    """A TransactionCase with ``self.servers`` (real Dovecot + SMTP) and helpers."""
+
+    def setUp(self):
+        super(MailSyncCase, self).setUp()
+        self.Server = self.env['mail.sync.server']
+        self.Mailbox = self.env['mail.sync.mailbox']
+        self.Log = self.env['mail.sync.log']
+        self.manager = self.make_user('manager', manager=True)
+
+    def make_user(self, name, manager=False):
+        groups = [self.env.ref('base.group_user').id]
+        if manager:
+            groups.append(self.env.ref('mail_sync.group_mail_sync_manager').id)
+        return self.env['res.users'].with_context(no_reset_password=True).create({
+            'name': name.title(), 'login': '%s-%s' % (name, self.id()[-40:]),
+            'email': '%s@company.test' % name, 'groups_id': [(6, 0, groups)],
+        })
+
+    def make_server(self, server_type='imap', encryption='none', **values):
+        dovecot, smtp = self.servers.dovecot, self.servers.smtp
+        incoming_port = {
+            ('imap', 'none'): dovecot.ports['imap'], ('imap', 'starttls'): dovecot.ports['imap'],
+            ('imap', 'ssl'): dovecot.ports['imaps'], ('pop3', 'none'): dovecot.ports['pop3'],
+            ('pop3', 'starttls'): dovecot.ports['pop3'], ('pop3', 'ssl'): dovecot.ports['pop3s'],
+        }[(server_type, encryption)]
+        vals = {
+            'name': 'Test %s %s' % (server_type, encryption), 'server_type': server_type,
+            'incoming_host': 'localhost', 'incoming_port': incoming_port,
+            'incoming_encryption': encryption, 'outgoing_host': 'localhost',
+            'outgoing_port': smtp.port, 'outgoing_encryption': 'starttls', 'timeout': 10,
+        }
+        vals.update(values)
+        return self.Server.sudo(self.manager).create(vals)
+
+    def make_mailbox(self, user, server, login=None, password=None, **values):
+        if login is None:
+            login, password = self.servers.new_account()
+        vals = {'user_id': user.id, 'server_id': server.id, 'email': login, 'login': login,
+                'password': password}
+        vals.update(values)
+        return self.Mailbox.sudo(self.manager).create(vals)
