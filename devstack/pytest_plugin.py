@@ -67,12 +67,6 @@ def mail_servers():
         dovecot.stop()
 
 
-@pytest.fixture(scope='class')
-def servers_on_class(request, mail_servers):
-    """For unittest-style (Odoo) test classes: ``self.servers``."""
-    request.cls.servers = mail_servers
-
-
 @pytest.fixture(scope='session')
 def silent_port():
     """A port that accepts TCP connections but never says a word (for timeouts)."""
@@ -83,6 +77,13 @@ def silent_port():
         yield sock.getsockname()[1]
     finally:
         sock.close()
+
+
+@pytest.fixture(scope='class')
+def servers_on_class(request, mail_servers, silent_port):
+    """For unittest-style (Odoo) test classes: ``self.servers`` and ``self.silent_port``."""
+    request.cls.servers = mail_servers
+    request.cls.silent_port = silent_port
 
 
 class OdooHttp(object):

@@ -238,6 +238,9 @@ class MailSyncMailbox(models.Model):
     # ------------------------------------------------------------------ actions
     def action_test_enable(self):
         """Test each enabled channel for real; enable the mailbox when all pass."""
+        # Results are written with sudo (read-only fields): check the caller's rights first.
+        self.check_access_rights('write')
+        self.check_access_rule('write')
         for mailbox in self:
             mailbox._test_and_enable()
         return True

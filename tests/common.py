@@ -41,9 +41,10 @@ class MailSyncCase(TransactionCase):
         return self.Server.sudo(self.manager).create(vals)
 
     def make_mailbox(self, user, server, login=None, password=None, **values):
-        if login is None:
-            login, password = self.servers.new_account()
-        vals = {'user_id': user.id, 'server_id': server.id, 'email': login, 'login': login,
-                'password': password}
+        """A mailbox on a fresh pool account; ``login``/``password`` override its credentials."""
+        account, account_password = self.servers.new_account()
+        vals = {'user_id': user.id, 'server_id': server.id, 'email': account,
+                'login': account if login is None else login,
+                'password': account_password if password is None else password}
         vals.update(values)
         return self.Mailbox.sudo(self.manager).create(vals)

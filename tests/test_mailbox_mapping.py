@@ -21,16 +21,16 @@ class TestMailboxMapping(MailSyncCase):
             self.make_mailbox(self.alice, self.server)
 
     def test_one_mailbox_per_address_whatever_the_case(self):
-        box = self.make_mailbox(self.alice, self.server, login='Shared@Example.test', password='x')
+        box = self.make_mailbox(self.alice, self.server, email='Shared@Example.test')
         with self.assertRaises(UserError) as info:
-            self.make_mailbox(self.bob, self.server, login='shared@example.TEST', password='x')
+            self.make_mailbox(self.bob, self.server, email='shared@example.TEST')
         self.assertIn('Map Mailbox', str(info.exception))
         self.assertIn(self.alice.name, str(info.exception))
         self.assertEqual(box.email, 'Shared@Example.test')
 
     @mute_logger('odoo.sql_db')
     def test_database_enforces_address_uniqueness(self):
-        self.make_mailbox(self.alice, self.server, login='dup@example.test', password='x')
+        self.make_mailbox(self.alice, self.server, email='dup@example.test')
         with self.assertRaises(IntegrityError), self.cr.savepoint():
             self.cr.execute(
                 "INSERT INTO mail_sync_mailbox (user_id, server_id, email, state, name) "
@@ -46,7 +46,7 @@ class TestMailboxMapping(MailSyncCase):
         self.assertEqual(box.incoming_test_state, 'not_run')
 
     def test_remap_asks_for_confirmation_then_moves_the_address(self):
-        old = self.make_mailbox(self.alice, self.server, login='sales@example.test', password='x')
+        old = self.make_mailbox(self.alice, self.server, email='sales@example.test')
         old.write({'state': 'enabled'})
         wizard = self.env['mail.sync.mailbox.map'].sudo(self.manager).create({
             'user_id': self.bob.id, 'email': 'SALES@example.test', 'server_id': self.server.id})
@@ -75,7 +75,7 @@ class TestMailboxMapping(MailSyncCase):
         self.assertEqual(self.Mailbox.browse(action['res_id']).email, 'bob.box@example.test')
 
     def test_remap_updates_the_users_existing_mailbox(self):
-        box = self.make_mailbox(self.bob, self.server, login='bob.old@example.test', password='x')
+        box = self.make_mailbox(self.bob, self.server, email='bob.old@example.test')
         wizard = self.env['mail.sync.mailbox.map'].sudo(self.manager).create({
             'user_id': self.bob.id, 'email': 'bob.new@example.test'})
         wizard.action_map()
@@ -87,7 +87,7 @@ class TestMailboxMapping(MailSyncCase):
             self.make_mailbox(self.alice, self.server, act_enabled=True)
 
     def test_form_warns_when_address_is_taken(self):
-        self.make_mailbox(self.alice, self.server, login='taken@example.test', password='x')
+        self.make_mailbox(self.alice, self.server, email='taken@example.test')
         form = self.Mailbox.new({'user_id': self.bob.id, 'server_id': self.server.id})
         form.email = 'Taken@example.test'
         result = form._onchange_email()
