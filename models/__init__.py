@@ -1,3 +1,4 @@
+from . import mail_sync_secret_mixin
 from . import mail_sync_log
 from . import mail_sync_server
 from . import mail_sync_mailbox

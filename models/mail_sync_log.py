@@ -86,8 +86,14 @@ class MailSyncLog(models.Model):
     @api.model
     def _scrub(self, message, mailbox, server):
         """Never let a password reach the log, whatever a server echoed back."""
-        for secret in (mailbox and mailbox.sudo()._plain_password(),
-                       server and server.sudo()._plain_service_password()):
+        secrets = []
+        for record, method in ((mailbox, '_plain_password'), (server, '_plain_service_password')):
+            if record:
+                try:
+                    secrets.append(getattr(record.sudo(), method)())
+                except SyncError:  # unreadable secret: nothing to hide
+                    pass
+        for secret in secrets:
             if secret and len(secret) >= 3:
                 message = message.replace(secret, '********')
         return message

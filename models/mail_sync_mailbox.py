@@ -7,7 +7,7 @@ from ..sync.ews import EwsConnector, EwsSettings
 from ..sync.imap import ImapConnector
 from ..sync.pop3 import Pop3Connector
 from ..sync.smtp import SmtpConnector
-from .secret_store import ca_file, secret_box
+from .secret_store import ca_file
 
 CHANNEL_FIELDS = {
     'incoming': 'incoming_enabled',
@@ -27,6 +27,8 @@ class MailSyncMailbox(models.Model):
     """One user's mailbox on a mail server: one user per mailbox, one mailbox per user."""
 
     _name = 'mail.sync.mailbox'
+    _inherit = ['mail.sync.secret.mixin']
+    _secret_columns = ('password_crypt',)
     _description = 'Synchronized Mailbox'
     _order = 'name, id'
 
@@ -42,7 +44,6 @@ class MailSyncMailbox(models.Model):
     login = fields.Char(help='Login on the mail server; usually the email address.')
     password = fields.Char(compute='_compute_password', inverse='_inverse_password',
                            help='Write-only: stored encrypted and never shown again.')
-    password_crypt = fields.Char(groups='base.group_system', copy=False, prefetch=False)
     password_set = fields.Boolean(compute='_compute_password', string='Password Stored')
 
     incoming_enabled = fields.Boolean(string='Incoming Email', default=True)
@@ -80,6 +81,7 @@ class MailSyncMailbox(models.Model):
 
     @api.model_cr
     def init(self):
+        super(MailSyncMailbox, self).init()
         # One mailbox per address, whatever its case, enforced by the database itself.
         self.env.cr.execute("""
             CREATE UNIQUE INDEX IF NOT EXISTS mail_sync_mailbox_email_uniq
@@ -92,16 +94,16 @@ class MailSyncMailbox(models.Model):
         for mailbox in self:
             mailbox.name = mailbox.user_id.name or mailbox.email or _('New Mailbox')
 
-    @api.depends('password_crypt')
     def _compute_password(self):
+        stored = self.filtered(lambda r: isinstance(r.id, int))._secret_is_set('password_crypt')
         for mailbox in self:
             mailbox.password = False
-            mailbox.password_set = bool(mailbox.sudo().password_crypt)
+            mailbox.password_set = mailbox.id in stored
 
     def _inverse_password(self):
         for mailbox in self:
             if mailbox.password:
-                mailbox.sudo().password_crypt = secret_box().encrypt(mailbox.password)
+                mailbox._secret_set('password_crypt', mailbox.password)
 
     def _compute_status_message(self):
         for mailbox in self:
@@ -203,7 +205,7 @@ class MailSyncMailbox(models.Model):
         self.ensure_one()
         if self.server_id.credential_mode == 'profile':
             return self.server_id._plain_service_password()
-        return secret_box().decrypt(self.sudo().password_crypt)
+        return self._secret_get('password_crypt')
 
     def _credentials(self):
         return Credentials(self._effective_login(), self._plain_password())

@@ -1,7 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from .secret_store import secret_box
 
 SERVER_TYPES = [
     ('exchange', 'Exchange (EWS)'),
@@ -22,6 +21,8 @@ class MailSyncServer(models.Model):
     """An email server profile: how Odoo reaches one mail server, shared by many mailboxes."""
 
     _name = 'mail.sync.server'
+    _inherit = ['mail.sync.secret.mixin']
+    _secret_columns = ('service_password_crypt',)
     _description = 'Email Server Profile'
     _order = 'name'
 
@@ -54,7 +55,6 @@ class MailSyncServer(models.Model):
         string='Service Account Password', compute='_compute_service_password',
         inverse='_inverse_service_password',
         help='Write-only: stored encrypted and never shown again.')
-    service_password_crypt = fields.Char(groups='base.group_system', copy=False, prefetch=False)
     service_password_set = fields.Boolean(compute='_compute_service_password', string='Password Stored')
 
     max_connections = fields.Integer(
@@ -86,20 +86,20 @@ class MailSyncServer(models.Model):
          'The connection timeout must be between 1 and 3600 seconds.'),
     ]
 
-    @api.depends('service_password_crypt')
     def _compute_service_password(self):
+        stored = self.filtered(lambda r: isinstance(r.id, int))._secret_is_set('service_password_crypt')
         for server in self:
             server.service_password = False
-            server.service_password_set = bool(server.sudo().service_password_crypt)
+            server.service_password_set = server.id in stored
 
     def _inverse_service_password(self):
         for server in self:
             if server.service_password:
-                server.sudo().service_password_crypt = secret_box().encrypt(server.service_password)
+                server._secret_set('service_password_crypt', server.service_password)
 
     def _plain_service_password(self):
         self.ensure_one()
-        return secret_box().decrypt(self.sudo().service_password_crypt)
+        return self._secret_get('service_password_crypt')
 
     def _compute_mailbox_count(self):
         data = self.env['mail.sync.mailbox'].read_group(

@@ -85,6 +85,7 @@ class TestServerProfile(TransactionCase):
                            service_password='Svc-Pa55')
         server.invalidate_cache()
         self.assertFalse(server.service_password)
+        self.assertFalse(server.read(['service_password'])[0]['service_password'])
         self.assertTrue(server.service_password_set)
         self.cr.execute('SELECT service_password_crypt FROM mail_sync_server WHERE id = %s', [server.id])
         stored = self.cr.fetchone()[0]

@@ -1,0 +1,88 @@
+"""Who sees what: own mailbox and logs only, passwords never readable nor stored in clear."""
+from psycopg2 import sql
+
+from odoo.exceptions import AccessError
+
+from ..models.secret_store import key_file_path
+from .common import MailSyncCase
+
+
+class TestSecurity(MailSyncCase):
+
+    def setUp(self):
+        super(TestSecurity, self).setUp()
+        self.server = self.make_server(credential_mode='mailbox')
+        self.alice = self.make_user('alice')
+        self.bob = self.make_user('bob')
+        self.box_a = self.make_mailbox(self.alice, self.server, password='Alice-Secret-1')
+        self.box_b = self.make_mailbox(self.bob, self.server, password='Bob-Secret-2')
+        self.Log.record('auth_failed', 'bob problem', mailbox=self.box_b)
+        self.Log.record('auth_failed', 'alice problem', mailbox=self.box_a)
+
+    def test_users_see_only_their_own_mailbox(self):
+        Mailbox = self.Mailbox.sudo(self.alice)
+        self.assertEqual(Mailbox.search([]), self.box_a)
+        with self.assertRaises(AccessError):
+            self.box_b.sudo(self.alice).read(['email'])
+        self.assertEqual(self.box_a.sudo(self.alice).read(['email'])[0]['email'], self.box_a.email)
+
+    def test_users_see_only_their_own_logs(self):
+        logs = self.Log.sudo(self.alice).search([('code', '=', 'auth_failed')])
+        self.assertEqual(logs.mapped('mailbox_id'), self.box_a)
+        self.assertEqual(logs.mapped('message'), ['alice problem'])
+        bob_log = self.Log.search([('mailbox_id', '=', self.box_b.id)])
+        with self.assertRaises(AccessError):
+            bob_log.sudo(self.alice).read(['message'])
+
+    def test_users_cannot_change_mailboxes_or_profiles(self):
+        with self.assertRaises(AccessError):
+            self.box_a.sudo(self.alice).write({'email': 'other@example.test'})
+        with self.assertRaises(AccessError):
+            self.Mailbox.sudo(self.alice).create({'user_id': self.alice.id, 'server_id': self.server.id})
+        with self.assertRaises(AccessError):
+            self.server.sudo(self.alice).write({'name': 'x'})
+
+    def test_passwords_are_never_readable(self):
+        for user in (self.alice, self.manager, self.env.ref('base.user_root')):
+            data = self.box_a.sudo(user).read(['password', 'password_set'])[0]
+            self.assertEqual((data['password'], data['password_set']), (False, True))
+            self.assertFalse([name for name in self.box_a.sudo(user).read()[0] if 'password_crypt' in name])
+            self.assertFalse([name for name in self.server.sudo(user).read()[0] if 'password_crypt' in name])
+        self.assertNotIn('password_crypt', self.Mailbox.fields_get())
+        self.assertNotIn('service_password_crypt', self.Server.fields_get())
+        # The encrypted value exists only as a column that no ORM read can reach.
+        self.cr.execute('SELECT password_crypt FROM mail_sync_mailbox WHERE id = %s', [self.box_a.id])
+        self.assertTrue(self.cr.fetchone()[0].startswith('fernet:'))
+
+    def test_no_password_or_key_in_clear_anywhere_in_the_database(self):
+        self.server.write({'credential_mode': 'profile', 'service_login': 'svc',
+                           'service_password': 'Service-Secret-3'})
+        self.box_a.invalidate_cache()
+        with open(key_file_path()) as handle:
+            key = handle.read().strip()
+        needles = ['Alice-Secret-1', 'Bob-Secret-2', 'Service-Secret-3', key]
+        self.cr.execute("""
+            SELECT c.table_name, c.column_name FROM information_schema.columns c
+            JOIN information_schema.tables t ON t.table_name = c.table_name
+                 AND t.table_schema = c.table_schema AND t.table_type = 'BASE TABLE'
+            WHERE c.table_schema = 'public' AND c.data_type IN ('text', 'character varying')
+        """)
+        columns = self.cr.fetchall()
+        self.assertGreater(len(columns), 100)
+        found = []
+        for table, column in columns:
+            for needle in needles:
+                self.cr.execute(sql.SQL('SELECT 1 FROM {} WHERE {} LIKE %s LIMIT 1').format(
+                    sql.Identifier(table), sql.Identifier(column)), ['%' + needle + '%'])
+                if self.cr.fetchone():
+                    found.append((table, column, needle[:4]))
+        self.assertEqual(found, [])
+        # ...and the stored values really are the encrypted passwords.
+        self.assertEqual(self.box_b._secret_get('password_crypt'), 'Bob-Secret-2')
+        self.assertEqual(self.server._plain_service_password(), 'Service-Secret-3')
+
+    def test_log_messages_hide_passwords_echoed_by_a_server(self):
+        entry = self.Log.record('protocol', 'server said: LOGIN bob Bob-Secret-2 failed',
+                                mailbox=self.box_b)
+        self.assertNotIn('Bob-Secret-2', entry.message)
+        self.assertIn('********', entry.message)
