@@ -50,6 +50,7 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     pip install --no-build-isolation -c constraints.txt vatnumber
     pip install -c constraints.txt -r requirements.txt
     pip install --no-deps -r odoo-packages.txt
+    "$VENV/bin/python" scripts/prune_addons.py
     echo "$WANT" > "$STAMP"
 fi
 
