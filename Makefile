@@ -5,10 +5,10 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	@PYTHONPATH=$(CURDIR) .venv/bin/python -m devstack.run
+	@PYTHONPATH=$(CURDIR) PYTHONWARNINGS='ignore:Python 3.7 is no longer supported' .venv/bin/python -m devstack.run
 
 test: setup
-	@PYTHONPATH=$(CURDIR) .venv/bin/python -m devstack.testrun
+	@PYTHONPATH=$(CURDIR) PYTHONWARNINGS='ignore:Python 3.7 is no longer supported' .venv/bin/python -m devstack.testrun
 
 clean:
 	rm -rf .build

@@ -98,7 +98,8 @@ class Dovecot(object):
                                        users_line=users_line, **self.ports))
         log = os.path.join(self.folder, 'dovecot.log')
         self.proc = subprocess.Popen([_dovecot(), '-F', '-c', conf],
-                                     stdout=subprocess.DEVNULL, stderr=open(log, 'ab'))
+                                     stdout=subprocess.DEVNULL, stderr=open(log, 'ab'),
+                                     start_new_session=True)  # Ctrl-C goes to our runner only
         for name in ('imap', 'pop3', 'lmtp'):
             wait_port(self.ports[name], proc=self.proc, what='Dovecot', log=log)
         return self

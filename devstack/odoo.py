@@ -52,4 +52,5 @@ def serve(conf, db, port, log_path=None, extra_args=()):
     args = [ODOO, '-c', conf, '-d', db, '--db-filter', '^%s$' % db, '--http-port', str(port)]
     args += list(extra_args)
     out = open(log_path, 'ab') if log_path else None
-    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT if out else None)
+    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT if out else None,
+                            start_new_session=True)  # stopped by our runner, not by Ctrl-C

@@ -1,5 +1,6 @@
 """An SMTP submission server (aiosmtpd) with AUTH and STARTTLS or implicit TLS,
 delivering each accepted message to Dovecot over LMTP."""
+import logging
 import smtplib
 import warnings
 
@@ -56,6 +57,7 @@ class SmtpServer(object):
     def start(self):
         # AUTH without TLS is allowed on purpose: tests cover plain SMTP on loopback.
         warnings.filterwarnings('ignore', 'Requiring AUTH while not requiring TLS')
+        logging.getLogger('mail.log').setLevel(logging.ERROR)
         common = dict(hostname='127.0.0.1', authenticator=self._authenticate,
                       auth_require_tls=False, auth_required=True,
                       server_hostname='localhost')
