@@ -26,7 +26,7 @@ class Postgres(object):
 
     def __init__(self, folder, port, durable=True):
         self.durable = durable  # tests trade crash safety for speed (fsync off)
-        self.folder = folder
+        self.folder = os.path.abspath(folder)
         self.port = port
         self.started = False
         self.external = bool(os.environ.get('PGHOST'))

@@ -95,15 +95,10 @@ class MailSyncMailbox(models.Model):
             mailbox.name = mailbox.user_id.name or mailbox.email or _('New Mailbox')
 
     def _compute_password(self):
-        stored = self.filtered(lambda r: isinstance(r.id, int))._secret_is_set('password_crypt')
-        for mailbox in self:
-            mailbox.password = False
-            mailbox.password_set = mailbox.id in stored
+        self._compute_secret_fields('password_crypt', 'password', 'password_set')
 
     def _inverse_password(self):
-        for mailbox in self:
-            if mailbox.password:
-                mailbox._secret_set('password_crypt', mailbox.password)
+        self._inverse_secret_field('password_crypt', 'password')
 
     def _compute_status_message(self):
         for mailbox in self:

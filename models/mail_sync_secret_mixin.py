@@ -48,3 +48,15 @@ class MailSyncSecretMixin(models.AbstractModel):
         self._secret_query('SELECT id FROM {table} WHERE id IN %s AND {column} IS NOT NULL',
                            [column, tuple(self.ids)])
         return {row[0] for row in self.env.cr.fetchall()}
+
+    def _compute_secret_fields(self, column, value_field, set_field):
+        """For a write-only field pair: the value always reads empty, the flag says if stored."""
+        stored = self.filtered(lambda r: isinstance(r.id, int))._secret_is_set(column)
+        for record in self:
+            record[value_field] = False
+            record[set_field] = record.id in stored
+
+    def _inverse_secret_field(self, column, value_field):
+        for record in self:
+            if record[value_field]:
+                record._secret_set(column, record[value_field])

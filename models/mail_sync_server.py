@@ -87,15 +87,11 @@ class MailSyncServer(models.Model):
     ]
 
     def _compute_service_password(self):
-        stored = self.filtered(lambda r: isinstance(r.id, int))._secret_is_set('service_password_crypt')
-        for server in self:
-            server.service_password = False
-            server.service_password_set = server.id in stored
+        self._compute_secret_fields('service_password_crypt', 'service_password',
+                                    'service_password_set')
 
     def _inverse_service_password(self):
-        for server in self:
-            if server.service_password:
-                server._secret_set('service_password_crypt', server.service_password)
+        self._inverse_secret_field('service_password_crypt', 'service_password')
 
     def _plain_service_password(self):
         self.ensure_one()

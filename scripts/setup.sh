@@ -54,7 +54,13 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "$WANT" > "$STAMP"
 fi
 
-# Odoo finds the addon by its folder name: expose this checkout as addons/mail_sync.
-mkdir -p "$ROOT/.build/addons"
-ln -sfn "$ROOT" "$ROOT/.build/addons/mail_sync"
+# Odoo finds the addon by its folder name: .build/addons/mail_sync holds links to
+# this checkout's entries, leaving out .venv and .build (Odoo walks an addon's
+# files when it exports translations).
+ADDON="$ROOT/.build/addons/mail_sync"
+rm -rf "$ADDON"
+mkdir -p "$ADDON"
+for entry in "$ROOT"/*; do
+    ln -s "$entry" "$ADDON/$(basename "$entry")"
+done
 echo "setup: ready"

@@ -6,6 +6,7 @@ settings can live in one Odoo process.
 """
 import requests
 
+from .connector import Connector
 from .errors import AuthError, ConfigError, PermanentError, TransientError
 
 try:  # exchangelib is a hard dependency of the addon, but keep import errors readable
@@ -41,12 +42,12 @@ class EwsSettings(object):
         self.impersonate = impersonate
 
 
-class EwsConnector(object):
+class EwsConnector(Connector):
     protocol = 'ews'
 
     def __init__(self, settings, credentials):
+        super(EwsConnector, self).__init__(settings, credentials)
         self.settings = settings
-        self.credentials = credentials
         self.account = None
 
     def connect(self):

@@ -2,6 +2,7 @@
 import imaplib
 import socket
 
+from .connector import Connector
 from .endpoint import _text, auth_error, map_network_error
 from .errors import ConfigError, PermanentError, TransientError
 
@@ -29,13 +30,8 @@ class _IMAP4_SSL(_TimeoutMixin, imaplib.IMAP4_SSL):
         return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
 
 
-class ImapConnector(object):
+class ImapConnector(Connector):
     protocol = 'imap'
-
-    def __init__(self, endpoint, credentials):
-        self.endpoint = endpoint
-        self.credentials = credentials
-        self.client = None
 
     def connect(self):
         """Open, secure and authenticate a session; return the imaplib client."""
@@ -83,19 +79,13 @@ class ImapConnector(object):
         finally:
             self.close()
 
-    def close(self):
-        client, self.client = self.client, None
-        if client is None:
-            return
-        try:
-            if client.state == 'SELECTED':
-                client.close()
-            client.logout()
-        except Exception:  # closing a broken session must not hide the real error
-            try:
-                client.shutdown()
-            except Exception:
-                pass
+    def _goodbye(self, client):
+        if client.state == 'SELECTED':
+            client.close()
+        client.logout()
+
+    def _drop(self, client):
+        client.shutdown()
 
     def _map(self, exc):
         mapped = map_network_error(exc, self.endpoint)

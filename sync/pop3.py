@@ -1,17 +1,13 @@
 """POP3 connector (poplib with timeouts, TLS and our error mapping)."""
 import poplib
 
+from .connector import Connector
 from .endpoint import _text, auth_error, map_network_error
 from .errors import ConfigError, PermanentError
 
 
-class Pop3Connector(object):
+class Pop3Connector(Connector):
     protocol = 'pop3'
-
-    def __init__(self, endpoint, credentials):
-        self.endpoint = endpoint
-        self.credentials = credentials
-        self.client = None
 
     def connect(self):
         ep = self.endpoint
@@ -45,18 +41,6 @@ class Pop3Connector(object):
             raise self._map(exc)
         finally:
             self.close()
-
-    def close(self):
-        client, self.client = self.client, None
-        if client is None:
-            return
-        try:
-            client.quit()
-        except Exception:
-            try:
-                client.close()
-            except Exception:
-                pass
 
     def _map(self, exc):
         mapped = map_network_error(exc, self.endpoint)

@@ -1,17 +1,13 @@
 """SMTP connector (smtplib with timeouts, TLS and our error mapping)."""
 import smtplib
 
+from .connector import Connector
 from .endpoint import auth_error, map_network_error
 from .errors import ConfigError, PermanentError, TransientError
 
 
-class SmtpConnector(object):
+class SmtpConnector(Connector):
     protocol = 'smtp'
-
-    def __init__(self, endpoint, credentials):
-        self.endpoint = endpoint
-        self.credentials = credentials
-        self.client = None
 
     def connect(self):
         """EHLO, STARTTLS when asked, AUTH; return the smtplib client."""
@@ -46,18 +42,6 @@ class SmtpConnector(object):
             return {'extensions': sorted(client.esmtp_features)}
         finally:
             self.close()
-
-    def close(self):
-        client, self.client = self.client, None
-        if client is None:
-            return
-        try:
-            client.quit()
-        except Exception:
-            try:
-                client.close()
-            except Exception:
-                pass
 
     def _map(self, exc):
         if isinstance(exc, smtplib.SMTPServerDisconnected):

@@ -9,7 +9,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'docs')
+DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), 'docs')
 
 
 class Ui(object):
