@@ -1,10 +1,14 @@
 """IMAP connector (imaplib with timeouts, TLS and our error mapping)."""
 import imaplib
+import re
 import socket
 
 from .connector import Connector
 from .endpoint import _text, auth_error, map_network_error
 from .errors import ConfigError, PermanentError, TransientError
+from .message import RemoteMessage
+
+_FETCH_META = re.compile(rb'UID (\d+)|RFC822\.SIZE (\d+)|INTERNALDATE "([^"]+)"')
 
 
 class _TimeoutMixin(object):
@@ -28,6 +32,21 @@ class _IMAP4_SSL(_TimeoutMixin, imaplib.IMAP4_SSL):
     def _create_socket(self):
         sock = _TimeoutMixin._create_socket(self)
         return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
+class FolderState(object):
+    """What EXAMINE says about a folder: UIDVALIDITY names the generation of its UIDs."""
+
+    def __init__(self, name, exists, uidvalidity=None, uidnext=None, highestmodseq=None):
+        self.name = name
+        self.exists = exists
+        self.uidvalidity = uidvalidity
+        self.uidnext = uidnext
+        self.highestmodseq = highestmodseq
+
+
+def _quote(folder):
+    return '"%s"' % folder.replace('\\', '\\\\').replace('"', '\\"') if ' ' in folder else folder
 
 
 class ImapConnector(Connector):
@@ -78,6 +97,65 @@ class ImapConnector(Connector):
             raise self._map(exc)
         finally:
             self.close()
+
+    def select_folder(self, folder='INBOX'):
+        """EXAMINE a folder (read-only: flags never change); return its state."""
+        client = self.client or self.connect()
+        try:
+            typ, data = client.select(_quote(folder), readonly=True)
+            if typ != 'OK':
+                raise PermanentError('folder_missing', '%s: %s' % (folder, _text(data)))
+            state = FolderState(folder, int(data[0] or 0))
+            for name in ('UIDVALIDITY', 'UIDNEXT', 'HIGHESTMODSEQ'):
+                value = client.untagged_responses.get(name)
+                if value and value[0]:
+                    setattr(state, name.lower(), int(value[0]))
+            if state.uidvalidity is None:
+                raise PermanentError('protocol', '%s: no UIDVALIDITY' % folder)
+            return state
+        except Exception as exc:
+            raise self._map(exc)
+
+    def search_uids(self, after_uid=0, since=None):
+        """UIDs above ``after_uid`` in the selected folder, received on or after ``since``."""
+        criteria = ['UID', '%d:*' % (after_uid + 1)]
+        if since is not None:
+            criteria += ['SINCE', since.strftime('%d-%b-%Y')]
+        try:
+            typ, data = self.client.uid('SEARCH', *criteria)
+            if typ != 'OK':
+                raise PermanentError('protocol', 'SEARCH: %s' % _text(data))
+            # "n:*" always matches the highest UID, even when it is below n.
+            return sorted(uid for uid in map(int, (data[0] or b'').split()) if uid > after_uid)
+        except Exception as exc:
+            raise self._map(exc)
+
+    def fetch(self, uids, folder='INBOX', batch=50):
+        """Yield RemoteMessages with their full bytes (BODY.PEEK[]: the \\Seen flag is left alone)."""
+        uids = list(uids)
+        for start in range(0, len(uids), batch):
+            chunk = uids[start:start + batch]
+            try:
+                typ, data = self.client.uid('FETCH', ','.join(map(str, chunk)),
+                                            '(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])')
+            except Exception as exc:
+                raise self._map(exc)
+            if typ != 'OK':
+                raise PermanentError('protocol', 'FETCH: %s' % _text(data))
+            for item in data:
+                if not isinstance(item, tuple):
+                    continue
+                meta = {}
+                for uid, size, date in _FETCH_META.findall(item[0]):
+                    meta.setdefault('uid', uid and int(uid))
+                    if size:
+                        meta['size'] = int(size)
+                    if date:
+                        meta['date'] = date.decode('ascii', 'replace')
+                if not meta.get('uid'):
+                    continue
+                yield RemoteMessage(item[1], uid=meta['uid'], folder=folder, size=meta.get('size'),
+                                    internal_date=meta.get('date'))
 
     def _goodbye(self, client):
         if client.state == 'SELECTED':

@@ -4,6 +4,7 @@ import poplib
 from .connector import Connector
 from .endpoint import _text, auth_error, map_network_error
 from .errors import ConfigError, PermanentError
+from .message import RemoteMessage
 
 
 class Pop3Connector(Connector):
@@ -41,6 +42,26 @@ class Pop3Connector(Connector):
             raise self._map(exc)
         finally:
             self.close()
+
+    def list_uidls(self):
+        """{uidl: message number} for every message on the server (mail stays there)."""
+        client = self.client or self.connect()
+        try:
+            _resp, lines, _octets = client.uidl()
+            found = {}
+            for line in lines:
+                number, uidl = line.decode('ascii', 'replace').split(None, 1)
+                found[uidl.strip()] = int(number)
+            return found
+        except Exception as exc:
+            raise self._map(exc)
+
+    def retrieve(self, number, uidl=None):
+        try:
+            _resp, lines, octets = self.client.retr(number)
+        except Exception as exc:
+            raise self._map(exc)
+        return RemoteMessage(b'\r\n'.join(lines) + b'\r\n', uidl=uidl, size=octets)
 
     def _map(self, exc):
         mapped = map_network_error(exc, self.endpoint)

@@ -1,0 +1,110 @@
+"""Incremental reading of IMAP folders and POP3 mailboxes from the real Dovecot."""
+import datetime
+import imaplib
+
+import pytest
+
+from ..endpoint import Credentials, Endpoint
+from ..imap import ImapConnector
+from ..pop3 import Pop3Connector
+
+
+def _raw(n):
+    return (b'From: Customer %d <c%d@example.test>\r\nTo: rep@example.test\r\n'
+            b'Subject: Message %d\r\nMessage-ID: <m%d@example.test>\r\n\r\n'
+            b'..starts with a dot\r\nBody %d\r\n' % (n, n, n, n, n))
+
+
+@pytest.fixture
+def mailbox(mail_servers):
+    login, password = mail_servers.new_account()
+    for n in range(1, 4):
+        mail_servers.dovecot.append(login, _raw(n))
+    return login, Credentials(login, password)
+
+
+def _imap(mail_servers, creds):
+    return ImapConnector(Endpoint('127.0.0.1', mail_servers.dovecot.ports['imap'], 'none', 10), creds)
+
+
+def test_imap_reads_new_uids_without_touching_flags(mail_servers, mailbox):
+    login, creds = mailbox
+    conn = _imap(mail_servers, creds)
+    try:
+        state = conn.select_folder('INBOX')
+        assert state.exists == 3 and state.uidvalidity > 0 and state.uidnext == 4
+        assert conn.search_uids(0) == [1, 2, 3]
+        assert conn.search_uids(2) == [3]
+        assert conn.search_uids(3) == []  # "4:*" matches UID 3 on the wire: filtered out
+        messages = list(conn.fetch([1, 3], batch=1))
+        assert [(m.uid, m.message_id, m.folder) for m in messages] == [
+            (1, '<m1@example.test>', 'INBOX'), (3, '<m3@example.test>', 'INBOX')]
+        assert messages[1].raw == _raw(3)
+        assert messages[1].size == len(_raw(3))
+        assert messages[1].internal_date
+    finally:
+        conn.close()
+    check = mail_servers.dovecot.imap(login)
+    try:
+        check.select('INBOX', readonly=True)
+        typ, data = check.fetch('1:3', '(FLAGS)')
+        assert all(b'\\Seen' not in line for line in data), data
+    finally:
+        check.logout()
+
+
+def test_imap_since_bounds_the_first_sync(mail_servers, mailbox):
+    login, creds = mailbox
+    client = mail_servers.dovecot.imap(login)
+    old = imaplib.Time2Internaldate(datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc))
+    client.append('INBOX', '', old, _raw(9))
+    client.logout()
+    conn = _imap(mail_servers, creds)
+    try:
+        conn.select_folder('INBOX')
+        since = datetime.date.today() - datetime.timedelta(days=1)
+        assert conn.search_uids(0, since=since) == [1, 2, 3]
+        assert conn.search_uids(0) == [1, 2, 3, 4]
+    finally:
+        conn.close()
+
+
+def test_recreated_folder_gets_a_new_uidvalidity(mail_servers, mailbox):
+    login, creds = mailbox
+    mail_servers.dovecot.append(login, _raw(5), folder='Projects')
+    conn = _imap(mail_servers, creds)
+    try:
+        first = conn.select_folder('Projects').uidvalidity
+    finally:
+        conn.close()
+    client = mail_servers.dovecot.imap(login)
+    client.delete('Projects')
+    client.logout()
+    mail_servers.dovecot.append(login, _raw(5), folder='Projects')
+    conn = _imap(mail_servers, creds)
+    try:
+        state = conn.select_folder('Projects')
+        assert state.uidvalidity != first
+        assert [m.message_id for m in conn.fetch(conn.search_uids(0), folder='Projects')] == [
+            '<m5@example.test>']
+    finally:
+        conn.close()
+
+
+def test_pop3_lists_uidls_and_retrieves_exact_bytes(mail_servers, mailbox):
+    _login, creds = mailbox
+    conn = Pop3Connector(Endpoint('127.0.0.1', mail_servers.dovecot.ports['pop3'], 'none', 10), creds)
+    try:
+        uidls = conn.list_uidls()
+        assert len(uidls) == 3 and sorted(uidls.values()) == [1, 2, 3]
+        uidl, number = sorted(uidls.items(), key=lambda item: item[1])[1]
+        message = conn.retrieve(number, uidl)
+        assert message.raw == _raw(2) and message.uidl == uidl
+    finally:
+        conn.close()
+    # Mail stays on the server, UIDLs are stable across sessions.
+    conn = Pop3Connector(Endpoint('127.0.0.1', mail_servers.dovecot.ports['pop3'], 'none', 10), creds)
+    try:
+        assert conn.list_uidls() == uidls
+    finally:
+        conn.close()
