@@ -71,6 +71,10 @@ class MailSyncServer(models.Model):
         string='Move Failed Email to a Folder',
         help='Email that cannot be processed is moved to this folder on the server.')
     failed_folder = fields.Char(string='Failed Email Folder', default='Odoo Failed')
+    create_unknown_contacts = fields.Boolean(
+        string='Create Contacts for Unknown Senders',
+        help='For users who track all email: email from an address no contact has creates a '
+             'contact, and the email is posted on it.')
     verify_tls = fields.Boolean(
         string='Verify TLS Certificates', default=True,
         help='Keep on: without verification anyone on the network path can read the passwords.')
