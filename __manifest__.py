@@ -17,6 +17,7 @@ mail server and Odoo without any client plugin. See README.md.
         'security/ir.model.access.csv',
         'security/mail_sync_rules.xml',
         'data/mail_sync_data.xml',
+        'data/mail_sync_cron.xml',
         'views/mail_sync_menus.xml',
         'views/mail_sync_server_views.xml',
         'views/mail_sync_mailbox_views.xml',

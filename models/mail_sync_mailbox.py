@@ -27,7 +27,7 @@ class MailSyncMailbox(models.Model):
     """One user's mailbox on a mail server: one user per mailbox, one mailbox per user."""
 
     _name = 'mail.sync.mailbox'
-    _inherit = ['mail.sync.secret.mixin']
+    _inherit = ['mail.thread', 'mail.sync.secret.mixin']
     _secret_columns = ('password_crypt',)
     _description = 'Synchronized Mailbox'
     _order = 'name, id'

@@ -1,0 +1,105 @@
+"""The incoming cron: claiming, adaptive schedule, failures, Sync Now."""
+import datetime
+
+from odoo import fields
+from odoo.exceptions import AccessError
+
+from devstack.procs import free_port
+
+from ..models.mail_sync_mailbox_incoming import LOCK_CLASS
+from .common import MailSyncCase
+from .test_incoming import raw_mail
+
+
+class TestIncomingCron(MailSyncCase):
+
+    def setUp(self):
+        super(TestIncomingCron, self).setUp()
+        self.server = self.make_server('imap', 'none')
+        self.rep = self.make_user('rep')
+        self.box = self.make_mailbox(self.rep, self.server)
+        self.box.sudo(self.manager).action_test_enable()
+        self.box.sudo(self.manager).action_approve()
+        # Only this test's mailbox is due.
+        self.Mailbox.search([('id', '!=', self.box.id)]).write({'next_sync': '2999-01-01 00:00:00'})
+
+    def deliver(self, n=1):
+        for i in range(n):
+            self.servers.dovecot.append(self.box.login, raw_mail('X <x@unknown.test>', 'Hi %d' % i))
+
+    def minutes_until_next(self):
+        delta = fields.Datetime.from_string(self.box.next_sync) - datetime.datetime.utcnow()
+        return delta.total_seconds() / 60
+
+    def test_cron_syncs_due_mailbox_and_adapts_its_interval(self):
+        self.deliver(2)
+        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 1)
+        self.assertEqual(len(self.box.ledger_ids), 2)
+        self.assertEqual(self.box.sync_interval, self.server.interval_min)
+        self.assertAlmostEqual(self.minutes_until_next(), 2, delta=0.2)
+        # Not due any more: the next run leaves it alone.
+        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 0)
+        # Idle cycles back off towards the maximum.
+        intervals = []
+        for _ in range(5):
+            self.box.next_sync = False
+            self.Mailbox._cron_sync_incoming(budget=30)
+            intervals.append(self.box.sync_interval)
+        self.assertEqual(intervals, [3, 4, 6, 9, 12])
+
+    def test_mailbox_locked_by_another_worker_is_skipped(self):
+        self.deliver()
+        with self.registry.cursor() as other:
+            other.execute('SELECT pg_try_advisory_lock(%s, %s)', [LOCK_CLASS, self.box.id])
+            self.assertTrue(other.fetchone()[0])
+            self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 0)
+            self.assertFalse(self.box.ledger_ids)
+            other.execute('SELECT pg_advisory_unlock(%s, %s)', [LOCK_CLASS, self.box.id])
+        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 1)
+        self.assertEqual(len(self.box.ledger_ids), 1)
+
+    def test_unapproved_or_disabled_mailboxes_are_not_synced(self):
+        self.deliver()
+        self.box.approved = False
+        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 0)
+        self.box.approved = True
+        self.box.sudo(self.manager).action_disable()
+        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 0)
+        self.assertFalse(self.box.ledger_ids)
+
+    def test_wrong_password_suspends_and_tells_the_user(self):
+        self.box.sudo(self.manager).password = 'changed-on-the-server'
+        self.Mailbox._cron_sync_incoming(budget=30)
+        self.assertEqual(self.box.state, 'suspended')
+        log = self.Log.search([('mailbox_id', '=', self.box.id), ('code', '=', 'auth_failed')])
+        self.assertEqual(log.error_class, 'permanent')
+        note = self.box.message_ids.filtered(lambda m: self.rep.partner_id in m.partner_ids)
+        self.assertEqual(len(note), 1)
+        self.assertIn('suspended', note.body)
+        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 0)
+
+    def test_dead_server_backs_off_and_resumes(self):
+        self.deliver()
+        port = self.server.incoming_port
+        self.server.incoming_port = free_port()
+        self.Mailbox._cron_sync_incoming(budget=30)
+        self.assertEqual((self.box.state, self.box.incoming_failures), ('enabled', 1))
+        self.assertAlmostEqual(self.minutes_until_next(), 2, delta=0.2)
+        self.box.next_sync = False
+        self.Mailbox._cron_sync_incoming(budget=30)
+        self.assertEqual(self.box.incoming_failures, 2)
+        self.assertAlmostEqual(self.minutes_until_next(), 4, delta=0.2)
+        self.server.incoming_port = port
+        self.box.next_sync = False
+        self.Mailbox._cron_sync_incoming(budget=30)
+        self.assertEqual((self.box.incoming_failures, len(self.box.ledger_ids)), (0, 1))
+        log = self.Log.search([('mailbox_id', '=', self.box.id), ('code', '=', 'connection_refused')])
+        self.assertEqual((log.count, log.resolved), (2, True))
+
+    def test_sync_now_for_owner_and_manager_only(self):
+        self.deliver()
+        self.box.sudo(self.rep).action_sync_now()
+        self.assertEqual(len(self.box.ledger_ids), 1)
+        stranger = self.make_user('stranger')
+        with self.assertRaises(AccessError):
+            self.box.sudo(stranger).action_sync_now()
