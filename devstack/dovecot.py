@@ -125,12 +125,17 @@ class Dovecot(object):
 
     def append(self, login, raw, folder='INBOX', flags=''):
         """Deliver a raw message (bytes) into a folder, as Outlook or an MTA would."""
+        self.append_many(login, [raw], folder, flags)
+
+    def append_many(self, login, raws, folder='INBOX', flags=''):
+        """Deliver several messages in one IMAP session."""
         client = self.imap(login)
         try:
             if folder != 'INBOX':
                 client.create(folder)
-            typ, data = client.append(folder, flags, None, raw)
-            assert typ == 'OK', data
+            for raw in raws:
+                typ, data = client.append(folder, flags, None, raw)
+                assert typ == 'OK', data
         finally:
             client.logout()
 

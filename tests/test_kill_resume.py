@@ -1,0 +1,102 @@
+"""Exactly once under SIGKILL: a worker process syncing 200 messages is killed just before
+and just after each of its commits, then resumed; every message ends up imported once."""
+import os
+import subprocess
+import sys
+
+import odoo
+import pytest
+
+from .test_incoming import raw_mail
+
+WORKER = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'kill_worker.py')
+COUNT = 200
+
+
+def _run_worker(mailbox_id, kill_at=0, when='after'):
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+    return subprocess.run(
+        [sys.executable, WORKER, os.environ['MAIL_SYNC_TEST_CONF'], os.environ['MAIL_SYNC_TEST_DB'],
+         str(mailbox_id), str(kill_at), when],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope='module')
+def world(mail_servers):
+    """Committed records (the worker is another process): a profile and an Odoo thread."""
+    registry = odoo.registry(os.environ['MAIL_SYNC_TEST_DB'])
+    with odoo.api.Environment.manage(), registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        server = env['mail.sync.server'].create({
+            'name': 'Kill test', 'server_type': 'imap', 'incoming_host': 'localhost',
+            'incoming_port': mail_servers.dovecot.ports['imap'], 'incoming_encryption': 'none'})
+        partner = env['res.partner'].create({'name': 'Kill test customer'})
+        thread = partner.message_post(body='Initial quote', message_type='comment')
+        cr.commit()
+        ids = {'server': server.id, 'thread_id': thread.message_id}
+    created = []
+    yield registry, ids, created
+    with odoo.api.Environment.manage(), registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        env['mail.sync.mailbox'].browse(created).unlink()
+        env['mail.sync.server'].browse(ids['server']).unlink()
+
+
+def _new_mailbox(world, mail_servers, tag):
+    registry, ids, created = world
+    login, password = mail_servers.new_account()
+    mail_servers.dovecot.append_many(login, [
+        raw_mail('Customer <c@kill.test>', 'Reply %d' % n, '<%s-%d@kill.test>' % (tag, n), ids['thread_id'])
+        for n in range(COUNT)])
+    with odoo.api.Environment.manage(), registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        user = env['res.users'].with_context(no_reset_password=True).create(
+            {'name': 'Kill %s' % tag, 'login': 'kill-%s' % tag})
+        box = env['mail.sync.mailbox'].create({'user_id': user.id, 'server_id': ids['server'],
+                                               'email': login, 'password': password})
+        box.write({'state': 'enabled', 'approved': True, 'db_uuid': box._current_db_uuid()})
+        cr.commit()
+        created.append(box.id)
+        return box.id
+
+
+def _end_state(world, mailbox_id, tag):
+    registry = world[0]
+    with registry.cursor() as cr:
+        cr.execute("""SELECT uid, state, track_reason, message_id FROM mail_sync_ledger
+                      WHERE mailbox_id = %s ORDER BY uid""", [mailbox_id])
+        ledger = cr.fetchall()
+        cr.execute("""SELECT message_id, count(*) FROM mail_message WHERE message_id LIKE %s
+                      GROUP BY message_id""", ['<%s-%%' % tag])
+        messages = dict(cr.fetchall())
+    return ledger, messages
+
+
+def _expected(tag):
+    ledger = [(n + 1, 'imported', 'reply', '<%s-%d@kill.test>' % (tag, n)) for n in range(COUNT)]
+    return ledger, {'<%s-%d@kill.test>' % (tag, n): 1 for n in range(COUNT)}
+
+
+def test_uninterrupted_worker_reaches_the_expected_state(world, mail_servers):
+    box = _new_mailbox(world, mail_servers, 'plain')
+    out = _run_worker(box)
+    assert 'commits=' in out.stdout, out.stdout[-3000:]
+    assert _end_state(world, box, 'plain') == _expected('plain')
+    # A rerun commits nothing new.
+    _run_worker(box)
+    assert _end_state(world, box, 'plain') == _expected('plain')
+
+
+@pytest.mark.parametrize('when', ['before', 'after'])
+def test_killed_at_each_commit_point_then_resumed(world, mail_servers, when):
+    plain = _new_mailbox(world, mail_servers, 'count-%s' % when)
+    commits = int(_run_worker(plain).stdout.split('commits=')[1].split()[0])
+    assert commits >= 5  # one per batch of 50, plus the cycle's own
+    for kill_at in range(1, commits + 1):
+        tag = 'k%s%d' % (when, kill_at)
+        box = _new_mailbox(world, mail_servers, tag)
+        killed = _run_worker(box, kill_at, when)
+        assert 'commits=' not in killed.stdout, 'worker was not killed at commit %d' % kill_at
+        resumed = _run_worker(box)
+        assert 'commits=' in resumed.stdout, resumed.stdout[-3000:]
+        assert _end_state(world, box, tag) == _expected(tag), 'killed %s commit %d' % (when, kill_at)
