@@ -22,6 +22,7 @@ mail server and Odoo without any client plugin. See README.md.
         'views/mail_sync_server_views.xml',
         'views/mail_sync_mailbox_views.xml',
         'views/mail_sync_log_views.xml',
+        'views/mail_sync_ledger_views.xml',
         'views/res_users_views.xml',
         'views/res_config_settings_views.xml',
         'wizards/mail_sync_mailbox_map_views.xml',

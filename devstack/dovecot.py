@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 from .certs import make_certs
-from .procs import free_port, stop_pid, wait_port
+from .procs import free_ports, stop_pid, wait_port
 
 CONFIG = """\
 base_dir = {dir}/run
@@ -68,9 +68,10 @@ class Dovecot(object):
         self.folder = os.path.abspath(folder)
         self.certs_dir = certs_dir or os.path.join(self.folder, 'tls')
         self.users = dict(users or {})
+        names = ('imap', 'imaps', 'pop3', 'pop3s', 'lmtp')
+        spare = iter(free_ports(len(names)))
         ports = ports or {}
-        self.ports = {name: ports.get(name) or free_port()
-                      for name in ('imap', 'imaps', 'pop3', 'pop3s', 'lmtp')}
+        self.ports = {name: ports.get(name) or next(spare) for name in names}
         self.proc = None
         self.certs = None
 

@@ -35,11 +35,11 @@ def write_config(path, db_params, data_dir, **extra):
     return path
 
 
-def install(conf, db, log_path, update=False):
+def install(conf, db, log_path, update=False, modules='mail_sync'):
     """Create or update ``db`` with mail_sync installed; raise with the log tail on failure."""
     flag = '-u' if update else '-i'
     with open(log_path, 'ab') as log:
-        code = subprocess.call([ODOO, '-c', conf, '-d', db, flag, 'mail_sync', '--stop-after-init',
+        code = subprocess.call([ODOO, '-c', conf, '-d', db, flag, modules, '--stop-after-init',
                                 '--log-level=warn'], stdout=log, stderr=subprocess.STDOUT)
     if code:
         with open(log_path, errors='replace') as handle:

@@ -7,7 +7,7 @@ import warnings
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from .procs import free_port
+from .procs import free_ports
 
 
 class LmtpRelay(object):
@@ -37,8 +37,9 @@ class SmtpServer(object):
         self.users = users  # shared dict, same accounts as Dovecot
         self.handler = LmtpRelay(lmtp_port)
         self.certs = certs
-        self.port = port or free_port()
-        self.ssl_port = ssl_port or free_port()
+        spare = free_ports(2)
+        self.port = port or spare[0]
+        self.ssl_port = ssl_port or spare[1]
         self.controllers = []
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):

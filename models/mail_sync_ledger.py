@@ -1,4 +1,7 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..sync.errors import SyncError
 
 LEDGER_STATES = [
     ('imported', 'Tracked'),
@@ -65,3 +68,57 @@ class MailSyncLedger(models.Model):
                                WHERE mailbox_id = %s AND folder = %s AND uidvalidity = %s""",
                             [mailbox.id, folder, uidvalidity])
         return self.env.cr.fetchone()[0] or 0
+
+    def _check_owner(self):
+        for row in self:
+            if row.mailbox_id.user_id != self.env.user and \
+                    not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
+                raise AccessError(_('Only the owner of a mailbox can track its email.'))
+
+    def action_track(self, target=None):
+        """Import these emails now: fetched from the server at once, posted where the rules
+        would post them, or on ``target`` (a record with a chatter) when given."""
+        self._check_owner()
+        for row in self.sudo():
+            if row.state != 'indexed':
+                continue
+            mailbox = row.mailbox_id
+            try:
+                message = mailbox._fetch_one(row)
+            except SyncError as exc:
+                raise UserError(self.env['mail.sync.log'].describe(exc, mailbox=mailbox))
+            existing = self.env['mail.message'].sudo().search(
+                [('message_id', '=', message.message_id)], limit=1)
+            if existing:
+                posted = existing
+            else:
+                if target:
+                    model, res_id = target._name, target.id
+                else:
+                    route = mailbox._tracking_route(message, rule='contacts')
+                    if route:
+                        model, res_id = route[1], route[2]
+                    else:  # asked explicitly: an unknown sender becomes a contact
+                        name, address = message.sender
+                        partner = self.env['res.partner'].sudo().create(
+                            {'name': name or address or _('Unknown sender'), 'email': address})
+                        model, res_id = 'res.partner', partner.id
+                posted = mailbox._import(message, model, res_id)
+            row.write({'state': 'imported', 'track_reason': 'manual', 'mail_message_id': posted.id,
+                       'model': posted.model, 'res_id': posted.res_id})
+        return True
+
+    def action_untrack(self):
+        """Remove the link to Odoo; the Odoo message and its document stay as they are."""
+        self._check_owner()
+        self.sudo().filtered(lambda r: r.state in ('imported', 'linked')).write(
+            {'state': 'indexed', 'track_reason': False, 'mail_message_id': False,
+             'model': False, 'res_id': False})
+        return True
+
+    def action_open_document(self):
+        self.ensure_one()
+        if not self.model or not self.res_id:
+            raise UserError(_('This email is not linked to a document.'))
+        return {'type': 'ir.actions.act_window', 'res_model': self.model, 'res_id': self.res_id,
+                'view_mode': 'form', 'target': 'current'}

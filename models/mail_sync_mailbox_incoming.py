@@ -267,9 +267,9 @@ class MailSyncMailboxIncoming(models.Model):
         return {'state': 'imported', 'track_reason': reason, 'mail_message_id': posted.id,
                 'model': posted.model, 'res_id': posted.res_id}
 
-    def _tracking_route(self, message):
+    def _tracking_route(self, message, rule=None):
         """(reason, fallback model, fallback id) by the owner's rule, or None to only index."""
-        rule = self.user_id.mail_sync_track
+        rule = rule or self.user_id.mail_sync_track
         if rule == 'none':
             return None
         if message.references and self.env['mail.message'].sudo().search_count(
@@ -312,6 +312,25 @@ class MailSyncMailboxIncoming(models.Model):
         if not posted:
             raise SyncError('not_imported', _('the mail gateway did not post the message'))
         return posted
+
+    def _fetch_one(self, row):
+        """Fetch one indexed message from the server right now (for Track)."""
+        connector = self.sudo()._connector('incoming')
+        try:
+            if isinstance(connector, ImapConnector):
+                state = connector.select_folder(row.folder)
+                if state.uidvalidity != row.uidvalidity:
+                    raise UserError(_('This email moved on the server since it was listed; it will '
+                                      'appear again at the next sync.'))
+                found = list(connector.fetch([row.uid], folder=row.folder))
+            else:
+                number = connector.list_uidls().get(row.uidl)
+                found = [connector.retrieve(number, row.uidl)] if number else []
+        finally:
+            connector.close()
+        if not found:
+            raise UserError(_('This email is no longer on the server.'))
+        return found[0]
 
     def _commit(self):
         """Commit point of a cycle; inside tests the transaction is kept for rollback."""
