@@ -26,20 +26,22 @@ def world(mail_servers):
     """Committed records (the worker is another process): a profile and an Odoo thread."""
     registry = odoo.registry(os.environ['MAIL_SYNC_TEST_DB'])
     with odoo.api.Environment.manage(), registry.cursor() as cr:
-        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        # No followers on the thread: 2,800 imported replies must not flood anyone's inbox.
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {'mail_create_nosubscribe': True})
         server = env['mail.sync.server'].create({
             'name': 'Kill test', 'server_type': 'imap', 'incoming_host': 'localhost',
             'incoming_port': mail_servers.dovecot.ports['imap'], 'incoming_encryption': 'none'})
         partner = env['res.partner'].create({'name': 'Kill test customer'})
         thread = partner.message_post(body='Initial quote', message_type='comment')
         cr.commit()
-        ids = {'server': server.id, 'thread_id': thread.message_id}
+        ids = {'server': server.id, 'thread_id': thread.message_id, 'partner': partner.id}
     created = []
     yield registry, ids, created
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         env['mail.sync.mailbox'].browse(created).unlink()
         env['mail.sync.server'].browse(ids['server']).unlink()
+        env['res.partner'].browse(ids['partner']).unlink()  # and its thread's messages
 
 
 def _new_mailbox(world, mail_servers, tag):
