@@ -7,6 +7,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, '.build')
+# Several test runs can share a checkout when each has its own folder.
+TEST_DIR = os.environ.get('MAIL_SYNC_TEST_DIR') or os.path.join(BUILD, 'test')
 
 
 def free_ports(count):

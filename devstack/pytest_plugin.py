@@ -16,10 +16,9 @@ except ImportError:  # pragma: no cover
 
 from .dovecot import Dovecot
 from .odoo import serve
-from .procs import BUILD, free_port, stop_pid, wait_port
+from .procs import TEST_DIR, free_port, stop_pid, wait_port
 from .smtpd import SmtpServer
 
-TEST_DIR = os.path.join(BUILD, 'test')
 
 
 POOL_SIZE = 400

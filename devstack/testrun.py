@@ -13,9 +13,8 @@ import time
 
 from .odoo import install, write_config
 from .postgres import Postgres
-from .procs import BUILD, ROOT, free_port
+from .procs import BUILD, ROOT, TEST_DIR, free_port
 
-TEST_DIR = os.path.join(BUILD, 'test')
 
 
 def main(argv):
