@@ -26,6 +26,21 @@ auth_failure_delay = 0
 login_trusted_networks = 127.0.0.0/8
 mail_location = maildir:~/Maildir
 pop3_uidl_format = %08Xu%08Xv
+namespace inbox {{
+  inbox = yes
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+}}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {dir}/users

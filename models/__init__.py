@@ -4,5 +4,6 @@ from . import mail_sync_server
 from . import mail_sync_mailbox
 from . import mail_sync_mailbox_incoming
 from . import mail_sync_ledger
+from . import mail_sync_folder
 from . import res_users
 from . import res_config_settings

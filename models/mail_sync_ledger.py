@@ -1,13 +1,18 @@
+import datetime
+import threading
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..sync.errors import SyncError
 
+INDEX_RETENTION_DAYS = 30
 LEDGER_STATES = [
     ('imported', 'Tracked'),
     ('linked', 'Linked (already in Odoo)'),
     ('indexed', 'Not Tracked'),
     ('quarantined', 'Quarantined'),
+    ('expired', 'Expired from the Index'),
 ]
 TRACK_REASONS = [
     ('reply', 'Reply to an Odoo email'),
@@ -35,6 +40,8 @@ class MailSyncLedger(models.Model):
     mailbox_id = fields.Many2one('mail.sync.mailbox', required=True, ondelete='cascade', index=True)
     user_id = fields.Many2one(related='mailbox_id.user_id', store=True, readonly=True, string='User')
     folder = fields.Char(help='IMAP folder; empty for POP3.')
+    sent = fields.Boolean(string='Sent Email', help='Found in the Sent folder: sent by the mailbox owner.')
+    moved_to = fields.Char(string='Moved To', help='Folder this failed email was moved to on the server.')
     uidvalidity = fields.Integer(string='UIDVALIDITY')
     uid = fields.Integer(string='UID')
     uidl = fields.Char(string='POP3 UIDL')
@@ -63,11 +70,34 @@ class MailSyncLedger(models.Model):
                       ON mail_sync_ledger (mailbox_id, uidl) WHERE uidl IS NOT NULL""")
 
     @api.model
-    def last_uid(self, mailbox, folder, uidvalidity):
-        self.env.cr.execute("""SELECT max(uid) FROM mail_sync_ledger
-                               WHERE mailbox_id = %s AND folder = %s AND uidvalidity = %s""",
-                            [mailbox.id, folder, uidvalidity])
-        return self.env.cr.fetchone()[0] or 0
+    def _cron_expire_index(self, batch=5000):
+        """Apply the index retention: untracked email older than the setting loses its
+        sender, recipients, subject and preview (the row stays, so the email is never
+        taken for new), and quarantined originals are deleted. Works in batches."""
+        days = int(self.env['ir.config_parameter'].sudo().get_param(
+            'mail_sync.index_retention_days', INDEX_RETENTION_DAYS) or INDEX_RETENTION_DAYS)
+        cutoff = fields.Datetime.to_string(datetime.datetime.utcnow() - datetime.timedelta(days=days))
+        cr = self.env.cr
+        expired = 0
+        while True:
+            cr.execute("""UPDATE mail_sync_ledger SET state = 'expired', subject = NULL, email_from = NULL,
+                                 recipients = NULL, preview = NULL, write_date = now() at time zone 'UTC'
+                          WHERE id IN (SELECT id FROM mail_sync_ledger
+                                       WHERE state = 'indexed' AND coalesce(date, create_date) < %s
+                                       LIMIT %s)""", [cutoff, batch])
+            expired += cr.rowcount
+            if cr.rowcount < batch:
+                break
+            self._commit_housekeeping()
+        raws = self.sudo().search([('state', '=', 'quarantined'), ('create_date', '<', cutoff),
+                                   ('raw_attachment_id', '!=', False)])
+        raws.mapped('raw_attachment_id').unlink()
+        self.invalidate_cache()
+        return expired
+
+    def _commit_housekeeping(self):
+        if not getattr(threading.currentThread(), 'testing', False):
+            self.env.cr.commit()
 
     def _check_owner(self):
         for row in self:
@@ -95,11 +125,11 @@ class MailSyncLedger(models.Model):
                 if target:
                     model, res_id = target._name, target.id
                 else:
-                    route = mailbox._tracking_route(message, rule='contacts')
+                    route = mailbox._tracking_route(message, rule='contacts', sent=row.sent)
                     if route:
                         model, res_id = route[1], route[2]
-                    else:  # asked explicitly: an unknown sender becomes a contact
-                        name, address = message.sender
+                    else:  # asked explicitly: an unknown correspondent becomes a contact
+                        name, address = (message.addressees or [('', '')])[0] if row.sent else message.sender
                         partner = self.env['res.partner'].sudo().create(
                             {'name': name or address or _('Unknown sender'), 'email': address})
                         model, res_id = 'res.partner', partner.id

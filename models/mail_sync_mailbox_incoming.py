@@ -16,12 +16,15 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..sync.errors import SyncError
-from ..sync.imap import ImapConnector
+from ..sync.imap import ImapConnector, size_batches
 from ..sync.schedule import next_interval
 
 _logger = logging.getLogger(__name__)
 
 BATCH = 50
+CYCLE_CAP = 500  # items per mailbox and cycle when the profile sets none
+MAX_PARTIES = 10  # recipients of a sent email looked up as contacts
+OUTCOMES = ('imported', 'linked', 'indexed', 'quarantined')
 LOCK_CLASS = 7291  # advisory lock namespace of "incoming sync of mailbox <id>"
 CRON_BUDGET = 50  # seconds per cron run: the cron runs every minute
 RAW_KEEP_BYTES = 10 * 1024 * 1024  # quarantined originals kept for managers, capped
@@ -41,14 +44,15 @@ class MailSyncMailboxIncoming(models.Model):
 
     # ------------------------------------------------------------------ scheduling
     @api.model
-    def _cron_sync_incoming(self, budget=CRON_BUDGET):
-        """Sync the mailboxes that are due, one at a time, each claimed with a PostgreSQL
-        advisory lock so two workers (threads, processes, hosts) never sync the same mailbox;
-        stops starting new mailboxes once the time budget is spent."""
+    def _cron_sync_incoming(self, budget=CRON_BUDGET, mailbox_ids=None):
+        """Sync the mailboxes that are due (among ``mailbox_ids`` when given), one at a time,
+        each claimed with a PostgreSQL advisory lock so two workers (threads, processes,
+        hosts) never sync the same mailbox; stops starting new mailboxes once the time
+        budget is spent. Returns how many mailboxes it synced."""
         deadline = time.monotonic() + budget
         tried = set()
         while time.monotonic() < deadline:
-            mailbox = self._claim_due(tried)
+            mailbox = self._claim_due(tried, mailbox_ids)
             if not mailbox:
                 break
             tried.add(mailbox.id)
@@ -59,12 +63,13 @@ class MailSyncMailboxIncoming(models.Model):
         return len(tried)
 
     @api.model
-    def _claim_due(self, exclude):
+    def _claim_due(self, exclude, among=None):
         self.env.cr.execute("""
             SELECT id FROM mail_sync_mailbox
             WHERE state = 'enabled' AND incoming_enabled AND (next_sync IS NULL OR next_sync <= %s)
+              AND (%s::int[] IS NULL OR id = ANY(%s::int[]))
             ORDER BY next_sync NULLS FIRST, id
-        """, [fields.Datetime.now()])
+        """, [fields.Datetime.now(), among and list(among), among and list(among)])
         for (mailbox_id,) in self.env.cr.fetchall():
             if mailbox_id in exclude:
                 continue
@@ -98,10 +103,11 @@ class MailSyncMailboxIncoming(models.Model):
             self._incoming_failed(exc)
             self._commit()
             return None
-        interval = next_interval(self.sync_interval or None, sum(stats.values()), server.interval_min,
-                                 server.interval_default, server.interval_max)
+        interval = next_interval(self.sync_interval or None, sum(stats[key] for key in OUTCOMES),
+                                 server.interval_min, server.interval_default, server.interval_max)
+        # A backlog left by the per-cycle cap is picked up by the next cron run.
         self.sudo().write({'sync_interval': interval, 'incoming_failures': 0,
-                           'next_sync': _in_minutes(interval)})
+                           'next_sync': _in_minutes(0 if stats['remaining'] else interval)})
         self.env['mail.sync.log'].resolve(self, 'incoming')
         self._commit()
         return stats
@@ -162,9 +168,10 @@ class MailSyncMailboxIncoming(models.Model):
 
     # ------------------------------------------------------------------ one cycle
     def _sync_incoming(self):
-        """Run one incoming cycle; return counts per outcome."""
+        """Run one incoming cycle; return counts per outcome (and ``remaining``: items left
+        for the next cycle when the per-cycle cap was reached)."""
         self.ensure_one()
-        stats = dict.fromkeys(('imported', 'linked', 'indexed', 'quarantined'), 0)
+        stats = dict.fromkeys(('imported', 'linked', 'indexed', 'quarantined', 'remaining'), 0)
         connector = self.sudo()._connector('incoming')
         try:
             if isinstance(connector, ImapConnector):
@@ -173,93 +180,197 @@ class MailSyncMailboxIncoming(models.Model):
                 self._sync_pop3(connector, stats)
         finally:
             connector.close()
-        self.sudo().write({'last_sync': fields.Datetime.now(), 'last_sync_count': sum(stats.values())})
+        self.sudo().write({'last_sync': fields.Datetime.now(),
+                           'last_sync_count': sum(stats[key] for key in OUTCOMES)})
         self._commit()
         return stats
 
-    def _incoming_folders(self):
-        return ['INBOX']
+    # ------------------------------------------------------------------ IMAP
+    def _imap_folders(self, connector):
+        """The mail.sync.folder rows to sync: the Inbox, and the Sent folder (found on the
+        server once) while the owner tracks sent email."""
+        Folder = self.env['mail.sync.folder'].sudo()
+        folders = Folder.search([('mailbox_id', '=', self.id)])
+        inbox = folders.filtered(lambda f: f.role == 'inbox') or Folder.create(
+            {'mailbox_id': self.id, 'role': 'inbox', 'name': 'INBOX'})
+        sent = folders.filtered(lambda f: f.role == 'sent')
+        if not self.user_id.mail_sync_track_sent:
+            return inbox
+        if not sent:
+            name = connector.find_sent_folder()
+            if not name:
+                self.env['mail.sync.log'].record(
+                    'sent_folder_missing', _('No Sent folder was found in this mailbox: sent email '
+                                             'is not tracked.'),
+                    mailbox=self, channel='incoming', severity='warning', error_class='permanent')
+                return inbox
+            sent = Folder.create({'mailbox_id': self.id, 'role': 'sent', 'name': name})
+        return inbox | sent
 
     def _sync_imap(self, connector, stats):
-        Ledger = self.env['mail.sync.ledger'].sudo()
-        for folder in self._incoming_folders():
-            state = connector.select_folder(folder)
-            last = Ledger.last_uid(self, folder, state.uidvalidity)
-            since = None if last else self._first_sync_since()
-            uids = connector.search_uids(last, since=since)
-            for start in range(0, len(uids), BATCH):
-                for message in connector.fetch(uids[start:start + BATCH], folder=folder):
-                    self._ingest(message, {'folder': folder, 'uidvalidity': state.uidvalidity,
-                                           'uid': message.uid}, stats)
+        folders = self._imap_folders(connector)
+        statuses = connector.status(folders.mapped('name'), modseq=any(folders.mapped('highestmodseq')))
+        budget = [self.server_id.cycle_cap or CYCLE_CAP]
+        for folder in folders:
+            status = statuses[folder.name]
+            if status is None:
+                if folder.role == 'inbox':
+                    raise SyncError('folder_missing', folder.name)
+                folder.unlink()  # the Sent folder was renamed or removed: found again next cycle
+                continue
+            if folder.is_unchanged(status):
+                continue
+            if self._sync_imap_folder(connector, folder, stats, budget):
+                folder.write({'uidnext': status.uidnext,
+                              'highestmodseq': status.highestmodseq and str(status.highestmodseq)})
                 self._commit()
 
+    def _sync_imap_folder(self, connector, folder, stats, budget):
+        """Import what is new in one folder, in UID order, committing per batch together
+        with the folder's high-water mark. Returns False when the cycle's cap stopped it."""
+        state = connector.select_folder(folder.name)
+        if state.uidvalidity != folder.uidvalidity:
+            # A new generation of UIDs (first sync, recreated folder, rebuilt server index):
+            # read the folder again; the ledger's Message-IDs keep it from importing twice.
+            folder.write({'uidvalidity': state.uidvalidity, 'last_uid': 0, 'uidnext': 0})
+        since = None if folder.last_uid else self._first_sync_since()
+        listed = connector.list_new(folder.last_uid, since=since) if state.exists else []
+        todo, rest = listed[:budget[0]], listed[budget[0]:]
+        limit = self.server_id.max_message_mb * 1024 * 1024
+        for batch in size_batches(todo, weight=lambda item: item.size if item.size <= limit else 0):
+            small = [item.uid for item in batch if item.size <= limit]
+            fetched = {m.uid: m for m in connector.fetch(small, folder=folder.name, batch=len(small) or 1)}
+            for item in batch:
+                if item.size > limit:
+                    fetched[item.uid] = connector.fetch_header(item.uid, folder=folder.name)
+            rows = self._ingest_batch([fetched[item.uid] for item in batch if fetched.get(item.uid)],
+                                      folder, stats)
+            folder.write({'last_uid': batch[-1].uid})
+            self._commit()
+            # Only once the ledger knows them: a move before the commit could lose them.
+            self._move_failed(connector, folder.name, rows.filtered(lambda r: r.state == 'quarantined'))
+        budget[0] -= len(todo)
+        stats['remaining'] += len(rest)
+        return not rest
+
+    def _move_failed(self, connector, folder, rows):
+        """Move quarantined messages to the profile's failed folder, when asked to. A
+        failure here is logged and changes nothing else: the ledger already has them."""
+        server = self.server_id
+        if not (rows and server.move_failed and server.failed_folder):
+            return
+        try:
+            connector.move(rows.mapped('uid'), folder, server.failed_folder)
+        except SyncError as exc:
+            self.env['mail.sync.log'].record_error(exc, mailbox=self, channel='incoming')
+        else:
+            rows.write({'moved_to': server.failed_folder})
+        self._commit()
+
+    # ------------------------------------------------------------------ POP3
     def _sync_pop3(self, connector, stats):
         Ledger = self.env['mail.sync.ledger'].sudo()
         uidls = connector.list_uidls()
         known = set(Ledger.search([('mailbox_id', '=', self.id), ('uidl', 'in', list(uidls))]).mapped('uidl'))
         since = self._first_sync_since() if not known else None
         todo = sorted((number, uidl) for uidl, number in uidls.items() if uidl not in known)
-        for count, (number, uidl) in enumerate(todo, 1):
+        cap = self.server_id.cycle_cap or CYCLE_CAP
+        stats['remaining'] += max(0, len(todo) - cap)
+        batch = []
+        for number, uidl in todo[:cap]:
             message = connector.retrieve(number, uidl)
             if since and _utc(message.date) and _utc(message.date) < since:
                 continue  # older than "process email received after": never imported
-            self._ingest(message, {'uidl': uidl}, stats)
-            if count % BATCH == 0:
+            batch.append(message)
+            if len(batch) == BATCH:
+                self._ingest_batch(batch, False, stats)
                 self._commit()
+                batch = []
+        self._ingest_batch(batch, False, stats)
         self._commit()
 
     def _first_sync_since(self):
         process_after = self.server_id.process_after
         return fields.Datetime.from_string(process_after) if process_after else None
 
-    # ------------------------------------------------------------------ one message
-    def _ingest(self, message, location, stats):
+    # ------------------------------------------------------------------ messages
+    def _ingest_batch(self, messages, folder, stats):
+        """Ingest messages, with the duplicate look-ups of the whole batch in two queries.
+        Returns their ledger rows."""
+        Ledger = self.env['mail.sync.ledger'].sudo()
+        if not messages:
+            return Ledger
+        ids = list({message.message_id for message in messages})
+        seen = {
+            'ledger': {row.message_id: row for row in Ledger.search(
+                [('mailbox_id', '=', self.id), ('message_id', 'in', ids), ('state', '!=', 'quarantined')])},
+            'odoo': {msg.message_id: msg for msg in self.env['mail.message'].sudo().search(
+                [('message_id', 'in', ids)])},
+        }
+        rows = Ledger
+        for message in messages:
+            location = {'uidl': message.uidl} if message.uidl else {
+                'folder': folder.name, 'uidvalidity': folder.uidvalidity, 'uid': message.uid,
+                'sent': folder.role == 'sent'}
+            rows |= self._ingest(message, location, stats, seen, role=folder and folder.role)
+        return rows
+
+    def _ingest(self, message, location, stats, seen=None, role=None):
         """Record one remote message in the ledger, importing it when the rules say so."""
         Ledger = self.env['mail.sync.ledger'].sudo()
+        seen = seen or {'ledger': {}, 'odoo': {}}
         values = dict(location, mailbox_id=self.id, message_id=message.message_id,
                       subject=(message.subject or '')[:500], email_from=message.header('From')[:500],
                       recipients=', '.join(message.recipients)[:500], size=message.size,
-                      date=_naive(message.date), preview=message.preview())
+                      date=_naive(message.date))
         try:
+            if message.truncated:
+                raise SyncError('too_large', _('%.1f MB is above this profile\'s maximum email size '
+                                               '(%d MB)') % (message.size / 1048576.0,
+                                                              self.server_id.max_message_mb))
             with self.env.cr.savepoint():
-                values.update(self._track(message))
-                Ledger.create(values)
-                stats[values['state']] += 1
+                values.update(self._track(message, seen, role))
+                if values['state'] in ('indexed', 'linked'):
+                    values['preview'] = message.preview()
+                row = Ledger.create(values)
+            stats[values['state']] += 1
         except Exception as exc:  # bad input never stops the mailbox: quarantine it
-            _logger.info('mail_sync: quarantined %s in mailbox %s: %s', message.message_id, self.id, exc)
-            values.update(state='quarantined', error='%s: %s' % (type(exc).__name__, exc),
-                          track_reason=False, mail_message_id=False, model=False, res_id=False)
+            error = (exc.detail or exc.code) if isinstance(exc, SyncError) else '%s: %s' % (type(exc).__name__, exc)
+            _logger.info('mail_sync: quarantined %s in mailbox %s: %s', message.message_id, self.id, error)
+            values.update(state='quarantined', error=error, track_reason=False, mail_message_id=False,
+                          model=False, res_id=False)
             values['raw_attachment_id'] = self.env['ir.attachment'].sudo().create({
                 'name': 'quarantined-%s.eml' % (message.uid or message.uidl),
                 'datas': base64.b64encode(message.raw[:RAW_KEEP_BYTES]),
                 'datas_fname': 'message.eml', 'res_model': 'mail.sync.mailbox', 'res_id': self.id,
             }).id
-            Ledger.create(values)
+            row = Ledger.create(values)
             stats['quarantined'] += 1
             self.env['mail.sync.log'].record(
                 'message_quarantined', _('A message could not be imported and was set aside: '
                                          '"%s" from %s (%s).') % (values['subject'], values['email_from'],
-                                                                  values['error']),
+                                                                  error),
                 mailbox=self, channel='incoming', severity='warning', error_class='permanent')
+        seen['ledger'].setdefault(message.message_id, row)
+        if row.mail_message_id:
+            seen['odoo'].setdefault(message.message_id, row.mail_message_id)
+        return row
 
-    def _track(self, message):
+    def _track(self, message, seen, role=None):
         """Ledger values saying what became of ``message`` (import, link or index only)."""
-        Ledger = self.env['mail.sync.ledger'].sudo()
-        Message = self.env['mail.message'].sudo()
-        seen = Ledger.search([('mailbox_id', '=', self.id), ('message_id', '=', message.message_id),
-                              ('state', '!=', 'quarantined')], limit=1)
-        if seen:
+        earlier = seen['ledger'].get(message.message_id)
+        if earlier and earlier.state != 'quarantined':
             # Same message at a new place (UIDVALIDITY change, recreated folder, copy):
             # remember the place, import nothing.
-            return {'state': seen.state if seen.state == 'indexed' else 'linked',
-                    'track_reason': seen.track_reason, 'mail_message_id': seen.mail_message_id.id,
-                    'model': seen.model, 'res_id': seen.res_id}
-        existing = Message.search([('message_id', '=', message.message_id)], limit=1)
+            return {'state': earlier.state if earlier.state in ('indexed', 'expired') else 'linked',
+                    'track_reason': earlier.track_reason, 'mail_message_id': earlier.mail_message_id.id,
+                    'model': earlier.model, 'res_id': earlier.res_id}
+        existing = seen['odoo'].get(message.message_id)
         if existing:
             # Sent from Odoo, or already imported through another mapped user's mailbox.
             return {'state': 'linked', 'mail_message_id': existing.id, 'model': existing.model,
                     'res_id': existing.res_id}
-        route = self._tracking_route(message)
+        route = self._tracking_route(message, sent=role == 'sent')
         if not route:
             return {'state': 'indexed'}
         reason, model, res_id = route
@@ -267,8 +378,9 @@ class MailSyncMailboxIncoming(models.Model):
         return {'state': 'imported', 'track_reason': reason, 'mail_message_id': posted.id,
                 'model': posted.model, 'res_id': posted.res_id}
 
-    def _tracking_route(self, message, rule=None):
-        """(reason, fallback model, fallback id) by the owner's rule, or None to only index."""
+    def _tracking_route(self, message, rule=None, sent=False):
+        """(reason, fallback model, fallback id) by the owner's rule, or None to only index.
+        For sent email the other party is the recipients, not the sender."""
         rule = rule or self.user_id.mail_sync_track
         if rule == 'none':
             return None
@@ -279,14 +391,19 @@ class MailSyncMailboxIncoming(models.Model):
             return None
         if self._alias_recipient(message):
             return ('alias', None, None)
-        address = message.sender[1]
-        partner = address and self.env['res.partner'].sudo().search(
-            [('email', '=ilike', address)], limit=1)
-        if partner:
-            return ('known_sender', 'res.partner', partner.id)
-        if rule == 'all' and address and self.server_id.create_unknown_contacts:
-            partner = self.env['res.partner'].sudo().create(
-                {'name': message.sender[0] or address, 'email': address})
+        if sent:
+            own = {(self.email or '').lower(), (self.user_id.email or '').lower()}
+            parties = [pair for pair in message.addressees if pair[1] not in own][:MAX_PARTIES]
+        else:
+            parties = [message.sender] if message.sender[1] else []
+        Partner = self.env['res.partner'].sudo()
+        for _name, address in parties:
+            partner = Partner.search([('email', '=ilike', address)], limit=1)
+            if partner:
+                return ('known_sender', 'res.partner', partner.id)
+        if rule == 'all' and parties and self.server_id.create_unknown_contacts:
+            name, address = parties[0]
+            partner = Partner.create({'name': name or address, 'email': address})
             return ('all_email', 'res.partner', partner.id)
         return None
 

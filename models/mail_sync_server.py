@@ -64,6 +64,13 @@ class MailSyncServer(models.Model):
     interval_min = fields.Integer(string='Minimum Polling Interval (min)', default=2, required=True)
     interval_default = fields.Integer(string='Default Polling Interval (min)', default=5, required=True)
     interval_max = fields.Integer(string='Maximum Polling Interval (min)', default=12, required=True)
+    cycle_cap = fields.Integer(
+        string='Items per Mailbox and Cycle', default=500, required=True,
+        help='A mailbox with a larger backlog continues at the next run, so that one huge '
+             'mailbox cannot hold up the others.')
+    max_message_mb = fields.Integer(
+        string='Maximum Email Size (MB)', default=25, required=True,
+        help='Larger email is listed in the user\'s mailbox and set aside, but not downloaded.')
     process_after = fields.Datetime(
         string='Process Email Received After',
         help='Older email is never imported, so enabling a mailbox does not pull its whole history.')
@@ -88,6 +95,9 @@ class MailSyncServer(models.Model):
          'Maximum concurrent connections must be between 1 and 300.'),
         ('timeout_positive', 'CHECK(timeout BETWEEN 1 AND 3600)',
          'The connection timeout must be between 1 and 3600 seconds.'),
+        ('cycle_cap_positive', 'CHECK(cycle_cap >= 1)', 'Items per cycle must be at least 1.'),
+        ('max_message_mb_positive', 'CHECK(max_message_mb >= 1)',
+         'The maximum email size must be at least 1 MB.'),
     ]
 
     def _compute_service_password(self):

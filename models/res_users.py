@@ -14,6 +14,9 @@ class ResUsers(models.Model):
     mail_sync_track = fields.Selection(
         TRACK_CHOICES, string='Track Incoming Email', default='odoo_replies', required=True,
         help='Which email arriving in your mailbox Odoo imports and links to its records.')
+    mail_sync_track_sent = fields.Boolean(
+        string='Track Sent Email', help='Also import the email you send from your mail client '
+                                        '(your Sent folder), by the same rule, on the records of its recipients.')
     mail_sync_mailbox_id = fields.Many2one('mail.sync.mailbox', string='Mailbox',
                                            compute='_compute_mail_sync_mailbox')
     mail_sync_email = fields.Char(string='Synchronized Address', compute='_compute_mail_sync_mailbox')
@@ -22,9 +25,9 @@ class ResUsers(models.Model):
     def __init__(self, pool, cr):
         """Let users read and change their own tracking choice in Preferences."""
         init_res = super(ResUsers, self).__init__(pool, cr)
-        type(self).SELF_WRITEABLE_FIELDS = list(self.SELF_WRITEABLE_FIELDS) + ['mail_sync_track']
+        type(self).SELF_WRITEABLE_FIELDS = list(self.SELF_WRITEABLE_FIELDS) + ['mail_sync_track', 'mail_sync_track_sent']
         type(self).SELF_READABLE_FIELDS = list(self.SELF_READABLE_FIELDS) + [
-            'mail_sync_track', 'mail_sync_mailbox_id', 'mail_sync_email', 'mail_sync_state']
+            'mail_sync_track', 'mail_sync_track_sent', 'mail_sync_mailbox_id', 'mail_sync_email', 'mail_sync_state']
         return init_res
 
     @api.depends()

@@ -43,8 +43,10 @@ def decode_header(value):
 class RemoteMessage(object):
     """An email fetched from a folder (IMAP ``uid``) or a POP3 server (``uidl``)."""
 
-    def __init__(self, raw, uid=None, uidl=None, folder=None, size=None, internal_date=None):
+    def __init__(self, raw, uid=None, uidl=None, folder=None, size=None, internal_date=None,
+                 truncated=False):
         self.raw = raw
+        self.truncated = truncated  # only the header block was fetched (too large)
         self.uid = uid
         self.uidl = uidl
         self.folder = folder
@@ -88,9 +90,14 @@ class RemoteMessage(object):
         return name, address.lower()
 
     @property
-    def recipients(self):
+    def addressees(self):
+        """(name, address) of the To and Cc recipients, addresses in lower case."""
         values = [self.header(name) for name in ('To', 'Cc')]
-        return [address.lower() for _name, address in email.utils.getaddresses(values) if address]
+        return [(name, address.lower()) for name, address in email.utils.getaddresses(values) if address]
+
+    @property
+    def recipients(self):
+        return [address for _name, address in self.addressees]
 
     @property
     def subject(self):

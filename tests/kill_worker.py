@@ -1,37 +1,60 @@
-"""A sync worker in its own process, for the kill tests: runs one incoming cycle of a
-mailbox and, when asked, kills itself with SIGKILL just before or just after its Nth
-commit. Usage: kill_worker.py CONF DB MAILBOX_ID [KILL_AT before|after]"""
+"""A sync worker in its own process, for the kill and concurrency tests.
+
+Runs one incoming cycle of a mailbox (or, with --cron, the incoming cron restricted to
+that mailbox, which claims it first) and prints what it did. --kill-at N kills the
+process with SIGKILL just before or just after its Nth commit; --pause-at N stops
+after the Nth commit until the file DIR/go exists (DIR/paused tells it is waiting).
+"""
+import argparse
 import os
 import signal
-import sys
+import time
 import warnings
 
 warnings.simplefilter('ignore')
 
 
-def main(conf, db, mailbox_id, kill_at=0, when='after'):
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('conf')
+    parser.add_argument('db')
+    parser.add_argument('mailbox_id', type=int)
+    parser.add_argument('--kill-at', type=int, default=0)
+    parser.add_argument('--when', choices=('before', 'after'), default='after')
+    parser.add_argument('--cron', action='store_true')
+    parser.add_argument('--pause-at', type=int, default=0)
+    parser.add_argument('--signal-dir')
+    args = parser.parse_args()
+
     import odoo
-    odoo.tools.config.parse_config(['-c', conf, '-d', db, '--log-level=warn'])
-    registry = odoo.registry(db)
+    odoo.tools.config.parse_config(['-c', args.conf, '-d', args.db, '--log-level=warn'])
+    registry = odoo.registry(args.db)
     from odoo.addons.mail_sync.models import mail_sync_mailbox_incoming as incoming
     original = incoming.MailSyncMailboxIncoming._commit
     commits = [0]
 
     def commit(self):
         commits[0] += 1
-        if commits[0] == kill_at and when == 'before':
+        if commits[0] == args.kill_at and args.when == 'before':
             os.kill(os.getpid(), signal.SIGKILL)
         original(self)
-        if commits[0] == kill_at and when == 'after':
+        if commits[0] == args.kill_at and args.when == 'after':
             os.kill(os.getpid(), signal.SIGKILL)
+        if commits[0] == args.pause_at:
+            open(os.path.join(args.signal_dir, 'paused'), 'w').close()
+            while not os.path.exists(os.path.join(args.signal_dir, 'go')):
+                time.sleep(0.05)
     incoming.MailSyncMailboxIncoming._commit = commit
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        env['mail.sync.mailbox'].browse(mailbox_id)._run_incoming_cycle()
-    print('commits=%d' % commits[0])
+        Mailbox = env['mail.sync.mailbox']
+        if args.cron:
+            synced = Mailbox._cron_sync_incoming(mailbox_ids=[args.mailbox_id])
+        else:
+            Mailbox.browse(args.mailbox_id)._run_incoming_cycle()
+            synced = 1
+    print('commits=%d synced=%d' % (commits[0], synced))
 
 
 if __name__ == '__main__':
-    args = sys.argv[1:]
-    main(args[0], args[1], int(args[2]), int(args[3]) if len(args) > 3 else 0,
-         args[4] if len(args) > 4 else 'after')
+    main()

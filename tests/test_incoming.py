@@ -6,6 +6,8 @@ from unittest.mock import patch
 
 from odoo import fields
 
+from odoo.addons.mail_sync.sync.imap import ImapConnector
+
 from .common import MailSyncCase
 
 
@@ -56,7 +58,8 @@ class TestIncoming(MailSyncCase):
     def test_first_sync_then_rerun_changes_nothing(self):
         self.standard_mail()
         stats = self.box._sync_incoming()
-        self.assertEqual(stats, {'imported': 1, 'linked': 0, 'indexed': 2, 'quarantined': 0})
+        self.assertEqual(stats, {'imported': 1, 'linked': 0, 'indexed': 2, 'quarantined': 0,
+                                 'remaining': 0})
         rows = self.ledger()
         self.assertEqual([(r.uid, r.state, r.track_reason) for r in rows],
                          [(1, 'imported', 'reply'), (2, 'indexed', False), (3, 'indexed', False)])
@@ -67,8 +70,17 @@ class TestIncoming(MailSyncCase):
         self.assertFalse(rows[1].mail_message_id)
         self.assertEqual((self.box.last_sync_count, bool(self.box.last_sync)), (3, True))
         messages_before = self.Message.search_count([])
-        # A rerun: nothing new, nothing written.
-        self.assertEqual(self.box._sync_incoming(), dict.fromkeys(stats, 0))
+        folder = self.env['mail.sync.folder'].search([('mailbox_id', '=', self.box.id)])
+        self.assertEqual((folder.name, folder.last_uid, folder.uidnext), ('INBOX', 3, 4))
+        # A rerun: nothing new, nothing written (the folder's STATUS says so: no EXAMINE).
+        self.env.cr.execute("SELECT max(write_date) FROM mail_sync_ledger WHERE mailbox_id = %s",
+                            [self.box.id])
+        written = self.env.cr.fetchone()[0]
+        with patch.object(ImapConnector, 'select_folder', side_effect=AssertionError('EXAMINE')):
+            self.assertEqual(self.box._sync_incoming(), dict.fromkeys(stats, 0))
+        self.env.cr.execute("SELECT max(write_date) FROM mail_sync_ledger WHERE mailbox_id = %s",
+                            [self.box.id])
+        self.assertEqual(self.env.cr.fetchone()[0], written)
         self.assertEqual(self.ledger(), rows)
         self.assertEqual(self.Message.search_count([]), messages_before)
         # New mail is picked up incrementally.
@@ -118,20 +130,20 @@ class TestIncoming(MailSyncCase):
         self.assertEqual(self.ledger(other).mail_message_id, self.ledger().mail_message_id)
 
     def test_uidvalidity_change_is_recovered_by_message_id(self):
-        folders = patch.object(type(self.box), '_incoming_folders', lambda box: ['Projects'])
+        # INBOX cannot be deleted: this mailbox's inbox is the folder "Projects".
+        self.env['mail.sync.folder'].create({'mailbox_id': self.box.id, 'role': 'inbox', 'name': 'Projects'})
         mails = [raw_mail('Stranger <new@unknown.test>', 'Re: Quote %d' % n, '<p%d@unknown.test>' % n,
                           self.odoo_mail.message_id) for n in range(3)]
-        with folders:
-            for raw in mails:
-                self.deliver(raw, folder='Projects')
-            self.assertEqual(self.box._sync_incoming()['imported'], 3)
-            client = self.servers.dovecot.imap(self.box.login)
-            client.delete('Projects')
-            client.logout()
-            for raw in mails + [raw_mail('Stranger <new@unknown.test>', 'Re: Quote 3', '<p3@unknown.test>',
-                                         self.odoo_mail.message_id)]:
-                self.deliver(raw, folder='Projects')
-            stats = self.box._sync_incoming()
+        for raw in mails:
+            self.deliver(raw, folder='Projects')
+        self.assertEqual(self.box._sync_incoming()['imported'], 3)
+        client = self.servers.dovecot.imap(self.box.login)
+        client.delete('Projects')
+        client.logout()
+        for raw in mails + [raw_mail('Stranger <new@unknown.test>', 'Re: Quote 3', '<p3@unknown.test>',
+                                     self.odoo_mail.message_id)]:
+            self.deliver(raw, folder='Projects')
+        stats = self.box._sync_incoming()
         self.assertEqual((stats['linked'], stats['imported']), (3, 1))
         for n in range(4):
             self.assertEqual(self.Message.search_count([('message_id', '=', '<p%d@unknown.test>' % n)]), 1)
@@ -188,6 +200,8 @@ class TestIncoming(MailSyncCase):
         self.deliver(raw_mail('Stranger <new@unknown.test>', 'Re: Quote', '<pop-1@unknown.test>',
                               self.odoo_mail.message_id), box=box)
         self.deliver(raw_mail('Known <known@customer.test>', 'Question', '<pop-2@customer.test>'), box=box)
-        self.assertEqual(box._sync_incoming(), {'imported': 1, 'linked': 0, 'indexed': 1, 'quarantined': 0})
-        self.assertEqual(box._sync_incoming(), {'imported': 0, 'linked': 0, 'indexed': 0, 'quarantined': 0})
+        self.assertEqual(box._sync_incoming(), {'imported': 1, 'linked': 0, 'indexed': 1, 'quarantined': 0,
+                                                'remaining': 0})
+        self.assertEqual(box._sync_incoming(), {'imported': 0, 'linked': 0, 'indexed': 0, 'quarantined': 0,
+                                                'remaining': 0})
         self.assertEqual(len(self.ledger(box).mapped('uidl')), 2)

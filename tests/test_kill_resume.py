@@ -3,6 +3,7 @@ and just after each of its commits, then resumed; every message ends up imported
 import os
 import subprocess
 import sys
+import time
 
 import odoo
 import pytest
@@ -13,12 +14,15 @@ WORKER = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'kill_worker.
 COUNT = 200
 
 
+def _worker_args(mailbox_id, *options):
+    return [sys.executable, WORKER, os.environ['MAIL_SYNC_TEST_CONF'], os.environ['MAIL_SYNC_TEST_DB'],
+            str(mailbox_id)] + [str(option) for option in options]
+
+
 def _run_worker(mailbox_id, kill_at=0, when='after'):
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
-    return subprocess.run(
-        [sys.executable, WORKER, os.environ['MAIL_SYNC_TEST_CONF'], os.environ['MAIL_SYNC_TEST_DB'],
-         str(mailbox_id), str(kill_at), when],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env, timeout=300)
+    return subprocess.run(_worker_args(mailbox_id, '--kill-at', kill_at, '--when', when),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          timeout=300)
 
 
 @pytest.fixture(scope='module')
@@ -102,3 +106,26 @@ def test_killed_at_each_commit_point_then_resumed(world, mail_servers, when):
         resumed = _run_worker(box)
         assert 'commits=' in resumed.stdout, resumed.stdout[-3000:]
         assert _end_state(world, box, tag) == _expected(tag), 'killed %s commit %d' % (when, kill_at)
+
+
+def test_two_worker_processes_never_sync_one_mailbox_at_once(world, mail_servers, tmp_path):
+    """Worker A claims the mailbox and stops after its first batch; worker B, another
+    process running the same cron meanwhile, must skip it. A then finishes alone."""
+    box = _new_mailbox(world, mail_servers, 'pair')
+    first = subprocess.Popen(_worker_args(box, '--cron', '--pause-at', 1, '--signal-dir', tmp_path),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / 'paused').exists():
+            assert first.poll() is None and time.time() < deadline, 'worker A never paused'
+            time.sleep(0.05)
+        second = subprocess.run(_worker_args(box, '--cron'), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+        assert 'commits=0 synced=0' in second.stdout, second.stdout[-3000:]
+        (tmp_path / 'go').touch()
+        out, _err = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert 'synced=1' in out, out[-3000:]
+    assert _end_state(world, box, 'pair') == _expected('pair')

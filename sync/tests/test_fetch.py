@@ -5,7 +5,8 @@ import imaplib
 import pytest
 
 from ..endpoint import Credentials, Endpoint
-from ..imap import ImapConnector
+from ..errors import AuthError
+from ..imap import ImapConnector, size_batches, uid_set
 from ..pop3 import Pop3Connector
 
 
@@ -108,3 +109,61 @@ def test_pop3_lists_uidls_and_retrieves_exact_bytes(mail_servers, mailbox):
         assert conn.list_uidls() == uidls
     finally:
         conn.close()
+
+
+def test_login_and_status_travel_together(mail_servers, mailbox):
+    login, creds = mailbox
+    conn = _imap(mail_servers, creds)
+    writes = []
+    original = ImapConnector._login
+
+    def spy(self, client, pipelined=()):
+        client.send = _recording(client.send, writes)
+        return original(self, client, pipelined)
+    ImapConnector._login = spy
+    try:
+        states = conn.status(['INBOX', 'Sent', 'Nonexistent'])
+    finally:
+        ImapConnector._login = original
+        conn.close()
+    # One write for the login and the three STATUS (one round trip), then LOGOUT (not awaited).
+    assert len(writes) == 2 and b'AUTHENTICATE PLAIN ' in writes[0] and writes[0].count(b'STATUS') == 3
+    assert writes[1].endswith(b' LOGOUT\r\n')
+    inbox = states['INBOX']
+    assert (inbox.uidnext, inbox.uidvalidity > 0) == (4, True)
+    assert states['Sent'].uidnext == 1
+    assert states['Nonexistent'] is None
+
+
+def _recording(send, writes):
+    def send_and_record(data):
+        writes.append(data)
+        return send(data)
+    return send_and_record
+
+
+def test_pipelined_login_with_a_wrong_password_is_an_auth_error(mail_servers, mailbox):
+    login, creds = mailbox
+    conn = _imap(mail_servers, Credentials(login, 'not-the-password'))
+    with pytest.raises(AuthError):
+        conn.status(['INBOX'])
+    assert conn.client is None
+
+
+def test_sizes_are_listed_before_bodies_and_batches_are_bounded(mail_servers, mailbox):
+    login, creds = mailbox
+    conn = _imap(mail_servers, creds)
+    try:
+        conn.select_folder('INBOX')
+        listed = conn.list_new(1)
+        assert [(item.uid, item.size) for item in listed] == [(2, len(_raw(2))), (3, len(_raw(3)))]
+        assert conn.list_new(3) == []
+        header = conn.fetch_header(2)
+        assert header.truncated and header.message_id == '<m2@example.test>'
+        assert b'Body 2' not in header.raw and header.size == len(_raw(2))
+        assert conn.find_sent_folder() == 'Sent'
+    finally:
+        conn.close()
+    batches = list(size_batches(listed * 3, limit_bytes=len(_raw(2)) * 2 + 1, limit_count=50))
+    assert [len(batch) for batch in batches] == [2, 2, 2]
+    assert uid_set([5, 1, 2, 3, 9]) == '1:3,5,9'

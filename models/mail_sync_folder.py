@@ -1,0 +1,37 @@
+from odoo import fields, models
+
+FOLDER_ROLES = [('inbox', 'Inbox'), ('sent', 'Sent Items')]
+
+
+class MailSyncFolder(models.Model):
+    """What sync remembers of one remote folder between cycles.
+
+    ``last_uid`` is the high-water mark of UIDs handled under ``uidvalidity``; it is
+    written in the same transaction as the ledger rows of each batch, so a cycle
+    resumes exactly after its last commit. ``uidnext`` is the folder's UIDNEXT when
+    it was last read to the end: while the server reports the same UIDVALIDITY and
+    UIDNEXT, nothing new arrived and the cycle costs one STATUS command.
+    """
+
+    _name = 'mail.sync.folder'
+    _description = 'Server-Side Sync: Remote Folder'
+    _order = 'mailbox_id, role'
+
+    mailbox_id = fields.Many2one('mail.sync.mailbox', required=True, ondelete='cascade', index=True)
+    name = fields.Char(required=True, help='Folder name on the server.')
+    role = fields.Selection(FOLDER_ROLES, required=True, default='inbox')
+    uidvalidity = fields.Integer(string='UIDVALIDITY', readonly=True)
+    uidnext = fields.Integer(string='UIDNEXT', readonly=True)
+    highestmodseq = fields.Char(string='HIGHESTMODSEQ', readonly=True,
+                                help='63-bit counter: kept as text.')
+    last_uid = fields.Integer(string='Last UID Handled', readonly=True)
+
+    _sql_constraints = [
+        ('mailbox_role_uniq', 'UNIQUE(mailbox_id, role)', 'A mailbox syncs one folder per role.'),
+    ]
+
+    def is_unchanged(self, status):
+        """True when ``status`` (a FolderState from STATUS) says nothing arrived."""
+        self.ensure_one()
+        return bool(self.uidnext) and self.uidvalidity == status.uidvalidity \
+            and self.uidnext == status.uidnext
