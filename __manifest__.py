@@ -26,7 +26,9 @@ mail server and Odoo without any client plugin. See README.md.
         'views/res_users_views.xml',
         'views/res_config_settings_views.xml',
         'wizards/mail_sync_mailbox_map_views.xml',
+        'views/assets.xml',
     ],
+    'qweb': ['static/src/xml/mail_sync_origin.xml'],
     'installable': True,
     'application': False,
 }

@@ -7,3 +7,4 @@ from . import mail_sync_ledger
 from . import mail_sync_folder
 from . import res_users
 from . import res_config_settings
+from . import mail_message

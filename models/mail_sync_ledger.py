@@ -105,9 +105,13 @@ class MailSyncLedger(models.Model):
                     not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
                 raise AccessError(_('Only the owner of a mailbox can track its email.'))
 
-    def action_track(self, target=None):
-        """Import these emails now: fetched from the server at once, posted where the rules
-        would post them, or on ``target`` (a record with a chatter) when given."""
+    def action_track(self):
+        """Import these emails now, fetched from the server at once and posted where the
+        rules would post them. (No arguments: the web client passes its context to buttons.)"""
+        return self._track_now()
+
+    def _track_now(self, target=None):
+        """Track now, on ``target`` (a record with a chatter) when given."""
         self._check_owner()
         for row in self.sudo():
             if row.state != 'indexed':

@@ -20,5 +20,5 @@ class MailSyncTrack(models.TransientModel):
                                    'thread it replies to, or the sender\'s contact.')
 
     def action_track(self):
-        self.ledger_ids.action_track(target=self.target or None)
+        self.ledger_ids._track_now(target=self.target or None)
         return {'type': 'ir.actions.act_window_close'}
