@@ -133,3 +133,4 @@ def browser():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+from .ews.pytest_fixtures import ews_server  # noqa: F401,E402

@@ -73,6 +73,9 @@ class EwsConnector(Connector):
                     retry_policy=exchangelib.FailFast())
                 account = exchangelib.Account(st.email, config=config, autodiscover=False,
                                               access_type=access)
+            # exchangelib reads HTTP_ADAPTER_CLS from the class when it makes a session,
+            # so make one now (Autodiscover has not made any on the EWS URL yet).
+            account.protocol.release_session(account.protocol.get_session())
             account.protocol.TIMEOUT = st.timeout
             account.protocol.HTTP_ADAPTER_CLS = adapter
             self.account = account
@@ -116,7 +119,9 @@ class EwsConnector(Connector):
             return PermanentError('mailbox_missing', detail)
         if isinstance(exc, ews_errors.AutoDiscoverFailed):
             return ConfigError('autodiscover_failed', detail)
-        if isinstance(exc, requests.exceptions.SSLError):
+        # exchangelib re-raises TLS errors as TransportError(str(e)) inside the handler
+        if isinstance(exc, requests.exceptions.SSLError) or isinstance(
+                exc.__context__, requests.exceptions.SSLError):
             return ConfigError('tls_untrusted', detail)
         if isinstance(exc, (requests.exceptions.Timeout,)):
             return TransientError('timeout', detail)
