@@ -3,6 +3,10 @@ from . import mail_sync_log
 from . import mail_sync_server
 from . import mail_sync_mailbox
 from . import mail_sync_mailbox_incoming
+from . import mail_sync_mailbox_scheduler
+from . import mail_sync_mailbox_housekeeping
+from . import mail_sync_mailbox_health
+from . import mail_sync_stat
 from . import mail_sync_ledger
 from . import mail_sync_folder
 from . import res_users

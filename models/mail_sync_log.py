@@ -1,3 +1,4 @@
+import datetime
 import logging
 
 from odoo import _, api, fields, models
@@ -82,6 +83,23 @@ class MailSyncLog(models.Model):
         self.sudo().search([('mailbox_id', '=', mailbox.id), ('channel', '=', channel),
                             ('resolved', '=', False), ('error_class', '!=', 'event')]).write(
             {'resolved': True})
+
+    @api.model
+    def _gc(self, days, batch, commit):
+        """Delete entries not seen for ``days`` days, ``batch`` rows per transaction."""
+        cutoff = fields.Datetime.to_string(datetime.datetime.utcnow() - datetime.timedelta(days=days))
+        deleted = 0
+        while True:
+            self.env.cr.execute("""DELETE FROM mail_sync_log WHERE id IN (
+                                       SELECT id FROM mail_sync_log WHERE last_seen < %s LIMIT %s)""",
+                                [cutoff, batch])
+            count = self.env.cr.rowcount
+            deleted += count
+            commit()
+            if count < batch:
+                break
+        self.invalidate_cache()
+        return deleted
 
     @api.model
     def _scrub(self, message, mailbox, server):

@@ -15,6 +15,7 @@ CHANNEL_FIELDS = {
     'act': 'act_enabled',
 }
 TEST_STATES = [('not_run', 'Not Run'), ('success', 'Success'), ('failure', 'Failure')]
+CHANNEL_STATES = [('ok', 'Running'), ('retrying', 'Retrying'), ('suspended', 'Suspended')]
 STATES = [
     ('draft', 'Draft'),
     ('enabled', 'Enabled'),
@@ -65,6 +66,14 @@ class MailSyncMailbox(models.Model):
 
     state = fields.Selection(STATES, default='draft', required=True, readonly=True, copy=False,
                              index=True)
+    # Each channel fails on its own: a refused SMTP password must not stop incoming email.
+    incoming_status = fields.Selection(CHANNEL_STATES, string='Incoming Status', default='ok',
+                                       required=True, readonly=True, copy=False)
+    outgoing_status = fields.Selection(CHANNEL_STATES, string='Outgoing Status', default='ok',
+                                       required=True, readonly=True, copy=False)
+    act_status = fields.Selection(CHANNEL_STATES, string='Appointments Status', default='ok',
+                                  required=True, readonly=True, copy=False)
+    incoming_last_success = fields.Datetime(string='Last Successful Sync', readonly=True, copy=False)
     approved = fields.Boolean(string='Email Address Approved', readonly=True, copy=False,
                               help='A manager confirmed that this address belongs to this user.')
     approved_by_id = fields.Many2one('res.users', string='Approved By', readonly=True, copy=False)
@@ -271,7 +280,9 @@ class MailSyncMailbox(models.Model):
                 values[channel + '_test_message'] = message
             values[channel + '_test_date'] = now
         if passed:
-            values.update(state='enabled', db_uuid=self._current_db_uuid())
+            values.update(state='enabled', db_uuid=self._current_db_uuid(), next_sync=False,
+                          incoming_failures=0)
+            values.update({channel + '_status': 'ok' for channel in CHANNEL_FIELDS})
             log.record('enabled', _('Mailbox tested and enabled by %s.') % self.env.user.name,
                        mailbox=self, severity='info')
         elif self.state == 'enabled':

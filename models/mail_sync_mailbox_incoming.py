@@ -6,18 +6,13 @@ the same transaction, and what is "new" is computed from the ledger (never from
 the server's flags), so an interrupted cycle resumes where its last commit left.
 """
 import base64
-import contextlib
-import datetime
 import logging
-import threading
-import time
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 
 from ..sync.errors import SyncError
 from ..sync.imap import ImapConnector, size_batches
-from ..sync.schedule import next_interval
 
 _logger = logging.getLogger(__name__)
 
@@ -25,8 +20,6 @@ BATCH = 50
 CYCLE_CAP = 500  # items per mailbox and cycle when the profile sets none
 MAX_PARTIES = 10  # recipients of a sent email looked up as contacts
 OUTCOMES = ('imported', 'linked', 'indexed', 'quarantined')
-LOCK_CLASS = 7291  # advisory lock namespace of "incoming sync of mailbox <id>"
-CRON_BUDGET = 50  # seconds per cron run: the cron runs every minute
 RAW_KEEP_BYTES = 10 * 1024 * 1024  # quarantined originals kept for managers, capped
 
 
@@ -42,129 +35,18 @@ class MailSyncMailboxIncoming(models.Model):
                                         'after cycles that brought mail, longer when idle.')
     incoming_failures = fields.Integer(string='Consecutive Failures', readonly=True, copy=False)
 
-    # ------------------------------------------------------------------ scheduling
+    # ------------------------------------------------------------------ entry points
     @api.model
-    def _cron_sync_incoming(self, budget=CRON_BUDGET, mailbox_ids=None):
-        """Sync the mailboxes that are due (among ``mailbox_ids`` when given), one at a time,
-        each claimed with a PostgreSQL advisory lock so two workers (threads, processes,
-        hosts) never sync the same mailbox; stops starting new mailboxes once the time
-        budget is spent. Returns how many mailboxes it synced."""
-        deadline = time.monotonic() + budget
-        tried = set()
-        while time.monotonic() < deadline:
-            mailbox = self._claim_due(tried, mailbox_ids)
-            if not mailbox:
-                break
-            tried.add(mailbox.id)
-            try:
-                mailbox._run_incoming_cycle()
-            finally:
-                self._unlock(mailbox.id)
-        return len(tried)
-
-    @api.model
-    def _claim_due(self, exclude, among=None):
-        self.env.cr.execute("""
-            SELECT id FROM mail_sync_mailbox
-            WHERE state = 'enabled' AND incoming_enabled AND (next_sync IS NULL OR next_sync <= %s)
-              AND (%s::int[] IS NULL OR id = ANY(%s::int[]))
-            ORDER BY next_sync NULLS FIRST, id
-        """, [fields.Datetime.now(), among and list(among), among and list(among)])
-        for (mailbox_id,) in self.env.cr.fetchall():
-            if mailbox_id in exclude:
-                continue
-            if self._try_lock(mailbox_id):
-                mailbox = self.sudo().browse(mailbox_id)
-                if not mailbox._blocked_reason():
-                    return mailbox
-                self._unlock(mailbox_id)
-        return self.browse()
-
-    @api.model
-    def _try_lock(self, mailbox_id):
-        # Session-level: survives the commits of a cycle, released by unlock or when the
-        # worker's connection dies (a killed worker never leaves a mailbox locked).
-        self.env.cr.execute('SELECT pg_try_advisory_lock(%s, %s)', [LOCK_CLASS, mailbox_id])
-        return self.env.cr.fetchone()[0]
-
-    @api.model
-    def _unlock(self, mailbox_id):
-        self.env.cr.execute('SELECT pg_advisory_unlock(%s, %s)', [LOCK_CLASS, mailbox_id])
+    def _cron_sync_incoming(self, budget=None, mailbox_ids=None):
+        """Cron lane of incoming email (see the scheduler)."""
+        return self._cron_sync('incoming', budget=budget, mailbox_ids=mailbox_ids)
 
     def _run_incoming_cycle(self):
-        """One cycle with its consequences: next schedule on success, back-off or suspension
-        on failure. Never raises: a broken mailbox must not stop the others."""
-        self.ensure_one()
-        server = self.server_id
-        try:
-            with self._cycle_guard():
-                stats = self._sync_incoming()
-        except Exception as exc:  # classified and logged below
-            self._incoming_failed(exc)
-            self._commit()
-            return None
-        interval = next_interval(self.sync_interval or None, sum(stats[key] for key in OUTCOMES),
-                                 server.interval_min, server.interval_default, server.interval_max)
-        # A backlog left by the per-cycle cap is picked up by the next cron run.
-        self.sudo().write({'sync_interval': interval, 'incoming_failures': 0,
-                           'next_sync': _in_minutes(0 if stats['remaining'] else interval)})
-        self.env['mail.sync.log'].resolve(self, 'incoming')
-        self._commit()
-        return stats
-
-    @contextlib.contextmanager
-    def _cycle_guard(self):
-        """Undo the uncommitted part of a failed cycle (what was committed stays valid)."""
-        if getattr(threading.currentThread(), 'testing', False):
-            with self.env.cr.savepoint():
-                yield
-            return
-        try:
-            yield
-        except Exception:
-            self.env.cr.rollback()
-            raise
-
-    def _incoming_failed(self, exc):
-        log = self.env['mail.sync.log']
-        error = exc if isinstance(exc, SyncError) else SyncError(
-            'unexpected', '%s: %s' % (type(exc).__name__, exc))
-        if not isinstance(exc, SyncError):
-            _logger.exception('mail_sync: unexpected error in mailbox %s', self.id)
-        text = log.record_error(error, mailbox=self, channel='incoming')
-        server = self.server_id
-        if error.transient or error.code == 'unexpected':
-            failures = self.incoming_failures + 1
-            minutes = min(server.interval_max, server.interval_min * 2 ** (failures - 1))
-            if error.retry_after:
-                minutes = max(minutes, error.retry_after / 60.0)
-            self.sudo().write({'incoming_failures': failures, 'next_sync': _in_minutes(minutes)})
-            return
-        self.sudo().write({'state': 'suspended', 'incoming_failures': self.incoming_failures + 1,
-                           'next_sync': False})
-        self.sudo().message_post(
-            body=_('Incoming email sync is suspended: %s Once fixed, a manager runs Test & Enable '
-                   'and sync resumes where it stopped.') % text,
-            subject=_('Your mailbox needs attention'), partner_ids=[self.user_id.partner_id.id],
-            message_type='notification', subtype='mail.mt_comment')
+        return self._run_cycle('incoming')
 
     def action_sync_now(self):
-        """Sync at once (owner or manager); refused while another worker syncs it."""
-        self.ensure_one()
-        if self.user_id != self.env.user and \
-                not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
-            raise AccessError(_('Only the owner of a mailbox or a manager can sync it.'))
-        mailbox = self.sudo()
-        reason = mailbox._blocked_reason()
-        if reason:
-            raise UserError(_('This mailbox does not sync now: %s') % reason)
-        if not self._try_lock(self.id):
-            raise UserError(_('This mailbox is being synchronized right now. Try again in a moment.'))
-        try:
-            mailbox._run_incoming_cycle()
-        finally:
-            self._unlock(self.id)
-        return True
+        """Sync incoming email at once (owner or manager)."""
+        return self._sync_now('incoming')
 
     # ------------------------------------------------------------------ one cycle
     def _sync_incoming(self):
@@ -431,7 +313,15 @@ class MailSyncMailboxIncoming(models.Model):
         return posted
 
     def _fetch_one(self, row):
-        """Fetch one indexed message from the server right now (for Track)."""
+        """Fetch one indexed message from the server right now (for Track), over one of
+        the profile's connection slots like any sync."""
+        with self._connection_slot('incoming') as slot:
+            if slot is None:
+                raise UserError(_('All connections to the mail server are in use right now. '
+                                  'Try again in a moment.'))
+            return self._fetch_one_now(row)
+
+    def _fetch_one_now(self, row):
         connector = self.sudo()._connector('incoming')
         try:
             if isinstance(connector, ImapConnector):
@@ -448,15 +338,6 @@ class MailSyncMailboxIncoming(models.Model):
         if not found:
             raise UserError(_('This email is no longer on the server.'))
         return found[0]
-
-    def _commit(self):
-        """Commit point of a cycle; inside tests the transaction is kept for rollback."""
-        if not getattr(threading.currentThread(), 'testing', False):
-            self.env.cr.commit()
-
-
-def _in_minutes(minutes):
-    return fields.Datetime.to_string(datetime.datetime.utcnow() + datetime.timedelta(minutes=minutes))
 
 
 def _utc(value):

@@ -1,3 +1,5 @@
+import datetime
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
@@ -21,7 +23,7 @@ class MailSyncServer(models.Model):
     """An email server profile: how Odoo reaches one mail server, shared by many mailboxes."""
 
     _name = 'mail.sync.server'
-    _inherit = ['mail.sync.secret.mixin']
+    _inherit = ['mail.thread', 'mail.sync.secret.mixin']
     _secret_columns = ('service_password_crypt',)
     _description = 'Email Server Profile'
     _order = 'name'
@@ -88,6 +90,8 @@ class MailSyncServer(models.Model):
     owner_id = fields.Many2one('res.users', string='Profile Owner', default=lambda self: self.env.user,
                                help='Receives the alerts about this profile\'s mailboxes.')
     mailbox_ids = fields.One2many('mail.sync.mailbox', 'server_id', string='Mailboxes')
+    alert_date = fields.Datetime(string='Last Failure Alert', readonly=True, copy=False,
+                                 help='When the profile owner was last alerted that most mailboxes fail.')
     mailbox_count = fields.Integer(compute='_compute_mailbox_count', string='Mailbox Count')
 
     _sql_constraints = [
@@ -163,6 +167,40 @@ class MailSyncServer(models.Model):
                              'pretend to be the mail server and read the passwords. Prefer '
                              'installing a trusted certificate on the server.'),
             }}
+
+    def _alert_if_failing(self):
+        """Alert the profile owner once per hour when more than half of the profile's
+        enabled mailboxes had an unresolved failure within the last hour."""
+        self.ensure_one()
+        now = datetime.datetime.utcnow()
+        since = fields.Datetime.to_string(now - datetime.timedelta(hours=1))
+        if self.alert_date and self.alert_date >= since:
+            return False
+        cr = self.env.cr
+        cr.execute("""SELECT count(*) FROM mail_sync_mailbox WHERE server_id = %s AND state = 'enabled'""",
+                   [self.id])
+        total = cr.fetchone()[0]
+        cr.execute("""SELECT count(DISTINCT log.mailbox_id) FROM mail_sync_log log
+                      JOIN mail_sync_mailbox box ON box.id = log.mailbox_id
+                      WHERE box.server_id = %s AND box.state = 'enabled' AND NOT log.resolved
+                        AND log.error_class IN ('transient', 'permanent') AND log.last_seen >= %s""",
+                   [self.id, since])
+        failing = cr.fetchone()[0]
+        if not total or failing * 2 <= total:
+            return False
+        self.sudo().alert_date = fields.Datetime.to_string(now)
+        self.sudo().message_post(
+            body=_('%(failing)d of the %(total)d mailboxes of the profile %(name)s failed within the '
+                   'last hour: the mail server or the profile\'s settings may be at fault. See '
+                   'Server-Side Sync > Monitoring for the errors.') % {
+                'failing': failing, 'total': total, 'name': self.name},
+            subject=_('Most mailboxes of %s are failing') % self.name,
+            partner_ids=self.owner_id.partner_id.ids, message_type='notification',
+            subtype='mail.mt_comment')
+        self.env['mail.sync.log'].record(
+            'profile_failing', _('%d of %d mailboxes failed within the last hour.') % (failing, total),
+            server=self, severity='error', error_class='event')
+        return True
 
     def action_view_mailboxes(self):
         self.ensure_one()

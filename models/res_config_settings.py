@@ -1,6 +1,15 @@
 from odoo import api, fields, models
 
 from .mail_sync_ledger import INDEX_RETENTION_DAYS
+from .mail_sync_mailbox_housekeeping import DISABLE_AFTER_DAYS, LOG_RETENTION_DAYS
+from .mail_sync_mailbox_scheduler import MAX_TRANSIENT_FAILURES
+
+
+def _int(params, key, default):
+    try:
+        return int(params.get_param(key, default))
+    except (TypeError, ValueError):
+        return default
 
 
 class ResConfigSettings(models.TransientModel):
@@ -12,6 +21,18 @@ class ResConfigSettings(models.TransientModel):
     mail_sync_approved_only = fields.Boolean(
         string='Process Email Only for Approved Mailboxes',
         help='A mailbox syncs only once a manager has approved its email address.')
+    mail_sync_incoming_lanes = fields.Integer(
+        string='Parallel Workers for Incoming Email',
+        help='Cron lanes syncing incoming email at the same time (1 to 8). Each Odoo process runs '
+             'up to max_cron_threads of them; add Odoo processes on other hosts to grow.')
+    mail_sync_max_transient_failures = fields.Integer(
+        string='Failures Before Suspension',
+        help='Consecutive temporary failures (timeouts, refused connections) after which a '
+             'channel is suspended as if the failure were permanent.')
+    mail_sync_disable_after_days = fields.Integer(
+        string='Disable Mailboxes Not Synced For (days)',
+        help='Enabled mailboxes without a successful sync for this long are disabled, with a log entry.')
+    mail_sync_log_retention_days = fields.Integer(string='Keep Sync Logs (days)')
     mail_sync_index_retention_days = fields.Integer(
         string='Keep Untracked Email in "My Mailbox" (days)',
         help='After this, the sender, subject and preview of untracked email are forgotten.')
@@ -22,8 +43,14 @@ class ResConfigSettings(models.TransientModel):
         params = self.env['ir.config_parameter'].sudo()
         values.update(
             mail_sync_approved_only=params.get_param('mail_sync.approved_only') in ('True', '1'),
-            mail_sync_index_retention_days=int(params.get_param(
-                'mail_sync.index_retention_days', INDEX_RETENTION_DAYS) or INDEX_RETENTION_DAYS),
+            mail_sync_index_retention_days=_int(params, 'mail_sync.index_retention_days',
+                                                INDEX_RETENTION_DAYS),
+            mail_sync_max_transient_failures=_int(params, 'mail_sync.max_transient_failures',
+                                                  MAX_TRANSIENT_FAILURES),
+            mail_sync_disable_after_days=_int(params, 'mail_sync.disable_after_days', DISABLE_AFTER_DAYS),
+            mail_sync_log_retention_days=_int(params, 'mail_sync.log_retention_days', LOG_RETENTION_DAYS),
+            mail_sync_incoming_lanes=len(self.env['mail.sync.mailbox'].sudo()._lanes('incoming').filtered(
+                'active')),
         )
         return values
 
@@ -31,5 +58,11 @@ class ResConfigSettings(models.TransientModel):
         super(ResConfigSettings, self).set_values()
         params = self.env['ir.config_parameter'].sudo()
         params.set_param('mail_sync.approved_only', repr(bool(self.mail_sync_approved_only)))
-        params.set_param('mail_sync.index_retention_days',
-                         str(max(1, self.mail_sync_index_retention_days or INDEX_RETENTION_DAYS)))
+        for key, value, default in (
+                ('mail_sync.index_retention_days', self.mail_sync_index_retention_days, INDEX_RETENTION_DAYS),
+                ('mail_sync.max_transient_failures', self.mail_sync_max_transient_failures,
+                 MAX_TRANSIENT_FAILURES),
+                ('mail_sync.disable_after_days', self.mail_sync_disable_after_days, DISABLE_AFTER_DAYS),
+                ('mail_sync.log_retention_days', self.mail_sync_log_retention_days, LOG_RETENTION_DAYS)):
+            params.set_param(key, str(max(1, value or default)))
+        self.env['mail.sync.mailbox'].sudo()._set_lanes('incoming', self.mail_sync_incoming_lanes or 1)

@@ -1,7 +1,8 @@
 """A sync worker in its own process, for the kill and concurrency tests.
 
-Runs one incoming cycle of a mailbox (or, with --cron, the incoming cron restricted to
-that mailbox, which claims it first) and prints what it did. --kill-at N kills the
+Runs one incoming cycle of a mailbox (or, with --cron, the incoming cron lane restricted
+to the given mailboxes, which claims each and takes a connection slot first) and prints
+what it did. --kill-at N kills the
 process with SIGKILL just before or just after its Nth commit; --pause-at N stops
 after the Nth commit until the file DIR/go exists (DIR/paused tells it is waiting).
 """
@@ -18,7 +19,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('conf')
     parser.add_argument('db')
-    parser.add_argument('mailbox_id', type=int)
+    parser.add_argument('mailbox_ids', help='one id, or several separated by commas (with --cron)')
     parser.add_argument('--kill-at', type=int, default=0)
     parser.add_argument('--when', choices=('before', 'after'), default='after')
     parser.add_argument('--cron', action='store_true')
@@ -29,8 +30,8 @@ def main():
     import odoo
     odoo.tools.config.parse_config(['-c', args.conf, '-d', args.db, '--log-level=warn'])
     registry = odoo.registry(args.db)
-    from odoo.addons.mail_sync.models import mail_sync_mailbox_incoming as incoming
-    original = incoming.MailSyncMailboxIncoming._commit
+    from odoo.addons.mail_sync.models import mail_sync_mailbox_scheduler as scheduler
+    original = scheduler.MailSyncMailboxScheduler._commit
     commits = [0]
 
     def commit(self):
@@ -44,14 +45,15 @@ def main():
             open(os.path.join(args.signal_dir, 'paused'), 'w').close()
             while not os.path.exists(os.path.join(args.signal_dir, 'go')):
                 time.sleep(0.05)
-    incoming.MailSyncMailboxIncoming._commit = commit
+    scheduler.MailSyncMailboxScheduler._commit = commit
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         Mailbox = env['mail.sync.mailbox']
+        ids = [int(value) for value in args.mailbox_ids.split(',')]
         if args.cron:
-            synced = Mailbox._cron_sync_incoming(mailbox_ids=[args.mailbox_id])
+            synced = Mailbox._cron_sync('incoming', mailbox_ids=ids)
         else:
-            Mailbox.browse(args.mailbox_id)._run_incoming_cycle()
+            Mailbox.browse(ids[0])._run_incoming_cycle()
             synced = 1
     print('commits=%d synced=%d' % (commits[0], synced))
 

@@ -6,7 +6,7 @@ from odoo.exceptions import AccessError
 
 from devstack.procs import free_port
 
-from ..models.mail_sync_mailbox_incoming import LOCK_CLASS
+from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS
 from .common import MailSyncCase
 from .test_incoming import raw_mail
 
@@ -50,11 +50,11 @@ class TestIncomingCron(MailSyncCase):
     def test_mailbox_locked_by_another_worker_is_skipped(self):
         self.deliver()
         with self.registry.cursor() as other:
-            other.execute('SELECT pg_try_advisory_lock(%s, %s)', [LOCK_CLASS, self.box.id])
+            other.execute('SELECT pg_try_advisory_lock(%s, %s)', [CLAIM_CLASS['incoming'], self.box.id])
             self.assertTrue(other.fetchone()[0])
             self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 0)
             self.assertFalse(self.box.ledger_ids)
-            other.execute('SELECT pg_advisory_unlock(%s, %s)', [LOCK_CLASS, self.box.id])
+            other.execute('SELECT pg_advisory_unlock(%s, %s)', [CLAIM_CLASS['incoming'], self.box.id])
         self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 1)
         self.assertEqual(len(self.box.ledger_ids), 1)
 
@@ -70,7 +70,7 @@ class TestIncomingCron(MailSyncCase):
     def test_wrong_password_suspends_and_tells_the_user(self):
         self.box.sudo(self.manager).password = 'changed-on-the-server'
         self.Mailbox._cron_sync_incoming(budget=30)
-        self.assertEqual(self.box.state, 'suspended')
+        self.assertEqual((self.box.state, self.box.incoming_status), ('enabled', 'suspended'))
         log = self.Log.search([('mailbox_id', '=', self.box.id), ('code', '=', 'auth_failed')])
         self.assertEqual(log.error_class, 'permanent')
         note = self.box.message_ids.filtered(lambda m: self.rep.partner_id in m.partner_ids)
@@ -83,7 +83,7 @@ class TestIncomingCron(MailSyncCase):
         port = self.server.incoming_port
         self.server.incoming_port = free_port()
         self.Mailbox._cron_sync_incoming(budget=30)
-        self.assertEqual((self.box.state, self.box.incoming_failures), ('enabled', 1))
+        self.assertEqual((self.box.incoming_status, self.box.incoming_failures), ('retrying', 1))
         self.assertAlmostEqual(self.minutes_until_next(), 2, delta=0.2)
         self.box.next_sync = False
         self.Mailbox._cron_sync_incoming(budget=30)
@@ -92,7 +92,8 @@ class TestIncomingCron(MailSyncCase):
         self.server.incoming_port = port
         self.box.next_sync = False
         self.Mailbox._cron_sync_incoming(budget=30)
-        self.assertEqual((self.box.incoming_failures, len(self.box.ledger_ids)), (0, 1))
+        self.assertEqual((self.box.incoming_status, self.box.incoming_failures, len(self.box.ledger_ids)),
+                         ('ok', 0, 1))
         log = self.Log.search([('mailbox_id', '=', self.box.id), ('code', '=', 'connection_refused')])
         self.assertEqual((log.count, log.resolved), (2, True))
 

@@ -1,0 +1,271 @@
+"""Who syncs which mailbox, when, over how many connections, and what a failure does.
+
+Every channel (incoming email now; outgoing email and appointments, contacts and tasks
+later) runs on its own cron lanes, so a backlog or a failure in one never delays
+another. A lane claims a due mailbox with a PostgreSQL advisory lock (never two
+workers on one mailbox, whether threads, processes or hosts) and then a connection
+slot of the mailbox's profile (never more than its maximum concurrent connections
+against the server). Both are session locks: a worker that dies releases them with
+its database connection. A worker that finds no free slot moves on; it never waits.
+
+Failures follow one policy: transient ones back off exponentially (at least as long as
+the server asked), and count as permanent after too many in a row; a permanent one
+suspends that channel of that mailbox at once and tells its owner and the profile
+owner, who also gets one alert when more than half of a profile's mailboxes fail
+within an hour.
+"""
+import contextlib
+import datetime
+import logging
+import threading
+import time
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import AccessError, UserError
+
+from ..sync.errors import SyncError
+from ..sync.schedule import next_interval
+
+_logger = logging.getLogger(__name__)
+
+# Advisory lock namespaces (first key): mailbox claims per channel, then profile slots.
+CLAIM_CLASS = {'incoming': 7291, 'outgoing': 7292, 'act': 7293}
+SLOT_CLASS = {'incoming': 7301, 'outgoing': 7302, 'act': 7303}
+SLOTS_PER_PROFILE = 1000  # second key of a slot: profile id * 1000 + slot number
+CRON_BUDGET = 50  # seconds per cron run (the crons run every minute)
+MAX_TRANSIENT_FAILURES = 10
+MAX_LANES = 8
+ALERT_WINDOW = datetime.timedelta(hours=1)
+
+
+def cron_budget():
+    """Seconds a cron run may spend: below Odoo's limit_time_real, which kills workers."""
+    limit = tools.config.get('limit_time_real') or 0
+    return min(CRON_BUDGET, limit * 0.5) if limit > 0 else CRON_BUDGET
+
+
+class MailSyncMailboxScheduler(models.Model):
+    _inherit = 'mail.sync.mailbox'
+
+    # ------------------------------------------------------------------ cron lanes
+    @api.model
+    def _cron_sync(self, channel, budget=None, mailbox_ids=None):
+        """Sync the mailboxes of ``channel`` that are due (among ``mailbox_ids`` when given),
+        one at a time, until the time budget is spent. Returns how many it synced."""
+        deadline = time.monotonic() + (budget or cron_budget())
+        tried, synced = set(), 0
+        while time.monotonic() < deadline:
+            mailbox = self._claim_due(channel, tried, mailbox_ids)
+            if not mailbox:
+                break
+            tried.add(mailbox.id)
+            try:
+                with mailbox._connection_slot(channel) as slot:
+                    if slot is None:
+                        continue  # the profile's connections are all in use: next mailbox
+                    mailbox._run_cycle(channel)
+                    synced += 1
+            finally:
+                self._unlock(CLAIM_CLASS[channel], mailbox.id)
+        return synced
+
+    @api.model
+    def _lanes(self, channel):
+        """The cron jobs of ``channel``: its own one, then its extra lanes."""
+        first = self.env.ref('mail_sync.ir_cron_sync_' + channel)
+        extra = self.env['ir.cron'].sudo().with_context(active_test=False).search(
+            [('code', '=', first.code), ('id', '!=', first.id)], order='id')
+        return first | extra
+
+    @api.model
+    def _set_lanes(self, channel, count):
+        """Run ``count`` parallel cron lanes for ``channel``. Lanes are copies of the channel's
+        cron pulling from the same queue; Odoo runs different cron jobs at the same time (up
+        to max_cron_threads per Odoo process), and claims keep lanes off each other's mailboxes."""
+        count = max(1, min(MAX_LANES, count))
+        lanes = self._lanes(channel)
+        first = lanes[0]
+        for number in range(len(lanes) + 1, count + 1):
+            lanes |= first.copy({'name': _('%s (lane %d)') % (first.name, number), 'active': True})
+        for number, lane in enumerate(lanes, 1):
+            if lane.active != (number <= count):
+                lane.active = number <= count
+        return count
+
+    @api.model
+    def _due_domain_sql(self, channel):
+        assert channel == 'incoming', channel  # the other channels bring their own queues
+        return """state = 'enabled' AND incoming_enabled AND incoming_status != 'suspended'
+                  AND (next_sync IS NULL OR next_sync <= %s)""", [fields.Datetime.now()]
+
+    @api.model
+    def _claim_due(self, channel, exclude, among=None):
+        where, params = self._due_domain_sql(channel)
+        self.env.cr.execute("""
+            SELECT id FROM mail_sync_mailbox
+            WHERE """ + where + """ AND (%s::int[] IS NULL OR id = ANY(%s::int[]))
+            ORDER BY next_sync NULLS FIRST, id
+        """, params + [among and list(among), among and list(among)])
+        for (mailbox_id,) in self.env.cr.fetchall():
+            if mailbox_id in exclude:
+                continue
+            if self._try_lock(CLAIM_CLASS[channel], mailbox_id):
+                mailbox = self.sudo().browse(mailbox_id)
+                if not mailbox._blocked_reason():
+                    return mailbox
+                self._unlock(CLAIM_CLASS[channel], mailbox_id)
+        return self.browse()
+
+    @api.model
+    def _try_lock(self, namespace, key):
+        # Session-level: survives the commits of a cycle, released by unlock or when the
+        # worker's connection dies (a killed worker never leaves anything locked).
+        self.env.cr.execute('SELECT pg_try_advisory_lock(%s, %s)', [namespace, key])
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _unlock(self, namespace, key):
+        self.env.cr.execute('SELECT pg_advisory_unlock(%s, %s)', [namespace, key])
+
+    @contextlib.contextmanager
+    def _connection_slot(self, channel):
+        """Hold one of the profile's connection slots for ``channel`` (yields its number),
+        or yield None at once when all are taken."""
+        self.ensure_one()
+        server = self.server_id
+        base = server.id * SLOTS_PER_PROFILE
+        namespace = SLOT_CLASS[channel]
+        self.env.cr.execute("""SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
+                               AND classid = %s AND objid >= %s AND objid < %s""",
+                            [namespace, base, base + SLOTS_PER_PROFILE])
+        held = {row[0] - base for row in self.env.cr.fetchall()}
+        slot = None
+        for number in range(min(server.max_connections, SLOTS_PER_PROFILE)):
+            if number not in held and self._try_lock(namespace, base + number):
+                slot = number
+                break
+        try:
+            yield slot
+        finally:
+            if slot is not None:
+                self._unlock(namespace, base + slot)
+
+    # ------------------------------------------------------------------ one cycle
+    def _run_cycle(self, channel):
+        """One cycle of ``channel`` with its consequences: next schedule on success, back-off
+        or suspension on failure. Never raises: a broken mailbox must not stop the others."""
+        self.ensure_one()
+        try:
+            with self._cycle_guard():
+                stats = getattr(self, '_sync_' + channel)()
+        except Exception as exc:  # classified and logged below
+            self._channel_failed(channel, exc)
+            self._commit()
+            return None
+        self._channel_succeeded(channel, stats)
+        self._commit()
+        return stats
+
+    @contextlib.contextmanager
+    def _cycle_guard(self):
+        """Undo the uncommitted part of a failed cycle (what was committed stays valid)."""
+        if getattr(threading.currentThread(), 'testing', False):
+            with self.env.cr.savepoint():
+                yield
+            return
+        try:
+            yield
+        except Exception:
+            self.env.cr.rollback()
+            raise
+
+    def _channel_succeeded(self, channel, stats):
+        server = self.server_id
+        items = sum(stats.get(key, 0) for key in ('imported', 'linked', 'indexed', 'quarantined', 'sent'))
+        values = {channel + '_status': 'ok', channel + '_failures': 0}
+        if channel == 'incoming':
+            interval = next_interval(self.sync_interval or None, items, server.interval_min,
+                                     server.interval_default, server.interval_max)
+            # A backlog left by the per-cycle cap is picked up by the next cron run.
+            values.update(sync_interval=interval, incoming_last_success=fields.Datetime.now(),
+                          next_sync=_in_minutes(0 if stats.get('remaining') else interval))
+        self.sudo().write(values)
+        self.env['mail.sync.log'].resolve(self, channel)
+        self.env['mail.sync.stat'].sudo().record(server.id, channel, items=items)
+
+    def _channel_failed(self, channel, exc):
+        """Apply the error policy to a failed cycle of ``channel``."""
+        log = self.env['mail.sync.log']
+        error = exc if isinstance(exc, SyncError) else SyncError(
+            'unexpected', '%s: %s' % (type(exc).__name__, exc))
+        if not isinstance(exc, SyncError):
+            _logger.exception('mail_sync: unexpected error in mailbox %s (%s)', self.id, channel)
+        text = log.record_error(error, mailbox=self, channel=channel)
+        server = self.server_id
+        failures = self[channel + '_failures'] + 1
+        limit = int(self.env['ir.config_parameter'].sudo().get_param(
+            'mail_sync.max_transient_failures', MAX_TRANSIENT_FAILURES) or MAX_TRANSIENT_FAILURES)
+        self.env['mail.sync.stat'].sudo().record(server.id, channel, failures=1)
+        if (error.transient or error.code == 'unexpected') and failures < limit:
+            minutes = min(server.interval_max, server.interval_min * 2 ** (failures - 1))
+            if error.retry_after:
+                minutes = max(minutes, error.retry_after / 60.0)
+            values = {channel + '_status': 'retrying', channel + '_failures': failures}
+            if channel == 'incoming':
+                values['next_sync'] = _in_minutes(minutes)
+            self.sudo().write(values)
+        else:
+            if error.transient or error.code == 'unexpected':
+                text = _('%(count)d attempts in a row failed; the last one said: %(text)s') % {
+                    'count': failures, 'text': text}
+            self.sudo().write({channel + '_status': 'suspended', channel + '_failures': failures})
+            self._tell_suspended(channel, text)
+        server._alert_if_failing()
+
+    def _tell_suspended(self, channel, text):
+        """The owner gets a notification (Odoo inbox) with what to do; so does the profile owner."""
+        label = self._channel_label(channel)
+        body = _('%(channel)s of the mailbox %(email)s is suspended: %(text)s Once the cause is '
+                 'fixed, a manager runs Test & Enable and sync resumes where it stopped.') % {
+            'channel': label, 'email': self.email, 'text': text}
+        partners = self.user_id.partner_id | self.server_id.owner_id.partner_id
+        self.sudo().message_post(body=body, subject=_('Your mailbox needs attention'),
+                                 partner_ids=partners.ids, message_type='notification',
+                                 subtype='mail.mt_comment')
+
+    def _channel_label(self, channel):
+        return {'incoming': _('Incoming email'), 'outgoing': _('Outgoing email'),
+                'act': _('Appointments, contacts and tasks')}.get(channel, channel)
+
+    # ------------------------------------------------------------------ Sync Now
+    def _sync_now(self, channel):
+        """Sync one channel at once (owner or manager): refused while another worker syncs
+        it or when the profile has no free connection."""
+        self.ensure_one()
+        if self.user_id != self.env.user and \
+                not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
+            raise AccessError(_('Only the owner of a mailbox or a manager can sync it.'))
+        mailbox = self.sudo()
+        reason = mailbox._blocked_reason()
+        if reason:
+            raise UserError(_('This mailbox does not sync now: %s') % reason)
+        if not self._try_lock(CLAIM_CLASS[channel], self.id):
+            raise UserError(_('This mailbox is being synchronized right now. Try again in a moment.'))
+        try:
+            with mailbox._connection_slot(channel) as slot:
+                if slot is None:
+                    raise UserError(_('All connections to the mail server are in use right now. '
+                                      'Try again in a moment.'))
+                mailbox._run_cycle(channel)
+        finally:
+            self._unlock(CLAIM_CLASS[channel], self.id)
+        return True
+
+    def _commit(self):
+        """Commit point of a cycle; inside tests the transaction is kept for rollback."""
+        if not getattr(threading.currentThread(), 'testing', False):
+            self.env.cr.commit()
+
+
+def _in_minutes(minutes):
+    return fields.Datetime.to_string(datetime.datetime.utcnow() + datetime.timedelta(minutes=minutes))

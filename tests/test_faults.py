@@ -1,0 +1,156 @@
+"""Network faults between the addon and the real Dovecot, injected by a TCP proxy:
+refused, stalled past the timeout, dropped in the middle of a transfer. Each is
+classified, retried later with back-off, and loses nothing."""
+import datetime
+
+import odoo
+import pytest
+
+from devstack.faultproxy import FaultProxy
+from odoo import fields
+
+from .common import MailSyncCase
+from .test_incoming import raw_mail
+from .test_kill_resume import _run_worker, _worker_args  # noqa: F401  (same worker process)
+
+
+@pytest.fixture
+def proxy(request, mail_servers):
+    proxy = FaultProxy(mail_servers.dovecot.ports['imap']).start()
+    if request.instance is not None:
+        request.instance.proxy = proxy
+    yield proxy
+    proxy.stop()
+
+
+@pytest.mark.usefixtures('proxy')
+class TestFaults(MailSyncCase):
+
+    def setUp(self):
+        super(TestFaults, self).setUp()
+        self.server = self.make_server('imap', 'none', incoming_port=self.proxy.port, timeout=2)
+        self.rep = self.make_user('rep')
+        self.box = self.make_mailbox(self.rep, self.server)
+        self.box.sudo(self.manager).action_test_enable()
+        self.servers.dovecot.append_many(self.box.login, [
+            raw_mail('Known <known@customer.test>', 'Q%d' % n, '<f%d@customer.test>' % n) for n in range(3)])
+        self.env['res.partner'].create({'name': 'Known', 'email': 'known@customer.test'})
+        self.rep.mail_sync_track = 'contacts'
+
+    def minutes_until_next(self):
+        delta = fields.Datetime.from_string(self.box.next_sync) - datetime.datetime.utcnow()
+        return delta.total_seconds() / 60
+
+    def assert_retried_then_complete(self, code, failures=1):
+        log = self.Log.search([('mailbox_id', '=', self.box.id), ('code', '=', code)])
+        self.assertEqual((log.error_class, log.resolved), ('transient', False),
+                         self.Log.search([('mailbox_id', '=', self.box.id)]).mapped('message'))
+        self.assertEqual((self.box.incoming_status, self.box.incoming_failures), ('retrying', failures))
+        self.assertAlmostEqual(self.minutes_until_next(), 2 ** failures, delta=0.2)
+        self.assertFalse(self.box.ledger_ids, 'a failed cycle leaves nothing half-done')
+        self.proxy.heal()
+        self.box._run_incoming_cycle()
+        self.assertEqual((self.box.incoming_status, self.box.incoming_failures), ('ok', 0))
+        self.assertEqual(sorted(self.box.ledger_ids.mapped('state')), ['imported'] * 3)
+        for n in range(3):
+            self.assertEqual(self.env['mail.message'].search_count(
+                [('message_id', '=', '<f%d@customer.test>' % n)]), 1)
+        self.assertTrue(log.resolved)
+
+    def test_refused_connection(self):
+        self.proxy.refuse()
+        self.box._run_incoming_cycle()
+        self.assert_retried_then_complete('connection_refused')
+
+    def test_server_silent_past_the_timeout(self):
+        self.proxy.stall_after = 0  # not even a greeting
+        self.box._run_incoming_cycle()
+        self.assert_retried_then_complete('timeout')
+
+    def test_stalled_in_the_middle_of_a_fetch(self):
+        self.proxy.stall_after = 1500  # greeting, login, STATUS, EXAMINE pass; the bodies stall
+        self.box._run_incoming_cycle()
+        self.assert_retried_then_complete('timeout')
+
+    def test_dropped_in_the_middle_of_a_fetch(self):
+        self.proxy.drop_after = 1500
+        self.box._run_incoming_cycle()
+        self.box.next_sync = False
+        self.box._run_incoming_cycle()  # a second failure: the back-off doubles
+        self.assert_retried_then_complete('connection_lost', failures=2)
+
+    def test_too_many_transient_failures_suspend_the_channel(self):
+        self.env['ir.config_parameter'].set_param('mail_sync.max_transient_failures', '3')
+        self.proxy.refuse()
+        for _attempt in range(3):
+            self.box._run_incoming_cycle()
+        self.assertEqual((self.box.state, self.box.incoming_status, self.box.incoming_failures),
+                         ('enabled', 'suspended', 3))
+        note = self.box.message_ids.filtered(lambda m: self.rep.partner_id in m.partner_ids)
+        self.assertIn('3 attempts in a row failed', note.body)
+        self.assertIn(self.server.owner_id.partner_id, note.partner_ids, 'the profile owner is told too')
+        # Test & Enable after the fix resumes where it stopped.
+        self.proxy.heal()
+        self.box.sudo(self.manager).action_test_enable()
+        self.assertEqual((self.box.incoming_status, self.box.incoming_failures), ('ok', 0))
+        self.box._run_incoming_cycle()
+        self.assertEqual(len(self.box.ledger_ids), 3)
+
+
+def test_drop_after_committed_batches_resumes_exactly_once(mail_servers, world_through_proxy):
+    """A real worker process: the batches committed before the drop stay, the rest is
+    imported by the next cycle, nothing twice."""
+    proxy, box, tag, registry = world_through_proxy
+    proxy.drop_after = 140000  # past the first batch of 50 bodies, before the end
+    out = _run_worker(box)
+    assert 'commits=' in out.stdout, out.stdout[-3000:]
+    with registry.cursor() as cr:
+        cr.execute("SELECT count(*), count(DISTINCT message_id) FROM mail_sync_ledger WHERE mailbox_id = %s",
+                   [box])
+        done, distinct = cr.fetchone()
+        cr.execute("SELECT incoming_status, incoming_failures FROM mail_sync_mailbox WHERE id = %s", [box])
+        assert cr.fetchone() == ('retrying', 1)
+    assert 0 < done < 120 and done % 50 == 0 and done == distinct, done
+    proxy.heal()
+    out = _run_worker(box)
+    with registry.cursor() as cr:
+        cr.execute("""SELECT count(*), count(DISTINCT message_id), count(*) FILTER (WHERE state = 'imported')
+                      FROM mail_sync_ledger WHERE mailbox_id = %s""", [box])
+        assert cr.fetchone() == (120, 120, 120), out.stdout[-3000:]
+        cr.execute("SELECT count(*), count(DISTINCT message_id) FROM mail_message WHERE message_id LIKE %s",
+                   ['<%s-%%' % tag])
+        assert cr.fetchone() == (120, 120)
+
+
+@pytest.fixture
+def world_through_proxy(mail_servers):
+    proxy = FaultProxy(mail_servers.dovecot.ports['imap']).start()
+    registry = odoo.registry(__import__('os').environ['MAIL_SYNC_TEST_DB'])
+    tag = 'drop'
+    login, password = mail_servers.new_account()
+    with odoo.api.Environment.manage(), registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {'mail_create_nosubscribe': True})
+        server = env['mail.sync.server'].create({
+            'name': 'Through the proxy', 'server_type': 'imap', 'incoming_host': 'localhost',
+            'incoming_port': proxy.port, 'incoming_encryption': 'none', 'timeout': 5})
+        partner = env['res.partner'].create({'name': 'Proxy customer'})
+        thread = partner.message_post(body='Quote', message_type='comment').message_id
+        body = 'x' * 2000
+        mail_servers.dovecot.append_many(login, [
+            raw_mail('Customer <c@proxy.test>', 'Reply %d' % n, '<%s-%d@proxy.test>' % (tag, n), thread)
+            .replace(b'Body of', body.encode() + b' Body of') for n in range(120)])
+        user = env['res.users'].with_context(no_reset_password=True).create(
+            {'name': 'Proxy user', 'login': 'proxy-user'})
+        box = env['mail.sync.mailbox'].create({'user_id': user.id, 'server_id': server.id,
+                                               'email': login, 'password': password})
+        box.write({'state': 'enabled', 'approved': True, 'db_uuid': box._current_db_uuid()})
+        cr.commit()
+        ids = (server.id, partner.id, box.id, user.id)
+    yield proxy, ids[2], tag, registry
+    proxy.stop()
+    with odoo.api.Environment.manage(), registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        env['mail.sync.mailbox'].browse(ids[2]).unlink()
+        env['mail.sync.server'].browse(ids[0]).unlink()
+        env['res.partner'].browse(ids[1]).unlink()
+        env['res.users'].browse(ids[3]).active = False
