@@ -1,0 +1,73 @@
+"""Orchestration settings and housekeeping: cron lanes, profile failure alert,
+automatic disabling, log retention."""
+import datetime
+
+from odoo import fields
+
+from devstack.procs import free_port
+
+from .common import MailSyncCase
+
+
+def _days_ago(days):
+    return fields.Datetime.to_string(datetime.datetime.utcnow() - datetime.timedelta(days=days))
+
+
+class TestHousekeeping(MailSyncCase):
+
+    def setUp(self):
+        super(TestHousekeeping, self).setUp()
+        self.server = self.make_server('imap', 'none')
+
+    def enabled_box(self, name):
+        box = self.make_mailbox(self.make_user(name), self.server)
+        box.sudo(self.manager).action_test_enable()
+        self.assertEqual(box.state, 'enabled')
+        return box
+
+    def test_parallel_lanes_setting_runs_that_many_crons(self):
+        Mailbox = self.env['mail.sync.mailbox']
+        settings = self.env['res.config.settings'].create({'mail_sync_incoming_lanes': 3})
+        settings.execute()
+        lanes = Mailbox._lanes('incoming')
+        self.assertEqual((len(lanes), lanes.mapped('active')), (3, [True, True, True]))
+        self.assertEqual(set(lanes.mapped('code')), {"model._cron_sync('incoming')"})
+        self.assertEqual(self.env['res.config.settings'].create({}).mail_sync_incoming_lanes, 3)
+        self.env['res.config.settings'].create({'mail_sync_incoming_lanes': 1}).execute()
+        self.env['ir.cron'].invalidate_cache()  # settings write with another context
+        self.assertEqual(Mailbox._lanes('incoming').mapped('active'), [True, False, False])
+
+    def test_profile_owner_alerted_once_when_most_mailboxes_fail(self):
+        boxes = [self.enabled_box('user%d' % n) for n in range(3)]
+        self.server.incoming_port = free_port()  # the server is gone
+        owner_notes = lambda: self.server.message_ids.filtered(  # noqa: E731
+            lambda m: self.server.owner_id.partner_id in m.partner_ids)
+        boxes[0]._run_incoming_cycle()
+        self.assertFalse(owner_notes(), 'one of three failing is not an alert')
+        boxes[1]._run_incoming_cycle()
+        self.assertEqual(len(owner_notes()), 1)
+        self.assertIn('2 of the 3 mailboxes', owner_notes().body)
+        boxes[2]._run_incoming_cycle()
+        self.assertEqual(len(owner_notes()), 1, 'one alert per hour, not one per failure')
+
+    def test_archived_users_and_long_failing_mailboxes_are_disabled(self):
+        archived, stale, fine = (self.enabled_box(name) for name in ('gone', 'stale', 'fine'))
+        archived.user_id.sudo().active = False
+        stale.sudo().write({'incoming_last_success': _days_ago(15), 'incoming_test_date': _days_ago(20)})
+        fine.sudo().write({'incoming_last_success': _days_ago(1)})
+        disabled = self.env['mail.sync.mailbox']._disable_unusable()
+        self.assertEqual(disabled, archived | stale)
+        self.assertEqual([b.state for b in (archived, stale, fine)], ['disabled', 'disabled', 'enabled'])
+        log = self.Log.search([('mailbox_id', '=', stale.id), ('code', '=', 'auto_disabled')])
+        self.assertIn('no successful sync for 14 days', log.message)
+
+    def test_housekeeping_deletes_old_log_entries_in_batches(self):
+        box = self.enabled_box('logged')
+        old = self.Log.record('old_problem', 'Long ago', mailbox=box)
+        old.sudo().last_seen = _days_ago(31)
+        recent = self.Log.record('new_problem', 'Yesterday', mailbox=box)
+        deleted = self.Log._gc(30, 1, lambda: None)
+        self.assertEqual(deleted, 1)
+        self.assertFalse(old.exists())
+        self.assertTrue(recent.exists())
+        self.assertTrue(self.env['mail.sync.mailbox']._cron_housekeeping())
