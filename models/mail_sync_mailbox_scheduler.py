@@ -49,15 +49,25 @@ class MailSyncMailboxScheduler(models.Model):
 
     # ------------------------------------------------------------------ cron lanes
     @api.model
-    def _cron_sync(self, channel, budget=None, mailbox_ids=None):
+    def _cron_sync(self, channel, budget=None, mailbox_ids=None, follow=False):
         """Sync the mailboxes of ``channel`` that are due (among ``mailbox_ids`` when given),
-        one at a time, until the time budget is spent. Returns how many it synced."""
+        one at a time, until the time budget is spent. Returns how many it synced.
+
+        With ``follow`` (the cron lanes), a run that has nothing due waits for the next
+        mailbox to fall due within its budget instead of returning: a mailbox is then
+        synced when its interval ends, not up to a minute later at the next cron run."""
         deadline = time.monotonic() + (budget or cron_budget())
         tried, synced = set(), 0
         while time.monotonic() < deadline:
             mailbox = self._claim_due(channel, tried, mailbox_ids)
             if not mailbox:
-                break
+                pause = self._seconds_until_due(channel, deadline) if follow else None
+                if pause is None:
+                    break
+                self._commit()  # end the transaction: the next look sees other workers' work
+                time.sleep(pause)
+                tried.clear()
+                continue
             tried.add(mailbox.id)
             try:
                 with mailbox._connection_slot(channel) as slot:
@@ -91,6 +101,22 @@ class MailSyncMailboxScheduler(models.Model):
             if lane.active != (number <= count):
                 lane.active = number <= count
         return count
+
+    @api.model
+    def _seconds_until_due(self, channel, deadline, step=5.0):
+        """How long to wait for the next mailbox of ``channel`` to fall due (at most ``step``
+        seconds, so new or re-enabled mailboxes are seen too), None when past the budget."""
+        left = deadline - time.monotonic()
+        if left < 1:
+            return None
+        self.env.cr.execute("""SELECT min(next_sync) FROM mail_sync_mailbox
+                               WHERE state = 'enabled' AND incoming_enabled AND incoming_status != 'suspended'""")
+        due = self.env.cr.fetchone()[0]
+        wait = step
+        if due:
+            seconds = (fields.Datetime.from_string(due) - datetime.datetime.utcnow()).total_seconds()
+            wait = min(step, max(0.5, seconds))
+        return min(wait, left - 0.5)
 
     @api.model
     def _due_domain_sql(self, channel):

@@ -31,7 +31,7 @@ class TestHousekeeping(MailSyncCase):
         settings.execute()
         lanes = Mailbox._lanes('incoming')
         self.assertEqual((len(lanes), lanes.mapped('active')), (3, [True, True, True]))
-        self.assertEqual(set(lanes.mapped('code')), {"model._cron_sync('incoming')"})
+        self.assertEqual(set(lanes.mapped('code')), {"model._cron_sync('incoming', follow=True)"})
         self.assertEqual(self.env['res.config.settings'].create({}).mail_sync_incoming_lanes, 3)
         self.env['res.config.settings'].create({'mail_sync_incoming_lanes': 1}).execute()
         self.env['ir.cron'].invalidate_cache()  # settings write with another context

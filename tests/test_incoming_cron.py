@@ -4,6 +4,8 @@ import datetime
 from odoo import fields
 from odoo.exceptions import AccessError
 
+from odoo.addons.mail_sync.sync.errors import TransientError
+
 from devstack.procs import free_port
 
 from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS
@@ -104,3 +106,15 @@ class TestIncomingCron(MailSyncCase):
         stranger = self.make_user('stranger')
         with self.assertRaises(AccessError):
             self.box.sudo(stranger).action_sync_now()
+
+    def test_a_following_lane_syncs_a_mailbox_as_soon_as_it_is_due(self):
+        self.deliver()
+        self.box.next_sync = fields.Datetime.to_string(datetime.datetime.utcnow() + datetime.timedelta(seconds=2))
+        self.assertEqual(self.Mailbox._cron_sync('incoming', budget=1.5), 0, 'not due yet')
+        self.assertEqual(self.Mailbox._cron_sync('incoming', budget=8, follow=True), 1)
+        self.assertEqual(len(self.box.ledger_ids), 1)
+
+    def test_server_asked_delay_is_honoured(self):
+        self.box._channel_failed('incoming', TransientError('server_busy', 'busy', retry_after=1800))
+        self.assertEqual((self.box.incoming_status, self.box.incoming_failures), ('retrying', 1))
+        self.assertAlmostEqual(self.minutes_until_next(), 30, delta=0.2)
