@@ -25,6 +25,7 @@ mail server and Odoo without any client plugin. See README.md.
         'views/mail_sync_ledger_views.xml',
         'views/res_users_views.xml',
         'views/res_config_settings_views.xml',
+        'views/mail_sync_dashboard_views.xml',
         'wizards/mail_sync_mailbox_map_views.xml',
         'views/assets.xml',
     ],

@@ -116,8 +116,9 @@ class MailSyncMailboxHealth(models.Model):
                 self._format_datetime(last), self._format_datetime(upcoming))
         if last:
             return _('Last synchronized at %s.') % self._format_datetime(last)
-        return _('Enabled; the first sync is due %s.') % (
-            _('at %s') % self._format_datetime(upcoming) if upcoming else _('now'))
+        if upcoming:
+            return _('Enabled; the first sync is due at %s.') % self._format_datetime(upcoming)
+        return _('Enabled; the first sync is due now.')
 
     def _format_datetime(self, value):
         """A UTC datetime string in the reader's time zone and language formats."""

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from .mail_sync_mailbox_health import HEALTH
+
 TRACK_CHOICES = [
     ('all', 'All email messages'),
     ('odoo_replies', 'Email messages in response to Odoo email'),
@@ -21,24 +23,50 @@ class ResUsers(models.Model):
                                            compute='_compute_mail_sync_mailbox')
     mail_sync_email = fields.Char(string='Synchronized Address', compute='_compute_mail_sync_mailbox')
     mail_sync_state = fields.Char(string='Mailbox Status', compute='_compute_mail_sync_mailbox')
+    mail_sync_health = fields.Selection(HEALTH, string='Mailbox Health', compute='_compute_mail_sync_health')
+    mail_sync_health_message = fields.Text(string='Mailbox Health Details',
+                                           compute='_compute_mail_sync_health')
+    mail_sync_next_sync = fields.Datetime(string='Next Sync', compute='_compute_mail_sync_health')
 
     def __init__(self, pool, cr):
-        """Let users read and change their own tracking choice in Preferences."""
+        """Let users read and change their own tracking choice, and read their mailbox's health, in Preferences."""
         init_res = super(ResUsers, self).__init__(pool, cr)
         type(self).SELF_WRITEABLE_FIELDS = list(self.SELF_WRITEABLE_FIELDS) + ['mail_sync_track', 'mail_sync_track_sent']
         type(self).SELF_READABLE_FIELDS = list(self.SELF_READABLE_FIELDS) + [
-            'mail_sync_track', 'mail_sync_track_sent', 'mail_sync_mailbox_id', 'mail_sync_email', 'mail_sync_state']
+            'mail_sync_track', 'mail_sync_track_sent', 'mail_sync_mailbox_id', 'mail_sync_email', 'mail_sync_state',
+            'mail_sync_health', 'mail_sync_health_message', 'mail_sync_next_sync']
         return init_res
+
+    def _mail_sync_visible(self):
+        """The users among these whose mailbox the current user may see: themselves, or
+        all for managers (res.users is readable by every employee, mailboxes are not)."""
+        if self.env.user._is_superuser() or self.env.user.has_group('mail_sync.group_mail_sync_manager'):
+            return self
+        return self.filtered(lambda user: user == self.env.user)
 
     @api.depends()
     def _compute_mail_sync_mailbox(self):
-        mailboxes = self.env['mail.sync.mailbox'].sudo().search([('user_id', 'in', self.ids)])
+        mailboxes = self.env['mail.sync.mailbox'].sudo().search(
+            [('user_id', 'in', self._mail_sync_visible().ids)])
         by_user = {mailbox.user_id.id: mailbox for mailbox in mailboxes}
         for user in self:
             mailbox = by_user.get(user.id)
             user.mail_sync_mailbox_id = mailbox.id if mailbox else False
             user.mail_sync_email = mailbox.email if mailbox else False
             user.mail_sync_state = mailbox.status_message if mailbox else False
+
+    @api.depends()
+    def _compute_mail_sync_health(self):
+        """The health of each user's mailbox, for that user (Preferences) and for managers only:
+        res.users is readable by every employee, a mailbox's problems are not."""
+        mailboxes = self.env['mail.sync.mailbox'].sudo().search(
+            [('user_id', 'in', self._mail_sync_visible().ids)])
+        by_user = {mailbox.user_id.id: mailbox for mailbox in mailboxes}
+        for user in self:
+            mailbox = by_user.get(user.id)
+            user.mail_sync_health = mailbox.health if mailbox else False
+            user.mail_sync_health_message = mailbox.health_message if mailbox else False
+            user.mail_sync_next_sync = mailbox.next_sync if mailbox else False
 
     def action_mail_sync_map(self):
         self.ensure_one()
