@@ -17,6 +17,12 @@ class LmtpRelay(object):
         self.lmtp_port = lmtp_port
         self.received = []
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower().endswith('@refused.test'):  # for tests of refused recipients
+            return '550 5.1.1 No such user here'
+        envelope.rcpt_tos.append(address)
+        return '250 OK'
+
     async def handle_DATA(self, server, session, envelope):
         self.received.append(envelope)
         for rcpt in envelope.rcpt_tos:

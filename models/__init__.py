@@ -3,6 +3,10 @@ from . import mail_sync_log
 from . import mail_sync_server
 from . import mail_sync_mailbox
 from . import mail_sync_mailbox_incoming
+from . import mail_sync_mailbox_outgoing
+from . import mail_sync_outbox
+from . import mail_mail
+from . import mail_sync_mailbox_ews
 from . import mail_sync_mailbox_scheduler
 from . import mail_sync_mailbox_housekeeping
 from . import mail_sync_mailbox_health

@@ -25,6 +25,9 @@ class MailSyncFolder(models.Model):
     highestmodseq = fields.Char(string='HIGHESTMODSEQ', readonly=True,
                                 help='63-bit counter: kept as text.')
     last_uid = fields.Integer(string='Last UID Handled', readonly=True)
+    sync_state = fields.Text(string='EWS Sync State', readonly=True,
+                             help='Exchange: SyncFolderItems state of this folder (name is its '
+                                  'distinguished id), saved with the ledger rows it covers.')
 
     _sql_constraints = [
         ('mailbox_role_uniq', 'UNIQUE(mailbox_id, role)', 'A mailbox syncs one folder per role.'),

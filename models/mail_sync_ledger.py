@@ -20,6 +20,7 @@ TRACK_REASONS = [
     ('known_sender', 'From a known contact'),
     ('all_email', 'All email is tracked'),
     ('manual', 'Tracked manually'),
+    ('category', 'Tagged in Outlook'),
 ]
 
 
@@ -45,6 +46,11 @@ class MailSyncLedger(models.Model):
     uidvalidity = fields.Integer(string='UIDVALIDITY')
     uid = fields.Integer(string='UID')
     uidl = fields.Char(string='POP3 UIDL')
+    item_id = fields.Char(string='EWS Item ID', index=True)
+    ews_tagged = fields.Boolean(
+        string='Has the Outlook Category',
+        help='The Exchange item carried the profile\'s tracking category when last seen: removing '
+             'it in Outlook untracks the email.')
     message_id = fields.Char(string='Message-ID', required=True, index=True)
     state = fields.Selection(LEDGER_STATES, required=True, index=True)
     track_reason = fields.Selection(TRACK_REASONS, string='Why Tracked')
@@ -68,6 +74,8 @@ class MailSyncLedger(models.Model):
                       ON mail_sync_ledger (mailbox_id, folder, uidvalidity, uid) WHERE uid IS NOT NULL""")
         cr.execute("""CREATE UNIQUE INDEX IF NOT EXISTS mail_sync_ledger_pop_uniq
                       ON mail_sync_ledger (mailbox_id, uidl) WHERE uidl IS NOT NULL""")
+        cr.execute("""CREATE UNIQUE INDEX IF NOT EXISTS mail_sync_ledger_ews_uniq
+                      ON mail_sync_ledger (mailbox_id, item_id) WHERE item_id IS NOT NULL""")
 
     @api.model
     def _cron_expire_index(self, batch=5000):
@@ -121,34 +129,48 @@ class MailSyncLedger(models.Model):
                 message = mailbox._fetch_one(row)
             except SyncError as exc:
                 raise UserError(self.env['mail.sync.log'].describe(exc, mailbox=mailbox))
-            existing = self.env['mail.message'].sudo().search(
-                [('message_id', '=', message.message_id)], limit=1)
-            if existing:
-                posted = existing
-            else:
-                if target:
-                    model, res_id = target._name, target.id
-                else:
-                    route = mailbox._tracking_route(message, rule='contacts', sent=row.sent)
-                    if route:
-                        model, res_id = route[1], route[2]
-                    else:  # asked explicitly: an unknown correspondent becomes a contact
-                        name, address = (message.addressees or [('', '')])[0] if row.sent else message.sender
-                        partner = self.env['res.partner'].sudo().create(
-                            {'name': name or address or _('Unknown sender'), 'email': address})
-                        model, res_id = 'res.partner', partner.id
-                posted = mailbox._import(message, model, res_id)
-            row.write({'state': 'imported', 'track_reason': 'manual', 'mail_message_id': posted.id,
-                       'model': posted.model, 'res_id': posted.res_id})
+            row._track_message(message, target)
+            mailbox._mark_remote(row, tracked=True)
         return True
+
+    def _track_message(self, message, target=None, reason='manual'):
+        """Import ``message`` (the email of this indexed row) on ``target``, else where the
+        known-contacts rule would post it, else on a new contact; link it when it is
+        already in Odoo."""
+        self.ensure_one()
+        mailbox = self.mailbox_id
+        existing = self.env['mail.message'].sudo().search(
+            [('message_id', '=', message.message_id)], limit=1)
+        if existing:
+            posted = existing
+        else:
+            if target:
+                model, res_id = target._name, target.id
+            else:
+                route = mailbox._tracking_route(message, rule='contacts', sent=self.sent)
+                if route:
+                    model, res_id = route[1], route[2]
+                else:  # asked explicitly: an unknown correspondent becomes a contact
+                    name, address = (message.addressees or [('', '')])[0] if self.sent else message.sender
+                    partner = self.env['res.partner'].sudo().create(
+                        {'name': name or address or _('Unknown sender'), 'email': address})
+                    model, res_id = 'res.partner', partner.id
+            posted = mailbox._import(message, model, res_id)
+        self.write({'state': 'imported', 'track_reason': reason, 'mail_message_id': posted.id,
+                    'model': posted.model, 'res_id': posted.res_id})
 
     def action_untrack(self):
         """Remove the link to Odoo; the Odoo message and its document stay as they are."""
         self._check_owner()
-        self.sudo().filtered(lambda r: r.state in ('imported', 'linked')).write(
-            {'state': 'indexed', 'track_reason': False, 'mail_message_id': False,
-             'model': False, 'res_id': False})
+        rows = self.sudo().filtered(lambda r: r.state in ('imported', 'linked'))
+        rows._untrack()
+        for row in rows:
+            row.mailbox_id._mark_remote(row, tracked=False)
         return True
+
+    def _untrack(self):
+        self.write({'state': 'indexed', 'track_reason': False, 'mail_message_id': False,
+                    'model': False, 'res_id': False})
 
     def action_open_document(self):
         self.ensure_one()

@@ -169,6 +169,11 @@ class MailSyncLog(models.Model):
                                    'the password again.'),
             'not_supported': _('This channel is not available for this kind of server (%(detail)s).'),
             'protocol': _('The server answered something unexpected: %(detail)s'),
+            'recipients_refused': _('The mail server refused the recipients: %(detail)s. Check the '
+                                    'addresses.'),
+            'sender_refused': _('The mail server refused to send from this address (%(detail)s): '
+                                'the login may not be allowed to send as the mailbox\'s address.'),
+            'too_large': _('The email is larger than this profile allows (%(detail)s).'),
         }
         template = messages.get(error.code, _('Unexpected error (%(code)s): %(detail)s'))
         return template % {'detail': detail, 'login': login, 'code': error.code}

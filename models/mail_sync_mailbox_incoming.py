@@ -12,6 +12,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..sync.errors import SyncError
+from ..sync.ews import EwsConnector
 from ..sync.imap import ImapConnector, size_batches
 
 _logger = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class MailSyncMailboxIncoming(models.Model):
         try:
             if isinstance(connector, ImapConnector):
                 self._sync_imap(connector, stats)
+            elif isinstance(connector, EwsConnector):
+                self._sync_ews(connector, stats)
             else:
                 self._sync_pop3(connector, stats)
         finally:
@@ -191,9 +194,13 @@ class MailSyncMailboxIncoming(models.Model):
         }
         rows = Ledger
         for message in messages:
-            location = {'uidl': message.uidl} if message.uidl else {
-                'folder': folder.name, 'uidvalidity': folder.uidvalidity, 'uid': message.uid,
-                'sent': folder.role == 'sent'}
+            if message.uidl:
+                location = {'uidl': message.uidl}
+            elif message.item_id:  # Exchange: the item's id in its folder
+                location = {'item_id': message.item_id, 'folder': folder.name, 'sent': folder.role == 'sent'}
+            else:
+                location = {'folder': folder.name, 'uidvalidity': folder.uidvalidity, 'uid': message.uid,
+                            'sent': folder.role == 'sent'}
             rows |= self._ingest(message, location, stats, seen, role=folder and folder.role)
         return rows
 
@@ -222,7 +229,7 @@ class MailSyncMailboxIncoming(models.Model):
             values.update(state='quarantined', error=error, track_reason=False, mail_message_id=False,
                           model=False, res_id=False)
             values['raw_attachment_id'] = self.env['ir.attachment'].sudo().create({
-                'name': 'quarantined-%s.eml' % (message.uid or message.uidl),
+                'name': 'quarantined-%s.eml' % (message.uid or message.uidl or message.message_id.strip('<>')),
                 'datas': base64.b64encode(message.raw[:RAW_KEEP_BYTES]),
                 'datas_fname': 'message.eml', 'res_model': 'mail.sync.mailbox', 'res_id': self.id,
             }).id
@@ -330,6 +337,8 @@ class MailSyncMailboxIncoming(models.Model):
                     raise UserError(_('This email moved on the server since it was listed; it will '
                                       'appear again at the next sync.'))
                 found = list(connector.fetch([row.uid], folder=row.folder))
+            elif isinstance(connector, EwsConnector):
+                found = list(connector.fetch_mime([row.item_id], folder=row.folder)) if row.item_id else []
             else:
                 number = connector.list_uidls().get(row.uidl)
                 found = [connector.retrieve(number, row.uidl)] if number else []

@@ -35,6 +35,7 @@ SLOTS_PER_PROFILE = 1000  # second key of a slot: profile id * 1000 + slot numbe
 CRON_BUDGET = 50  # seconds per cron run (the crons run every minute)
 MAX_TRANSIENT_FAILURES = 10
 MAX_LANES = 8
+NEXT_FIELD = {'incoming': 'next_sync', 'outgoing': 'outgoing_next_sync'}  # when a channel is due
 ALERT_WINDOW = datetime.timedelta(hours=1)
 
 
@@ -109,6 +110,8 @@ class MailSyncMailboxScheduler(models.Model):
         left = deadline - time.monotonic()
         if left < 1:
             return None
+        if channel != 'incoming':  # other queues fill at any time: look again after a step
+            return min(step, left - 0.5)
         self.env.cr.execute("""SELECT min(next_sync) FROM mail_sync_mailbox
                                WHERE state = 'enabled' AND incoming_enabled AND incoming_status != 'suspended'""")
         due = self.env.cr.fetchone()[0]
@@ -120,9 +123,18 @@ class MailSyncMailboxScheduler(models.Model):
 
     @api.model
     def _due_domain_sql(self, channel):
-        assert channel == 'incoming', channel  # the other channels bring their own queues
-        return """state = 'enabled' AND incoming_enabled AND incoming_status != 'suspended'
-                  AND (next_sync IS NULL OR next_sync <= %s)""", [fields.Datetime.now()]
+        """SQL condition (and parameters) of the mailboxes due for ``channel``."""
+        now = fields.Datetime.now()
+        if channel == 'incoming':
+            return """state = 'enabled' AND incoming_enabled AND incoming_status != 'suspended'
+                      AND (next_sync IS NULL OR next_sync <= %s)""", [now]
+        if channel == 'outgoing':  # mailboxes with email waiting in their outbox
+            return """state = 'enabled' AND outgoing_enabled AND outgoing_status != 'suspended'
+                      AND (outgoing_next_sync IS NULL OR outgoing_next_sync <= %s)
+                      AND EXISTS (SELECT 1 FROM mail_sync_outbox outbox
+                                  WHERE outbox.mailbox_id = mail_sync_mailbox.id
+                                    AND outbox.state IN ('queued', 'submitting'))""", [now]
+        raise ValueError(channel)
 
     @api.model
     def _claim_due(self, channel, exclude, among=None):
@@ -130,7 +142,7 @@ class MailSyncMailboxScheduler(models.Model):
         self.env.cr.execute("""
             SELECT id FROM mail_sync_mailbox
             WHERE """ + where + """ AND (%s::int[] IS NULL OR id = ANY(%s::int[]))
-            ORDER BY next_sync NULLS FIRST, id
+            ORDER BY """ + NEXT_FIELD[channel] + """ NULLS FIRST, id
         """, params + [among and list(among), among and list(among)])
         for (mailbox_id,) in self.env.cr.fetchall():
             if mailbox_id in exclude:
@@ -207,8 +219,11 @@ class MailSyncMailboxScheduler(models.Model):
 
     def _channel_succeeded(self, channel, stats):
         server = self.server_id
-        items = sum(stats.get(key, 0) for key in ('imported', 'linked', 'indexed', 'quarantined', 'sent'))
+        items = sum(stats.get(key, 0) for key in ('imported', 'linked', 'indexed', 'quarantined', 'sent',
+                                                  'failed', 'uncertain'))
         values = {channel + '_status': 'ok', channel + '_failures': 0}
+        if channel == 'outgoing':
+            values['outgoing_next_sync'] = False
         if channel == 'incoming':
             interval = next_interval(self.sync_interval or None, items, server.interval_min,
                                      server.interval_default, server.interval_max)
@@ -236,16 +251,17 @@ class MailSyncMailboxScheduler(models.Model):
             minutes = min(server.interval_max, server.interval_min * 2 ** (failures - 1))
             if error.retry_after:
                 minutes = max(minutes, error.retry_after / 60.0)
-            values = {channel + '_status': 'retrying', channel + '_failures': failures}
-            if channel == 'incoming':
-                values['next_sync'] = _in_minutes(minutes)
-            self.sudo().write(values)
+            self.sudo().write({channel + '_status': 'retrying', channel + '_failures': failures,
+                               NEXT_FIELD[channel]: _in_minutes(minutes)})
         else:
             if error.transient or error.code == 'unexpected':
                 text = _('%(count)d attempts in a row failed; the last one said: %(text)s') % {
                     'count': failures, 'text': text}
             self.sudo().write({channel + '_status': 'suspended', channel + '_failures': failures})
             self._tell_suspended(channel, text)
+            if channel == 'outgoing':
+                self.sudo()._fail_queue(_('Not sent: outgoing email of your mailbox is suspended. %s')
+                                        % text)
         server._alert_if_failing()
 
     def _tell_suspended(self, channel, text):

@@ -44,6 +44,10 @@ class MailSyncServer(models.Model):
         default='url', help='Autodiscover finds the Exchange server from each mailbox\'s address; '
                             'a fixed URL skips that look-up.')
     ews_url = fields.Char(string='EWS URL', help='e.g. https://mail.example.com/EWS/Exchange.asmx')
+    ews_category = fields.Char(
+        string='Outlook Category for Tracking', default='Tracked to Odoo',
+        help='Email a user tags with this category in Outlook is tracked at the next sync; '
+             'removing the category untracks it. Track in Odoo sets it on the email.')
     auth_method = fields.Selection(
         [('basic', 'Password (Basic or LOGIN)'), ('ntlm', 'Windows (NTLM, Exchange only)')],
         string='Authentication', required=True, default='basic')
@@ -73,6 +77,10 @@ class MailSyncServer(models.Model):
     max_message_mb = fields.Integer(
         string='Maximum Email Size (MB)', default=25, required=True,
         help='Larger email is listed in the user\'s mailbox and set aside, but not downloaded.')
+    append_sent = fields.Boolean(
+        string='Save Sent Email in the Sent Folder', default=True,
+        help='Email sent from Odoo through a mailbox gets a copy in its Sent folder (IMAP), as if '
+             'sent from the user\'s mail client. Turn off for servers that save it themselves.')
     process_after = fields.Datetime(
         string='Process Email Received After',
         help='Older email is never imported, so enabling a mailbox does not pull its whole history.')

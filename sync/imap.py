@@ -9,6 +9,7 @@ import base64
 import imaplib
 import re
 import socket
+import time
 
 from .connector import Connector
 from .endpoint import _text, auth_error, map_network_error
@@ -341,6 +342,30 @@ class ImapConnector(Connector):
             if candidate.lower() in names:
                 return names[candidate.lower()]
         return None
+
+    def append(self, folder, raw, flags='(\\Seen)'):
+        """Store a message in ``folder`` (e.g. the copy of a sent email in Sent)."""
+        client = self.client or self.connect()
+        try:
+            typ, data = client.append(_quote(folder), flags, imaplib.Time2Internaldate(time.time()), raw)
+        except Exception as exc:
+            raise self._map(exc)
+        if typ != 'OK':
+            raise PermanentError('protocol', 'APPEND: %s' % _text(data))
+
+    def find_message_id(self, folder, message_id):
+        """UIDs of the messages of ``folder`` with this Message-ID header."""
+        client = self.client or self.connect()
+        try:
+            typ, data = client.select(_quote(folder), readonly=True)
+            if typ != 'OK':
+                return []
+            typ, data = client.uid('SEARCH', 'HEADER', 'Message-ID', '"%s"' % message_id.replace('"', ''))
+        except Exception as exc:
+            raise self._map(exc)
+        if typ != 'OK':
+            raise PermanentError('protocol', 'SEARCH: %s' % _text(data))
+        return [int(uid) for uid in (data[0] or b'').split()]
 
     def move(self, uids, source, target):
         """Move messages to ``target`` (created when missing). Without UIDPLUS the copies

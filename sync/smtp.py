@@ -43,9 +43,54 @@ class SmtpConnector(Connector):
         finally:
             self.close()
 
+    def send(self, raw, sender, recipients, before_data=None):
+        """Submit one message (bytes) to ``recipients``; returns the refused ones when
+        only some were refused.
+
+        ``before_data`` is called once the server has taken the sender and recipients,
+        just before the message itself goes out: from then on the message may have been
+        delivered even if the answer never reaches us, so that is when the caller must
+        have recorded the attempt.
+        """
+        client = self.client or self.connect()
+        try:
+            code, answer = client.mail(sender)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, answer, sender)
+            refused = {}
+            for recipient in recipients:
+                code, answer = client.rcpt(recipient)
+                if code not in (250, 251):
+                    refused[recipient] = (code, answer)
+            if len(refused) == len(recipients):
+                client.rset()
+                raise smtplib.SMTPRecipientsRefused(refused)
+        except Exception as exc:
+            raise self._map(exc)
+        if before_data:
+            before_data()
+        try:
+            code, answer = client.data(raw)
+        except Exception as exc:
+            raise self._map(exc)
+        if code != 250:
+            raise self._map(smtplib.SMTPDataError(code, answer))
+        return refused
+
     def _map(self, exc):
         if isinstance(exc, smtplib.SMTPServerDisconnected):
             return TransientError('connection_lost', str(exc))
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            detail = '; '.join('%s: %s %s' % (rcpt, code, answer.decode('utf-8', 'replace'))
+                               for rcpt, (code, answer) in sorted(exc.recipients.items()))
+            if all(400 <= code < 500 for code, _answer in exc.recipients.values()):
+                return TransientError('server_busy', detail)
+            return PermanentError('recipients_refused', detail)
+        if isinstance(exc, smtplib.SMTPSenderRefused):
+            detail = '%s %s (%s)' % (exc.smtp_code, exc.smtp_error.decode('utf-8', 'replace'), exc.sender)
+            if 400 <= exc.smtp_code < 500:
+                return TransientError('server_busy', detail)
+            return PermanentError('sender_refused', detail)
         mapped = map_network_error(exc, self.endpoint)
         if mapped is not None:
             return mapped

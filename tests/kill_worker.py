@@ -23,6 +23,7 @@ def main():
     parser.add_argument('--kill-at', type=int, default=0)
     parser.add_argument('--when', choices=('before', 'after'), default='after')
     parser.add_argument('--cron', action='store_true')
+    parser.add_argument('--channel', default='incoming', choices=('incoming', 'outgoing'))
     parser.add_argument('--pause-at', type=int, default=0)
     parser.add_argument('--signal-dir')
     args = parser.parse_args()
@@ -51,9 +52,9 @@ def main():
         Mailbox = env['mail.sync.mailbox']
         ids = [int(value) for value in args.mailbox_ids.split(',')]
         if args.cron:
-            synced = Mailbox._cron_sync('incoming', mailbox_ids=ids)
+            synced = Mailbox._cron_sync(args.channel, mailbox_ids=ids)
         else:
-            Mailbox.browse(ids[0])._run_incoming_cycle()
+            Mailbox.browse(ids[0])._run_cycle(args.channel)
             synced = 1
     print('commits=%d synced=%d' % (commits[0], synced))
 

@@ -1,0 +1,183 @@
+"""Incoming email from Exchange (EWS): SyncFolderItems pages into the same ledger and
+import pipeline as IMAP, and the Outlook category that tracks and untracks email.
+
+Exactly once: each page's ledger rows and the folder's new sync state are committed
+together, so a cycle killed anywhere asks for the same page again and finds its items
+already known (by item id). When Exchange no longer knows the sync state, the folder
+is read again from the start; the ledger's item ids and Message-IDs keep anything
+from being imported twice.
+
+Category tracking: an item carrying the profile's category (``ews_category``) is
+tracked; ``ews_tagged`` on its ledger row remembers that it carried it, so that the
+category disappearing (and only then) untracks it. Track and Untrack in Odoo set and
+remove the category on the item.
+"""
+import datetime
+import logging
+
+from odoo import _, models
+
+from ..sync.errors import SyncError, SyncStateInvalid
+from ..sync.message import RemoteMessage
+
+_logger = logging.getLogger(__name__)
+
+PAGE = 50  # changes per SyncFolderItems page, and per commit
+EWS_FOLDERS = (('inbox', 'inbox'), ('sent', 'sentitems'))  # role, distinguished folder id
+
+
+class MailSyncMailboxEws(models.Model):
+    _inherit = 'mail.sync.mailbox'
+
+    def _ews_folders(self):
+        """The mail.sync.folder rows to sync: the Inbox, and Sent Items while the owner
+        tracks sent email (names are distinguished folder ids)."""
+        Folder = self.env['mail.sync.folder'].sudo()
+        folders = Folder.search([('mailbox_id', '=', self.id)])
+        wanted = Folder
+        for role, name in EWS_FOLDERS:
+            if role == 'sent' and not self.user_id.mail_sync_track_sent:
+                continue
+            folder = folders.filtered(lambda f: f.role == role)
+            if folder and folder.name != name:  # the profile changed from IMAP to Exchange
+                folder.write({'name': name, 'sync_state': False})
+            wanted |= folder or Folder.create({'mailbox_id': self.id, 'role': role, 'name': name})
+        return wanted
+
+    def _sync_ews(self, connector, stats):
+        budget = [self.server_id.cycle_cap]
+        for folder in self._ews_folders():
+            if budget[0] <= 0:
+                stats['remaining'] += 1  # at least one page waits; counted exactly by the next cycle
+                break
+            self._sync_ews_folder(connector, folder, stats, budget)
+
+    def _sync_ews_folder(self, connector, folder, stats, budget):
+        """Handle the folder's changes page by page; each page commits with its sync state."""
+        while budget[0] > 0:
+            try:
+                page = connector.sync_changes(folder.name, folder.sync_state or None,
+                                              min(PAGE, budget[0]))
+            except SyncStateInvalid as exc:
+                if not folder.sync_state:
+                    raise
+                self.env['mail.sync.log'].record(
+                    'sync_state_reset', _('Exchange no longer knows where the last sync of %s stopped '
+                                          '(%s): the folder is read again from the start; email '
+                                          'already in Odoo is recognized and not imported again.')
+                    % (folder.name, exc.detail or exc.code),
+                    mailbox=self, channel='incoming', severity='warning', error_class='transient')
+                folder.write({'sync_state': False})
+                self._commit()
+                continue
+            budget[0] -= len(page.created) + len(page.updated)
+            self._ews_apply(connector, folder, page, stats)
+            folder.write({'sync_state': page.state})
+            self._commit()
+            if not page.more:
+                return
+        stats['remaining'] += 1
+
+    def _ews_apply(self, connector, folder, page, stats):
+        """Ledger rows (and imports) for one page of changes."""
+        Ledger = self.env['mail.sync.ledger'].sudo()
+        category = (self.server_id.ews_category or '').strip().lower()
+        items = [item for item in page.created + page.updated if item.is_message]
+        known = {row.item_id: row for row in Ledger.search(
+            [('mailbox_id', '=', self.id), ('item_id', 'in', [item.item_id for item in items])])}
+        since = self._first_sync_since()
+        limit = self.server_id.max_message_mb * 1024 * 1024
+        new, to_track, seen_ids = [], [], set()
+        for item in items:
+            if item.item_id in seen_ids:
+                continue
+            seen_ids.add(item.item_id)
+            tagged = bool(category) and category in [c.lower() for c in item.categories]
+            row = known.get(item.item_id)
+            if row is None:
+                received = _naive_utc(item.received)
+                if tagged or item in page.created and not (since and received and received < since):
+                    new.append((item, tagged))
+                continue
+            if tagged and not row.ews_tagged:
+                row.ews_tagged = True
+                if row.state == 'indexed':
+                    to_track.append(row)
+            elif not tagged and row.ews_tagged:
+                # The category was removed in Outlook: untracked; the Odoo message stays.
+                row.ews_tagged = False
+                if row.state in ('imported', 'linked'):
+                    row._untrack()
+        small = [item.item_id for item, _tagged in new if item.size <= limit]
+        fetched = {m.item_id: m for m in connector.fetch_mime(small, folder=folder.name)}
+        messages, tagged_ids = [], set()
+        for item, tagged in new:
+            if item.size > limit:
+                message = RemoteMessage(item.header_block(), item_id=item.item_id, folder=folder.name,
+                                        size=item.size, truncated=True)
+            else:
+                message = fetched.get(item.item_id)
+            if message is None:
+                continue  # deleted since the page was read: reported as a Delete next time
+            messages.append(message)
+            if tagged:
+                tagged_ids.add(item.item_id)
+        rows = self._ingest_batch(messages, folder, stats)
+        by_id = {message.item_id: message for message in messages}
+        for row in rows.filtered(lambda r: r.item_id in tagged_ids):
+            row.ews_tagged = True
+            if row.state == 'indexed':
+                self._ews_track(row, by_id[row.item_id], stats)
+        if to_track:
+            ids = [row.item_id for row in to_track]
+            found = {m.item_id: m for m in connector.fetch_mime(ids, folder=folder.name)}
+            for row in to_track:
+                if row.item_id in found:
+                    self._ews_track(row, found[row.item_id], stats, counted=False)
+
+    def _ews_track(self, row, message, stats, counted=True):
+        """Track an email tagged in Outlook; a failure quarantines nothing (the email stays
+        indexed) but is logged, and the cycle goes on."""
+        try:
+            with self.env.cr.savepoint():
+                row._track_message(message, reason='category')
+        except Exception as exc:  # bad input never stops the mailbox
+            _logger.info('mail_sync: tagged email %s of mailbox %s not tracked: %s',
+                         message.message_id, self.id, exc)
+            self.env['mail.sync.log'].record(
+                'category_track_failed', _('An email tagged in Outlook could not be tracked: "%s" '
+                                           '(%s).') % (row.subject, exc),
+                mailbox=self, channel='incoming', severity='warning', error_class='permanent')
+            return
+        if counted:
+            stats['indexed'] -= 1
+        stats['imported'] += 1
+
+    # ------------------------------------------------------------------ Track / Untrack
+    def _mark_remote(self, row, tracked):
+        """After Track (``tracked``) or Untrack in Odoo: set or remove the profile's category
+        on the Exchange item. The local change stands when this fails (it is logged): the
+        category is a mirror, the ledger is the truth."""
+        self.ensure_one()
+        server = self.sudo().server_id
+        if server.server_type != 'exchange' or not row.item_id or not server.ews_category:
+            return
+        row.sudo().ews_tagged = tracked
+        try:
+            with self._connection_slot('incoming') as slot:
+                if slot is None:
+                    raise SyncError('no_free_connection', _('all connections to the server are in use'))
+                connector = self.sudo()._connector('incoming')
+                try:
+                    connector.set_category(row.item_id, server.ews_category, present=tracked)
+                finally:
+                    connector.close()
+        except SyncError as exc:
+            self.env['mail.sync.log'].sudo().record_error(exc, mailbox=self, channel='incoming')
+
+
+def _naive_utc(value):
+    """An aware datetime (exchangelib's EWSDateTime) as a naive UTC datetime."""
+    if value is None:
+        return None
+    return datetime.datetime(*value.utctimetuple()[:6])

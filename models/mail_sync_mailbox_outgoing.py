@@ -1,0 +1,203 @@
+"""Outgoing email through the user's own mailbox: SMTP with the mailbox's credentials,
+a copy in the Sent folder over IMAP, never sent twice (see mail.sync.outbox)."""
+import base64
+import email.utils
+import logging
+
+from odoo import _, api, fields, models, tools
+
+from ..sync.errors import SyncError
+from ..sync.imap import ImapConnector
+
+_logger = logging.getLogger(__name__)
+
+
+class MailSyncMailboxOutgoing(models.Model):
+    _inherit = 'mail.sync.mailbox'
+
+    outbox_ids = fields.One2many('mail.sync.outbox', 'mailbox_id', string='Outgoing Email')
+    outgoing_failures = fields.Integer(string='Consecutive Outgoing Failures', readonly=True, copy=False)
+    outgoing_next_sync = fields.Datetime(string='Next Outgoing Attempt', readonly=True, copy=False)
+
+    @api.model
+    def _outgoing_mailbox_of(self, partner):
+        """The mailbox that sends for the user whose partner is ``partner``, if any."""
+        user = self.env['res.users'].sudo().search([('partner_id', '=', partner.id), ('share', '=', False)],
+                                                   limit=1)
+        mailbox = user and self.sudo().search([('user_id', '=', user.id)], limit=1)
+        if mailbox and mailbox.outgoing_enabled and mailbox.outgoing_status != 'suspended' \
+                and not mailbox._blocked_reason():
+            return mailbox
+        return self.browse()
+
+    def action_sync_outgoing_now(self):
+        return self._sync_now('outgoing')
+
+    # ------------------------------------------------------------------ one cycle
+    def _sync_outgoing(self):
+        """Send this mailbox's queued email; return counts. A failure of the channel
+        (server down, password refused) raises and leaves the queue as it is."""
+        self.ensure_one()
+        Outbox = self.env['mail.sync.outbox'].sudo()
+        stats = {'sent': 0, 'failed': 0, 'uncertain': 0, 'remaining': 0}
+        cap = self.server_id.cycle_cap or 500
+        pending = Outbox.search([('mailbox_id', '=', self.id), ('state', 'in', ('queued', 'submitting'))],
+                                order='id')
+        stats['remaining'] = max(0, len(pending) - cap)
+        pending = pending[:cap]
+        interrupted = pending.filtered(lambda row: row.state == 'submitting')
+        if interrupted:
+            self._settle_interrupted(interrupted, stats)
+        queued = pending - interrupted
+        if not queued:
+            return stats
+        smtp = self._connector('outgoing')
+        try:
+            for row in queued:
+                self._send_one(smtp, row, stats)
+        finally:
+            smtp.close()
+        return stats
+
+    def _send_one(self, smtp, row, stats):
+        mail = row.mail_id
+        if not mail or mail.state not in ('outgoing', 'exception'):
+            row.write({'state': 'failed', 'error': _('The email was cancelled or deleted in Odoo.')})
+            self._commit()
+            return
+        raw, sender, recipients = self._render(mail)
+        if not recipients:
+            self._fail(row, _('The email has no recipient address.'), stats)
+            return
+
+        def point_of_no_return():
+            row.write({'state': 'submitting', 'attempts': row.attempts + 1})
+            self._commit()
+        try:
+            refused = smtp.send(raw, sender, recipients, before_data=point_of_no_return)
+        except SyncError as exc:
+            if exc.transient:
+                if row.state == 'submitting':
+                    if exc.code == 'server_busy':  # the server answered "not now": not sent
+                        row.write({'state': 'queued'})
+                        self._commit()
+                    else:  # cut while the message itself was on the wire: maybe delivered
+                        self._settle_interrupted(row, stats)
+                raise
+            if exc.code in ('recipients_refused', 'sender_refused', 'protocol'):
+                self._fail(row, self.env['mail.sync.log'].describe(exc, mailbox=self), stats)
+                return
+            raise
+        copy_error = self._save_sent_copy(raw)
+        row.write({'state': 'sent', 'sent_date': fields.Datetime.now(),
+                   'error': copy_error or (refused and _('Refused recipients: %s') % ', '.join(refused))
+                   or False})
+        mail.write({'state': 'sent', 'failure_reason': False})
+        mail._postprocess_sent_message(mail_sent=True)
+        stats['sent'] += 1
+        self._commit()
+
+    def _render(self, mail):
+        """The email as the mailbox owner sends it: From is the mailbox's address, replies
+        come back to it (and to Odoo through the incoming sync), one message for all."""
+        sender = self.email
+        author = email.utils.formataddr((self.user_id.name or '', sender))
+        to = [email.utils.formataddr((p.name or '', p.email)) for p in mail.recipient_ids if p.email]
+        to += tools.email_split_and_format(mail.email_to or '')
+        cc = tools.email_split_and_format(mail.email_cc or '')
+        attachments = [(a.datas_fname or a.name, base64.b64decode(a.datas or b''), a.mimetype)
+                       for a in mail.attachment_ids.sudo()]
+        body = mail.body_html or ''
+        message = self.env['ir.mail_server'].build_email(
+            email_from=author, email_to=to, subject=mail.subject or '', body=body,
+            body_alternative=tools.html2plaintext(body), email_cc=cc, reply_to=author,
+            attachments=attachments, message_id=mail.message_id, references=mail.references,
+            subtype='html', subtype_alternative='plain',
+            headers=self._mail_headers(mail))
+        recipients = [address for address in tools.email_split(', '.join(to + cc))]
+        return message.as_string().encode('utf-8'), sender, recipients
+
+    def _mail_headers(self, mail):
+        headers = {}
+        if mail.headers:
+            try:
+                headers.update(tools.safe_eval(mail.headers))
+            except Exception:  # malformed stored headers: send without them
+                pass
+        headers.pop('Return-Path', None)
+        return headers
+
+    def _save_sent_copy(self, raw):
+        """Put the copy in the Sent folder (IMAP profiles); returns a warning or False."""
+        server = self.server_id
+        if server.server_type != 'imap' or not server.append_sent:
+            return False
+        imap = self._connector('incoming')
+        try:
+            imap.append(self._sent_folder_name(imap), raw)
+        except SyncError as exc:
+            text = self.env['mail.sync.log'].record_error(exc, mailbox=self, channel='outgoing')
+            return _('Sent, but its copy could not be saved in the Sent folder: %s') % text
+        finally:
+            imap.close()
+        return False
+
+    def _sent_folder_name(self, imap):
+        folder = self.env['mail.sync.folder'].sudo().search(
+            [('mailbox_id', '=', self.id), ('role', '=', 'sent')], limit=1)
+        return folder.name or imap.find_sent_folder() or 'Sent'
+
+    def _settle_interrupted(self, rows, stats):
+        """Decide the rows whose sending was interrupted after the point of no return: a
+        copy in the Sent folder proves the sending; without one, ask the author to check."""
+        found = set()
+        if self.server_id.server_type == 'imap':
+            imap = self._connector('incoming')
+            try:
+                folder = self._sent_folder_name(imap)
+                found = {row.id for row in rows if imap.find_message_id(folder, row.message_id)}
+            finally:
+                imap.close()
+        for row in rows:
+            mail = row.mail_id
+            if row.id in found:
+                row.write({'state': 'sent', 'sent_date': fields.Datetime.now()})
+                if mail:
+                    mail.write({'state': 'sent', 'failure_reason': False})
+                    mail._postprocess_sent_message(mail_sent=True)
+                stats['sent'] += 1
+            else:
+                text = _('Sending was interrupted after the message had started to go out, so it '
+                         'may or may not have reached the recipients. It was not sent again, to '
+                         'avoid a duplicate: check with the recipients or your Sent folder, and '
+                         'resend it if needed.')
+                row.write({'state': 'uncertain', 'error': text})
+                if mail:
+                    mail.write({'state': 'exception', 'failure_reason': text})
+                    mail._postprocess_sent_message(mail_sent=False)
+                stats['uncertain'] += 1
+                self.env['mail.sync.log'].record(
+                    'send_uncertain', '%s (%s)' % (text, row.subject or row.message_id), mailbox=self,
+                    channel='outgoing', severity='warning', error_class='permanent')
+        self._commit()
+
+    def _fail(self, row, text, stats):
+        """A permanent failure of one email: the author sees it in the chatter."""
+        row.write({'state': 'failed', 'error': text})
+        mail = row.mail_id
+        if mail:
+            mail.write({'state': 'exception', 'failure_reason': text})
+            mail._postprocess_sent_message(mail_sent=False)
+        stats['failed'] += 1
+        self.env['mail.sync.log'].record(
+            'send_failed', '%s (%s)' % (text, row.subject or row.message_id), mailbox=self,
+            channel='outgoing', severity='error', error_class='permanent')
+        self._commit()
+
+    def _fail_queue(self, text):
+        """The channel is suspended: its queued email fails with the reason, so authors know."""
+        stats = dict.fromkeys(('sent', 'failed', 'uncertain'), 0)
+        for row in self.env['mail.sync.outbox'].sudo().search(
+                [('mailbox_id', '=', self.id), ('state', '=', 'queued')]):
+            self._fail(row, text, stats)
+        return stats['failed']
