@@ -1,6 +1,6 @@
 """A TCP proxy on loopback between the addon and a real server, to inject network
 faults: refuse connections, cut a connection or stall it after a number of bytes
-from the server, slow every answer down. It also counts connections, and the most
+from the server, cut it while the client uploads, slow every answer down. It also counts connections, and the most
 open at once (what connection throttling must bound)."""
 import socket
 import threading
@@ -17,6 +17,7 @@ class FaultProxy(object):
         self.drop_after = None   # server bytes after which the connection is cut
         self.stall_after = None  # server bytes after which nothing is forwarded any more
         self.delay = 0.0         # seconds before each chunk from the server
+        self.cut_upload_after = None  # client bytes after which the connection is cut
         self.connections = 0
         self.open = 0
         self.peak = 0
@@ -42,7 +43,7 @@ class FaultProxy(object):
 
     def heal(self):
         """Forward everything again, listening if needed."""
-        self.drop_after = self.stall_after = None
+        self.drop_after = self.stall_after = self.cut_upload_after = None
         self.delay = 0.0
         if self._listener is None:
             self.start()
@@ -103,6 +104,11 @@ class FaultProxy(object):
                         while self.stall_after is not None:  # hold the line, say nothing
                             time.sleep(0.05)
                         data = data[max(0, limit - sent):]
+                    sent += len(data)
+                elif self.cut_upload_after is not None and sent + len(data) > self.cut_upload_after:
+                    sink.sendall(data[:max(0, self.cut_upload_after - sent)])
+                    break
+                else:
                     sent += len(data)
                 sink.sendall(data)
         except OSError:

@@ -206,16 +206,30 @@ class MailSyncMailboxScheduler(models.Model):
 
     @contextlib.contextmanager
     def _cycle_guard(self):
-        """Undo the uncommitted part of a failed cycle (what was committed stays valid)."""
-        if getattr(threading.currentThread(), 'testing', False):
-            with self.env.cr.savepoint():
+        """Undo the uncommitted part of a failed cycle (what was committed stays valid).
+
+        Tests run in one transaction that is never committed: there, each commit point
+        of the cycle moves a savepoint instead, so a failure undoes exactly what a
+        real rollback would."""
+        cr = self.env.cr
+        if not _testing():
+            try:
                 yield
+            except Exception:
+                cr.rollback()
+                raise
             return
+        cr.execute('SAVEPOINT mail_sync_cycle')
+        cr.mail_sync_in_cycle = True
         try:
             yield
         except Exception:
-            self.env.cr.rollback()
+            cr.execute('ROLLBACK TO SAVEPOINT mail_sync_cycle')
+            self.env.clear()
             raise
+        finally:
+            cr.mail_sync_in_cycle = False
+            cr.execute('RELEASE SAVEPOINT mail_sync_cycle')
 
     def _channel_succeeded(self, channel, stats):
         server = self.server_id
@@ -304,9 +318,17 @@ class MailSyncMailboxScheduler(models.Model):
         return True
 
     def _commit(self):
-        """Commit point of a cycle; inside tests the transaction is kept for rollback."""
-        if not getattr(threading.currentThread(), 'testing', False):
-            self.env.cr.commit()
+        """Commit point of a cycle; inside tests the savepoint of the cycle moves here."""
+        cr = self.env.cr
+        if not _testing():
+            cr.commit()
+        elif getattr(cr, 'mail_sync_in_cycle', False):
+            cr.execute('RELEASE SAVEPOINT mail_sync_cycle')
+            cr.execute('SAVEPOINT mail_sync_cycle')
+
+
+def _testing():
+    return getattr(threading.currentThread(), 'testing', False)
 
 
 def _in_minutes(minutes):

@@ -1,5 +1,6 @@
 """SMTP connector (smtplib with timeouts, TLS and our error mapping)."""
 import smtplib
+import socket
 
 from .connector import Connector
 from .endpoint import auth_error, map_network_error
@@ -79,6 +80,8 @@ class SmtpConnector(Connector):
 
     def _map(self, exc):
         if isinstance(exc, smtplib.SMTPServerDisconnected):
+            if isinstance(exc.__context__, socket.timeout):  # smtplib hides timeouts in here
+                return TransientError('timeout', str(exc))
             return TransientError('connection_lost', str(exc))
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             detail = '; '.join('%s: %s %s' % (rcpt, code, answer.decode('utf-8', 'replace'))

@@ -154,3 +154,67 @@ def world_through_proxy(mail_servers):
         env['mail.sync.server'].browse(ids[0]).unlink()
         env['res.partner'].browse(ids[1]).unlink()
         env['res.users'].browse(ids[3]).active = False
+
+
+@pytest.fixture
+def smtp_proxy(request, mail_servers):
+    proxy = FaultProxy(mail_servers.smtp.port).start()
+    request.instance.smtp_proxy = proxy
+    yield proxy
+    proxy.stop()
+
+
+@pytest.mark.usefixtures('smtp_proxy')
+class TestSmtpFaults(MailSyncCase):
+    """The same faults on the way out: nothing is lost, nothing is sent twice."""
+
+    def setUp(self):
+        super(TestSmtpFaults, self).setUp()
+        self.server = self.make_server('imap', 'none', outgoing_port=self.smtp_proxy.port,
+                                       outgoing_encryption='none', timeout=2)
+        self.rep = self.make_user('rep')
+        self.rep.groups_id |= self.env.ref('base.group_partner_manager')
+        self.box = self.make_mailbox(self.rep, self.server, outgoing_enabled=True)
+        self.box.sudo(self.manager).action_test_enable()
+        self.box.sudo(self.manager).action_approve()
+        login, _password = self.servers.new_account()
+        self.customer = self.env['res.partner'].create({'name': 'Customer', 'email': login})
+        self.customer.sudo(self.rep).message_post(
+            body='Offer ' + 'x' * 20000, subject='Offer', message_type='comment',
+            subtype='mail.mt_comment', partner_ids=[self.customer.id])
+        self.row = self.env['mail.sync.outbox'].search([('mailbox_id', '=', self.box.id)])
+
+    def delivered(self):
+        client = self.servers.dovecot.imap(self.customer.email)
+        try:
+            client.select('INBOX', readonly=True)
+            return len(client.uid('SEARCH', 'ALL')[1][0].split())
+        finally:
+            client.logout()
+
+    def assert_retried_then_sent(self, code):
+        log = self.Log.search([('mailbox_id', '=', self.box.id), ('channel', '=', 'outgoing')])
+        self.assertEqual((log.code, log.error_class), (code, 'transient'))
+        self.assertEqual((self.box.outgoing_status, self.row.state), ('retrying', 'queued'))
+        self.smtp_proxy.heal()
+        self.box._run_cycle('outgoing')
+        self.assertEqual((self.box.outgoing_status, self.row.state, self.delivered()), ('ok', 'sent', 1))
+
+    def test_refused(self):
+        self.smtp_proxy.refuse()
+        self.box._run_cycle('outgoing')
+        self.assert_retried_then_sent('connection_refused')
+
+    def test_silent_server(self):
+        self.smtp_proxy.stall_after = 0
+        self.box._run_cycle('outgoing')
+        self.assert_retried_then_sent('timeout')
+
+    def test_dropped_during_the_transfer_is_never_resent(self):
+        self.smtp_proxy.cut_upload_after = 10000  # in the middle of the 20 KB message
+        self.box._run_cycle('outgoing')
+        self.assertEqual(self.row.state, 'uncertain')
+        self.assertIn('may or may not have reached', self.row.mail_id.failure_reason)
+        self.smtp_proxy.heal()
+        self.box._run_cycle('outgoing')
+        self.assertEqual((self.row.state, self.delivered()), ('uncertain', 0))
