@@ -7,7 +7,6 @@ import logging
 from odoo import _, api, fields, models, tools
 
 from ..sync.errors import SyncError
-from ..sync.imap import ImapConnector
 
 _logger = logging.getLogger(__name__)
 
@@ -52,14 +51,18 @@ class MailSyncMailboxOutgoing(models.Model):
         if not queued:
             return stats
         smtp = self._connector('outgoing')
+        copies = _SentCopies(self)
         try:
-            for row in queued:
-                self._send_one(smtp, row, stats)
+            for row_id in queued.ids:
+                # One record at a time: prefetching the whole queue's emails (bodies,
+                # attachments) at every field access would make the cycle quadratic.
+                self._send_one(smtp, copies, Outbox.browse(row_id), stats)
         finally:
             smtp.close()
+            copies.close()
         return stats
 
-    def _send_one(self, smtp, row, stats):
+    def _send_one(self, smtp, copies, row, stats):
         mail = row.mail_id
         if not mail or mail.state not in ('outgoing', 'exception'):
             row.write({'state': 'failed', 'error': _('The email was cancelled or deleted in Odoo.')})
@@ -88,7 +91,7 @@ class MailSyncMailboxOutgoing(models.Model):
                 self._fail(row, self.env['mail.sync.log'].describe(exc, mailbox=self), stats)
                 return
             raise
-        copy_error = self._save_sent_copy(raw)
+        copy_error = copies.save(raw)
         row.write({'state': 'sent', 'sent_date': fields.Datetime.now(),
                    'error': copy_error or (refused and _('Refused recipients: %s') % ', '.join(refused))
                    or False})
@@ -126,21 +129,6 @@ class MailSyncMailboxOutgoing(models.Model):
                 pass
         headers.pop('Return-Path', None)
         return headers
-
-    def _save_sent_copy(self, raw):
-        """Put the copy in the Sent folder (IMAP profiles); returns a warning or False."""
-        server = self.server_id
-        if server.server_type != 'imap' or not server.append_sent:
-            return False
-        imap = self._connector('incoming')
-        try:
-            imap.append(self._sent_folder_name(imap), raw)
-        except SyncError as exc:
-            text = self.env['mail.sync.log'].record_error(exc, mailbox=self, channel='outgoing')
-            return _('Sent, but its copy could not be saved in the Sent folder: %s') % text
-        finally:
-            imap.close()
-        return False
 
     def _sent_folder_name(self, imap):
         folder = self.env['mail.sync.folder'].sudo().search(
@@ -201,3 +189,33 @@ class MailSyncMailboxOutgoing(models.Model):
                 [('mailbox_id', '=', self.id), ('state', '=', 'queued')]):
             self._fail(row, text, stats)
         return stats['failed']
+
+
+class _SentCopies(object):
+    """Copies of sent email into the Sent folder over one IMAP session per cycle."""
+
+    def __init__(self, mailbox):
+        self.mailbox = mailbox
+        self.wanted = mailbox.server_id.server_type == 'imap' and mailbox.server_id.append_sent
+        self.imap = None
+        self.folder = None
+
+    def save(self, raw):
+        """Store the copy; returns a warning for the outbox row, or False."""
+        if not self.wanted:
+            return False
+        try:
+            if self.imap is None:
+                self.imap = self.mailbox._connector('incoming')
+                self.folder = self.mailbox._sent_folder_name(self.imap)
+            self.imap.append(self.folder, raw)
+        except SyncError as exc:
+            self.close()
+            text = self.mailbox.env['mail.sync.log'].record_error(exc, mailbox=self.mailbox, channel='outgoing')
+            return _('Sent, but its copy could not be saved in the Sent folder: %s') % text
+        return False
+
+    def close(self):
+        if self.imap is not None:
+            self.imap.close()
+            self.imap = None
