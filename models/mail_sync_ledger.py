@@ -78,6 +78,26 @@ class MailSyncLedger(models.Model):
                       ON mail_sync_ledger (mailbox_id, item_id) WHERE item_id IS NOT NULL""")
 
     @api.model
+    def _insert(self, values):
+        """Create one row with a single INSERT. The sync writes a row per remote message,
+        and the ORM's create cost more than all the rest of the sync's bookkeeping."""
+        values = dict(values, user_id=self.env['mail.sync.mailbox'].browse(values['mailbox_id']).user_id.id)
+        columns, params = [], []
+        for name, value in sorted(values.items()):
+            field = self._fields[name]
+            assert field.store and field.column_type, name
+            columns.append('"%s"' % name)
+            params.append(value if value is not False or field.type == 'boolean' else None)
+        self.env.cr.execute(
+            'INSERT INTO mail_sync_ledger (create_uid, write_uid, create_date, write_date, %s) '
+            "VALUES (%%s, %%s, now() at time zone 'UTC', now() at time zone 'UTC', %s) RETURNING id"
+            % (', '.join(columns), ', '.join(['%s'] * len(params))),
+            [self.env.uid, self.env.uid] + params)
+        row = self.browse(self.env.cr.fetchone()[0])
+        self.env['mail.sync.mailbox'].invalidate_cache(['ledger_ids'], [values['mailbox_id']])
+        return row
+
+    @api.model
     def _cron_expire_index(self, batch=5000):
         """Apply the index retention: untracked email older than the setting loses its
         sender, recipients, subject and preview (the row stays, so the email is never

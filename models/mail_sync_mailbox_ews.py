@@ -72,7 +72,8 @@ class MailSyncMailboxEws(models.Model):
                 continue
             budget[0] -= len(page.created) + len(page.updated)
             self._ews_apply(connector, folder, page, stats)
-            folder.write({'sync_state': page.state})
+            if page.state != folder.sync_state:
+                folder.write({'sync_state': page.state})
             self._commit()
             if not page.more:
                 return
@@ -96,7 +97,7 @@ class MailSyncMailboxEws(models.Model):
             row = known.get(item.item_id)
             if row is None:
                 received = _naive_utc(item.received)
-                if tagged or item in page.created and not (since and received and received < since):
+                if tagged or (item in page.created and not (since and received and received < since)):
                     new.append((item, tagged))
                 continue
             if tagged and not row.ews_tagged:
@@ -157,12 +158,12 @@ class MailSyncMailboxEws(models.Model):
     def _mark_remote(self, row, tracked):
         """After Track (``tracked``) or Untrack in Odoo: set or remove the profile's category
         on the Exchange item. The local change stands when this fails (it is logged): the
-        category is a mirror, the ledger is the truth."""
+        category is a mirror, the ledger is the truth. ``ews_tagged`` follows the item only
+        once the write succeeded, so a failed write never untracks or retracks anything."""
         self.ensure_one()
         server = self.sudo().server_id
         if server.server_type != 'exchange' or not row.item_id or not server.ews_category:
             return
-        row.sudo().ews_tagged = tracked
         try:
             with self._connection_slot('incoming') as slot:
                 if slot is None:
@@ -174,6 +175,8 @@ class MailSyncMailboxEws(models.Model):
                     connector.close()
         except SyncError as exc:
             self.env['mail.sync.log'].sudo().record_error(exc, mailbox=self, channel='incoming')
+        else:
+            row.sudo().ews_tagged = tracked
 
 
 def _naive_utc(value):

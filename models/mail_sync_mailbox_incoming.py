@@ -221,7 +221,7 @@ class MailSyncMailboxIncoming(models.Model):
                 values.update(self._track(message, seen, role))
                 if values['state'] in ('indexed', 'linked'):
                     values['preview'] = message.preview()
-                row = Ledger.create(values)
+                row = Ledger._insert(values)
             stats[values['state']] += 1
         except Exception as exc:  # bad input never stops the mailbox: quarantine it
             error = (exc.detail or exc.code) if isinstance(exc, SyncError) else '%s: %s' % (type(exc).__name__, exc)
@@ -229,7 +229,8 @@ class MailSyncMailboxIncoming(models.Model):
             values.update(state='quarantined', error=error, track_reason=False, mail_message_id=False,
                           model=False, res_id=False)
             values['raw_attachment_id'] = self.env['ir.attachment'].sudo().create({
-                'name': 'quarantined-%s.eml' % (message.uid or message.uidl or message.message_id.strip('<>')),
+                'name': 'quarantined-%s.eml' % (message.uid or message.uidl
+                                                 or message.message_id.strip('<>')),
                 'datas': base64.b64encode(message.raw[:RAW_KEEP_BYTES]),
                 'datas_fname': 'message.eml', 'res_model': 'mail.sync.mailbox', 'res_id': self.id,
             }).id
@@ -273,8 +274,7 @@ class MailSyncMailboxIncoming(models.Model):
         rule = rule or self.user_id.mail_sync_track
         if rule == 'none':
             return None
-        if message.references and self.env['mail.message'].sudo().search_count(
-                [('message_id', 'in', message.references)]):
+        if message.references and self._known_message_id(message.references):
             return ('reply', None, None)
         if rule == 'odoo_replies':
             return None
@@ -295,6 +295,12 @@ class MailSyncMailboxIncoming(models.Model):
             partner = Partner.create({'name': name or address, 'email': address})
             return ('all_email', 'res.partner', partner.id)
         return None
+
+    def _known_message_id(self, message_ids):
+        """Whether Odoo has one of these messages (plain SQL: once per remote message)."""
+        self.env.cr.execute('SELECT 1 FROM mail_message WHERE message_id IN %s LIMIT 1',
+                            [tuple(message_ids)])
+        return bool(self.env.cr.fetchone())
 
     def _alias_recipient(self, message):
         domain = self.env['ir.config_parameter'].sudo().get_param('mail.catchall.domain')

@@ -41,14 +41,15 @@ def decode_header(value):
 
 
 class RemoteMessage(object):
-    """An email fetched from a folder (IMAP ``uid``) or a POP3 server (``uidl``)."""
+    """An email fetched from a folder (IMAP ``uid``, EWS ``item_id``) or a POP3 server (``uidl``)."""
 
     def __init__(self, raw, uid=None, uidl=None, folder=None, size=None, internal_date=None,
-                 truncated=False):
+                 truncated=False, item_id=None):
         self.raw = raw
         self.truncated = truncated  # only the header block was fetched (too large)
         self.uid = uid
         self.uidl = uidl
+        self.item_id = item_id
         self.folder = folder
         self.size = size if size is not None else len(raw)
         self.internal_date = internal_date
