@@ -139,7 +139,13 @@ class MailSyncMailboxOutgoing(models.Model):
         """Decide the rows whose sending was interrupted after the point of no return: a
         copy in the Sent folder proves the sending; without one, ask the author to check."""
         found = set()
-        if self.server_id.server_type == 'imap':
+        if self.server_id.server_type == 'exchange':  # sent and saved atomically
+            ews = self._connector('outgoing')
+            try:
+                found = {row.id for row in rows if ews.find_sent(row.message_id)}
+            finally:
+                ews.close()
+        elif self.server_id.server_type == 'imap':
             imap = self._connector('incoming')
             try:
                 folder = self._sent_folder_name(imap)

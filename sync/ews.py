@@ -260,6 +260,28 @@ class EwsConnector(Connector):
         except Exception as exc:
             raise self._map(exc)
 
+    # ------------------------------------------------------------------ outgoing email
+    def send(self, raw, sender=None, recipients=None, before_data=None):
+        """Send a message (its MIME bytes) and keep its copy in Sent Items with one CreateItem
+        (SendAndSaveCopy): Exchange sends and saves together, or does neither. Recipients
+        come from the MIME headers; ``before_data`` is called just before the request."""
+        account = self.account or self.connect()
+        if before_data:
+            before_data()
+        try:
+            Message(account=account, folder=account.sent, mime_content=raw).send_and_save()
+        except Exception as exc:
+            raise self._map(exc)
+        return {}
+
+    def find_sent(self, message_id):
+        """Whether Sent Items holds a message with this Message-ID (the proof of a sending)."""
+        account = self.account or self.connect()
+        try:
+            return account.sent.filter(message_id=message_id).only('id').count() > 0
+        except Exception as exc:
+            raise self._map(exc)
+
     def close(self):
         if self.account is not None:
             self.account.protocol.close()
