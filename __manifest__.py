@@ -10,7 +10,7 @@ mail server and Odoo without any client plugin. See README.md.
     'category': 'Discuss',
     'author': 'mail_sync developers',
     'license': 'LGPL-3',
-    'depends': ['mail'],
+    'depends': ['mail', 'fetchmail'],
     'external_dependencies': {'python': ['exchangelib', 'cryptography']},
     'data': [
         'security/mail_sync_groups.xml',
@@ -28,6 +28,8 @@ mail server and Odoo without any client plugin. See README.md.
         'views/mail_sync_dashboard_views.xml',
         'wizards/mail_sync_mailbox_map_views.xml',
         'views/assets.xml',
+        'views/mail_sync_migration_views.xml',
+        'wizards/mail_sync_migration_wizard_views.xml',
     ],
     'qweb': ['static/src/xml/mail_sync_origin.xml'],
     'installable': True,

@@ -16,3 +16,5 @@ from . import mail_sync_folder
 from . import res_users
 from . import res_config_settings
 from . import mail_message
+from . import mail_sync_migration
+from . import mail_sync_migration_line
