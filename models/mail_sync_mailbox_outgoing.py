@@ -165,28 +165,26 @@ class MailSyncMailboxOutgoing(models.Model):
                          'may or may not have reached the recipients. It was not sent again, to '
                          'avoid a duplicate: check with the recipients or your Sent folder, and '
                          'resend it if needed.')
-                row.write({'state': 'uncertain', 'error': text})
-                if mail:
-                    mail.write({'state': 'exception', 'failure_reason': text})
-                    mail._postprocess_sent_message(mail_sent=False)
-                stats['uncertain'] += 1
-                self.env['mail.sync.log'].record(
-                    'send_uncertain', '%s (%s)' % (text, row.subject or row.message_id), mailbox=self,
-                    channel='outgoing', severity='warning', error_class='permanent')
+                self._not_sent(row, 'uncertain', text, stats, 'send_uncertain', 'warning')
         self._commit()
 
     def _fail(self, row, text, stats):
         """A permanent failure of one email: the author sees it in the chatter."""
-        row.write({'state': 'failed', 'error': text})
+        self._not_sent(row, 'failed', text, stats, 'send_failed', 'error')
+        self._commit()
+
+    def _not_sent(self, row, state, text, stats, code, severity):
+        """Record an email that did not (surely) go out: on its row, on the Odoo email (the
+        author's failed-email envelope in the chatter) and in the log."""
+        row.write({'state': state, 'error': text})
         mail = row.mail_id
         if mail:
             mail.write({'state': 'exception', 'failure_reason': text})
             mail._postprocess_sent_message(mail_sent=False)
-        stats['failed'] += 1
+        stats[state] += 1
         self.env['mail.sync.log'].record(
-            'send_failed', '%s (%s)' % (text, row.subject or row.message_id), mailbox=self,
-            channel='outgoing', severity='error', error_class='permanent')
-        self._commit()
+            code, '%s (%s)' % (text, row.subject or row.message_id), mailbox=self,
+            channel='outgoing', severity=severity, error_class='permanent')
 
     def _fail_queue(self, text):
         """The channel is suspended: its queued email fails with the reason, so authors know."""

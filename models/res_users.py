@@ -9,6 +9,11 @@ TRACK_CHOICES = [
     ('none', 'No email messages'),
 ]
 
+# res.users field <- field of the user's mailbox
+MAILBOX_FIELDS = [('mail_sync_email', 'email'), ('mail_sync_state', 'status_message'),
+                  ('mail_sync_health', 'health'), ('mail_sync_health_message', 'health_message'),
+                  ('mail_sync_next_sync', 'next_sync')]
+
 
 class ResUsers(models.Model):
     _inherit = 'res.users'
@@ -23,10 +28,10 @@ class ResUsers(models.Model):
                                            compute='_compute_mail_sync_mailbox')
     mail_sync_email = fields.Char(string='Synchronized Address', compute='_compute_mail_sync_mailbox')
     mail_sync_state = fields.Char(string='Mailbox Status', compute='_compute_mail_sync_mailbox')
-    mail_sync_health = fields.Selection(HEALTH, string='Mailbox Health', compute='_compute_mail_sync_health')
+    mail_sync_health = fields.Selection(HEALTH, string='Mailbox Health', compute='_compute_mail_sync_mailbox')
     mail_sync_health_message = fields.Text(string='Mailbox Health Details',
-                                           compute='_compute_mail_sync_health')
-    mail_sync_next_sync = fields.Datetime(string='Next Sync', compute='_compute_mail_sync_health')
+                                           compute='_compute_mail_sync_mailbox')
+    mail_sync_next_sync = fields.Datetime(string='Next Sync', compute='_compute_mail_sync_mailbox')
 
     def __init__(self, pool, cr):
         """Let users read and change their own tracking choice, and read their mailbox's health, in Preferences."""
@@ -46,27 +51,16 @@ class ResUsers(models.Model):
 
     @api.depends()
     def _compute_mail_sync_mailbox(self):
+        """The user's mailbox, its status and health, for that user (Preferences) and for
+        managers only: res.users is readable by every employee, a mailbox's problems are not."""
         mailboxes = self.env['mail.sync.mailbox'].sudo().search(
             [('user_id', 'in', self._mail_sync_visible().ids)])
         by_user = {mailbox.user_id.id: mailbox for mailbox in mailboxes}
         for user in self:
             mailbox = by_user.get(user.id)
+            for field, source in MAILBOX_FIELDS:
+                user[field] = mailbox[source] if mailbox else False
             user.mail_sync_mailbox_id = mailbox.id if mailbox else False
-            user.mail_sync_email = mailbox.email if mailbox else False
-            user.mail_sync_state = mailbox.status_message if mailbox else False
-
-    @api.depends()
-    def _compute_mail_sync_health(self):
-        """The health of each user's mailbox, for that user (Preferences) and for managers only:
-        res.users is readable by every employee, a mailbox's problems are not."""
-        mailboxes = self.env['mail.sync.mailbox'].sudo().search(
-            [('user_id', 'in', self._mail_sync_visible().ids)])
-        by_user = {mailbox.user_id.id: mailbox for mailbox in mailboxes}
-        for user in self:
-            mailbox = by_user.get(user.id)
-            user.mail_sync_health = mailbox.health if mailbox else False
-            user.mail_sync_health_message = mailbox.health_message if mailbox else False
-            user.mail_sync_next_sync = mailbox.next_sync if mailbox else False
 
     def action_mail_sync_map(self):
         self.ensure_one()
