@@ -22,8 +22,6 @@ class MailSyncFolder(models.Model):
     role = fields.Selection(FOLDER_ROLES, required=True, default='inbox')
     uidvalidity = fields.Integer(string='UIDVALIDITY', readonly=True)
     uidnext = fields.Integer(string='UIDNEXT', readonly=True)
-    highestmodseq = fields.Char(string='HIGHESTMODSEQ', readonly=True,
-                                help='63-bit counter: kept as text.')
     last_uid = fields.Integer(string='Last UID Handled', readonly=True)
     sync_state = fields.Text(string='EWS Sync State', readonly=True,
                              help='Exchange: SyncFolderItems state of this folder (name is its '

@@ -94,7 +94,7 @@ class MailSyncMailboxIncoming(models.Model):
 
     def _sync_imap(self, connector, stats):
         folders = self._imap_folders(connector)
-        statuses = connector.status(folders.mapped('name'), modseq=any(folders.mapped('highestmodseq')))
+        statuses = connector.status(folders.mapped('name'))
         budget = [self.server_id.cycle_cap or CYCLE_CAP]
         for folder in folders:
             status = statuses[folder.name]
@@ -106,8 +106,7 @@ class MailSyncMailboxIncoming(models.Model):
             if folder.is_unchanged(status):
                 continue
             if self._sync_imap_folder(connector, folder, stats, budget):
-                folder.write({'uidnext': status.uidnext,
-                              'highestmodseq': status.highestmodseq and str(status.highestmodseq)})
+                folder.write({'uidnext': status.uidnext})
                 self._commit()
 
     def _sync_imap_folder(self, connector, folder, stats, budget):

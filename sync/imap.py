@@ -208,11 +208,12 @@ class ImapConnector(Connector):
     def capabilities(self):
         return self.client.capabilities if self.client else ()
 
-    def status(self, folders, modseq=False):
-        """UIDVALIDITY and UIDNEXT (and HIGHESTMODSEQ) of ``folders`` by name, None for a
-        folder that does not exist. Without a session, the login carries the STATUS
-        commands: an idle mailbox costs one round trip."""
-        items = 'UIDVALIDITY UIDNEXT' + (' HIGHESTMODSEQ' if modseq else '')
+    def status(self, folders):
+        """UIDVALIDITY and UIDNEXT of ``folders`` by name, None for a folder that does not
+        exist. Without a session, the login carries the STATUS commands: an idle mailbox
+        costs one round trip. (UIDNEXT tells new mail on every server; CONDSTORE's
+        HIGHESTMODSEQ would also move with flag changes, which sync does not mirror.)"""
+        items = 'UIDVALIDITY UIDNEXT'
         commands = [('STATUS', '%s (%s)' % (_quote(folder), items)) for folder in folders]
         if self.client is None:
             client, tags = self._open(commands)
