@@ -48,3 +48,13 @@ class MailSyncCase(TransactionCase):
                 'password': account_password if password is None else password}
         vals.update(values)
         return self.Mailbox.sudo(self.manager).create(vals)
+
+
+def enabled_mailbox(env, server_id, email, password, name, login, **values):
+    """A user and their mailbox, enabled and approved as after a manager's Test & Enable,
+    without testing it: for tests whose sync worker is another process (data committed)."""
+    user = env['res.users'].with_context(no_reset_password=True).create({'name': name, 'login': login})
+    box = env['mail.sync.mailbox'].create(dict(values, user_id=user.id, server_id=server_id, email=email,
+                                               password=password))
+    box.write({'state': 'enabled', 'approved': True, 'db_uuid': box._current_db_uuid()})
+    return box

@@ -11,6 +11,7 @@ import pytest
 from devstack.ews.control import RemoteEwsServer
 from devstack.procs import TEST_DIR
 
+from .common import enabled_mailbox
 from .test_incoming import raw_mail
 
 WORKER = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'kill_worker.py')
@@ -67,11 +68,7 @@ def _new_mailbox(world, remote_ews, tag):
                                                    '<%s-%d@ewskill.test>' % (tag, n), ids['thread_id']))
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        user = env['res.users'].with_context(no_reset_password=True).create(
-            {'name': 'EWS kill %s' % tag, 'login': 'ewskill-%s' % tag})
-        box = env['mail.sync.mailbox'].create({'user_id': user.id, 'server_id': ids['server'],
-                                               'email': address, 'password': password})
-        box.write({'state': 'enabled', 'approved': True, 'db_uuid': box._current_db_uuid()})
+        box = enabled_mailbox(env, ids['server'], address, password, 'EWS kill %s' % tag, 'ewskill-%s' % tag)
         cr.commit()
         created.append(box.id)
         return box.id

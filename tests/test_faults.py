@@ -9,7 +9,7 @@ import pytest
 from devstack.faultproxy import FaultProxy
 from odoo import fields
 
-from .common import MailSyncCase
+from .common import MailSyncCase, enabled_mailbox
 from .test_incoming import raw_mail
 from .test_kill_resume import _run_worker, _worker_args  # noqa: F401  (same worker process)
 
@@ -139,13 +139,9 @@ def world_through_proxy(mail_servers):
         mail_servers.dovecot.append_many(login, [
             raw_mail('Customer <c@proxy.test>', 'Reply %d' % n, '<%s-%d@proxy.test>' % (tag, n), thread)
             .replace(b'Body of', body.encode() + b' Body of') for n in range(120)])
-        user = env['res.users'].with_context(no_reset_password=True).create(
-            {'name': 'Proxy user', 'login': 'proxy-user'})
-        box = env['mail.sync.mailbox'].create({'user_id': user.id, 'server_id': server.id,
-                                               'email': login, 'password': password})
-        box.write({'state': 'enabled', 'approved': True, 'db_uuid': box._current_db_uuid()})
+        box = enabled_mailbox(env, server.id, login, password, 'Proxy user', 'proxy-user')
         cr.commit()
-        ids = (server.id, partner.id, box.id, user.id)
+        ids = (server.id, partner.id, box.id, box.user_id.id)
     yield proxy, ids[2], tag, registry
     proxy.stop()
     with odoo.api.Environment.manage(), registry.cursor() as cr:

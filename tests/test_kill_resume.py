@@ -8,6 +8,7 @@ import time
 import odoo
 import pytest
 
+from .common import enabled_mailbox
 from .test_incoming import raw_mail
 
 WORKER = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'kill_worker.py')
@@ -56,11 +57,7 @@ def _new_mailbox(world, mail_servers, tag):
         for n in range(COUNT)])
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        user = env['res.users'].with_context(no_reset_password=True).create(
-            {'name': 'Kill %s' % tag, 'login': 'kill-%s' % tag})
-        box = env['mail.sync.mailbox'].create({'user_id': user.id, 'server_id': ids['server'],
-                                               'email': login, 'password': password})
-        box.write({'state': 'enabled', 'approved': True, 'db_uuid': box._current_db_uuid()})
+        box = enabled_mailbox(env, ids['server'], login, password, 'Kill %s' % tag, 'kill-%s' % tag)
         cr.commit()
         created.append(box.id)
         return box.id

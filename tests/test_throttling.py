@@ -11,6 +11,7 @@ import pytest
 from devstack.faultproxy import FaultProxy
 
 from ..models.mail_sync_mailbox_scheduler import SLOT_CLASS, SLOTS_PER_PROFILE
+from .common import enabled_mailbox
 from .test_incoming import raw_mail
 from .test_kill_resume import _worker_args
 
@@ -38,12 +39,8 @@ def profile(mail_servers, request):
             mail_servers.dovecot.append_many(login, [
                 raw_mail('C <c@throttle.test>', 'R', '<%s-%d-%d@throttle.test>' % (tag, number, n), thread)
                 for n in range(MESSAGES)])
-            user = env['res.users'].with_context(no_reset_password=True).create(
-                {'name': 'Throttle %s %d' % (tag, number), 'login': 'throttle-%s-%d' % (tag, number)})
-            box = env['mail.sync.mailbox'].create({'user_id': user.id, 'server_id': server.id,
-                                                   'email': login, 'password': password})
-            box.write({'state': 'enabled', 'approved': True, 'db_uuid': box._current_db_uuid()})
-            boxes |= box
+            boxes |= enabled_mailbox(env, server.id, login, password, 'Throttle %s %d' % (tag, number),
+                                     'throttle-%s-%d' % (tag, number))
         cr.commit()
         ids = {'server': server.id, 'partner': partner.id, 'boxes': boxes.ids,
                'users': boxes.mapped('user_id').ids}
