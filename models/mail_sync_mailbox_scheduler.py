@@ -137,22 +137,36 @@ class MailSyncMailboxScheduler(models.Model):
         raise ValueError(channel)
 
     @api.model
-    def _claim_due(self, channel, exclude, among=None):
+    def _claim_due(self, channel, exclude, among=None, batch=50):
+        """Lock the first due mailbox no other worker holds. Once locked, it is checked
+        again in a new transaction: the list came from a snapshot in which a mailbox that
+        another worker has just synced may still look due."""
+        self._new_snapshot()
+        candidates = self._due_ids(channel, exclude, among, batch)
+        while candidates:
+            for mailbox_id in candidates:
+                if not self._try_lock(CLAIM_CLASS[channel], mailbox_id):
+                    continue
+                self._new_snapshot()
+                mailbox = self.sudo().browse(mailbox_id)
+                mailbox.invalidate_cache()
+                if self._due_ids(channel, (), [mailbox_id], 1) and not mailbox._blocked_reason():
+                    return mailbox
+                self._unlock(CLAIM_CLASS[channel], mailbox_id)
+            exclude = set(exclude) | set(candidates)
+            candidates = self._due_ids(channel, exclude, among, batch)
+        return self.browse()
+
+    @api.model
+    def _due_ids(self, channel, exclude, among, limit):
         where, params = self._due_domain_sql(channel)
         self.env.cr.execute("""
             SELECT id FROM mail_sync_mailbox
             WHERE """ + where + """ AND (%s::int[] IS NULL OR id = ANY(%s::int[]))
-            ORDER BY """ + NEXT_FIELD[channel] + """ NULLS FIRST, id
-        """, params + [among and list(among), among and list(among)])
-        for (mailbox_id,) in self.env.cr.fetchall():
-            if mailbox_id in exclude:
-                continue
-            if self._try_lock(CLAIM_CLASS[channel], mailbox_id):
-                mailbox = self.sudo().browse(mailbox_id)
-                if not mailbox._blocked_reason():
-                    return mailbox
-                self._unlock(CLAIM_CLASS[channel], mailbox_id)
-        return self.browse()
+              AND NOT (id = ANY(%s::int[]))
+            ORDER BY """ + NEXT_FIELD[channel] + """ NULLS FIRST, id LIMIT %s
+        """, params + [among and list(among), among and list(among), list(exclude), limit])
+        return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
     def _try_lock(self, namespace, key):
@@ -246,7 +260,7 @@ class MailSyncMailboxScheduler(models.Model):
                           next_sync=_in_minutes(0 if stats.get('remaining') else interval))
         self.sudo().write(values)
         self.env['mail.sync.log'].resolve(self, channel)
-        self.env['mail.sync.stat'].sudo().record(server.id, channel, items=items)
+        self._count(channel, items=items)
 
     def _channel_failed(self, channel, exc):
         """Apply the error policy to a failed cycle of ``channel``."""
@@ -260,7 +274,7 @@ class MailSyncMailboxScheduler(models.Model):
         failures = self[channel + '_failures'] + 1
         limit = int(self.env['ir.config_parameter'].sudo().get_param(
             'mail_sync.max_transient_failures', MAX_TRANSIENT_FAILURES) or MAX_TRANSIENT_FAILURES)
-        self.env['mail.sync.stat'].sudo().record(server.id, channel, failures=1)
+        self._count(channel, failures=1)
         if (error.transient or error.code == 'unexpected') and failures < limit:
             minutes = min(server.interval_max, server.interval_min * 2 ** (failures - 1))
             if error.retry_after:
@@ -277,6 +291,15 @@ class MailSyncMailboxScheduler(models.Model):
                 self.sudo()._fail_queue(_('Not sent: outgoing email of your mailbox is suspended. %s')
                                         % text)
         server._alert_if_failing()
+
+    def _count(self, channel, items=0, failures=0):
+        """Add the cycle to the hourly statistics; a statistics problem never fails a sync."""
+        try:
+            with self.env.cr.savepoint():
+                self.env['mail.sync.stat'].sudo().record(self.server_id.id, channel, items=items,
+                                                         failures=failures)
+        except Exception:  # counters are a nicety: log, go on
+            _logger.exception('mail_sync: could not count a cycle of mailbox %s', self.id)
 
     def _tell_suspended(self, channel, text):
         """The owner gets a notification (Odoo inbox) with what to do; so does the profile owner."""
@@ -316,6 +339,12 @@ class MailSyncMailboxScheduler(models.Model):
         finally:
             self._unlock(CLAIM_CLASS[channel], self.id)
         return True
+
+    def _new_snapshot(self):
+        """End the (empty) transaction between cycles, so the next query sees what other
+        workers committed meanwhile (Odoo's transactions are repeatable read)."""
+        if not _testing():
+            self.env.cr.commit()
 
     def _commit(self):
         """Commit point of a cycle; inside tests the savepoint of the cycle moves here."""

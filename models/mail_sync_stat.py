@@ -5,6 +5,8 @@ current hour's row with a single upsert, so concurrent workers never race to cre
 it and the table grows by at most a few rows per profile and hour.
 """
 import datetime
+import os
+import threading
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError
@@ -35,10 +37,13 @@ class MailSyncStat(models.Model):
                            help='Messages or items handled by the cycles of this hour.')
     cycles = fields.Integer(readonly=True, help='Sync cycles run in this hour, failed ones included.')
     failures = fields.Integer(readonly=True, help='Sync cycles that failed in this hour.')
+    worker = fields.Char(readonly=True, help='The process and thread that counted these cycles.')
 
+    # One row per worker too: a row that lanes running at once all update would make their
+    # transactions (repeatable read) fail on each other. Views add the workers' rows up.
     _sql_constraints = [
-        ('hour_server_channel_uniq', 'unique(hour, server_id, channel)',
-         'There is one statistics row per hour, profile and channel.'),
+        ('hour_server_channel_uniq', 'unique(hour, server_id, channel, worker)',
+         'There is one statistics row per hour, profile, channel and worker.'),
     ]
 
     @api.depends('hour')
@@ -61,12 +66,12 @@ class MailSyncStat(models.Model):
         if channel not in dict(STAT_CHANNELS):
             raise ValueError('unknown channel %r' % (channel,))
         self.env.cr.execute("""
-            INSERT INTO mail_sync_stat (hour, hour_label, server_id, channel, items, cycles, failures,
-                                        create_uid, create_date, write_uid, write_date)
-            SELECT h, to_char(h, 'YYYY-MM-DD HH24:00'), %(server)s, %(channel)s, %(items)s, 1,
+            INSERT INTO mail_sync_stat (hour, hour_label, server_id, channel, worker, items, cycles,
+                                        failures, create_uid, create_date, write_uid, write_date)
+            SELECT h, to_char(h, 'YYYY-MM-DD HH24:00'), %(server)s, %(channel)s, %(worker)s, %(items)s, 1,
                    %(failures)s, %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
             FROM date_trunc('hour', now() AT TIME ZONE 'UTC') AS h
-            ON CONFLICT (hour, server_id, channel) DO UPDATE SET
+            ON CONFLICT (hour, server_id, channel, worker) DO UPDATE SET
                 items = mail_sync_stat.items + EXCLUDED.items,
                 cycles = mail_sync_stat.cycles + 1,
                 failures = mail_sync_stat.failures + EXCLUDED.failures,
@@ -74,7 +79,8 @@ class MailSyncStat(models.Model):
                 write_date = EXCLUDED.write_date
             RETURNING id
         """, {'server': int(server_id), 'channel': channel, 'items': int(items or 0),
-              'failures': int(failures or 0), 'uid': self.env.uid})
+              'failures': int(failures or 0), 'uid': self.env.uid,
+              'worker': '%d-%d' % (os.getpid(), threading.get_ident())})
         stat_id = self.env.cr.fetchone()[0]
         self.invalidate_cache(ids=[stat_id])
         return self.browse(stat_id)
