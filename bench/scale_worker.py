@@ -5,12 +5,9 @@ Loads the registry, touches DIR/ready-NAME, waits for DIR/go, then either
 - ``sweep``: runs the incoming lane (``_cron_sync``) over the given mailboxes until none of
   them is due any more (a lane ends when every due mailbox is claimed by someone else or had
   no free connection slot, so it is called again until the sweep is complete), or
-- ``cron``: behaves like Odoo's cron thread with the incoming job: once a minute it starts
-  the lane with ``follow`` and the default budget (50 s), until it is stopped by signal.
-
-With ``--side-stats`` the hourly statistics row is written on a separate autocommit
-connection: a workaround for concurrent lanes, which otherwise fail on that shared row
-(SerializationFailure under Odoo's REPEATABLE READ transactions).
+- ``cron``: behaves like Odoo 11's cron thread with the incoming job: it runs the lane with
+  ``follow`` and the default budget (50 s), then sleeps as Odoo's cron thread does
+  (``SLEEP_INTERVAL`` + the thread number), until it is stopped by signal.
 
 Prints one JSON line: what it synced, when it started and ended (``time.time()``), how
 often it found all of the profile's connection slots taken, and the error that stopped it.
@@ -33,7 +30,6 @@ def main():
     parser.add_argument('signal_dir')
     parser.add_argument('name')
     parser.add_argument('--ids-file', help='mailbox ids, comma-separated (sweep)')
-    parser.add_argument('--side-stats', action='store_true')
     args = parser.parse_args()
 
     import odoo
@@ -51,17 +47,6 @@ def main():
             misses[0] += slot is None
             yield slot
     scheduler.MailSyncMailboxScheduler._connection_slot = counted_slot
-    if args.side_stats:
-        from odoo.addons.mail_sync.models.mail_sync_stat import MailSyncStat
-        original_record, side = MailSyncStat.record, []
-
-        def side_record(self, *args, **kwargs):
-            if not side:
-                side.append(registry.cursor())
-                side[0].autocommit(True)
-            return original_record(self.with_env(self.env(cr=side[0])), *args, **kwargs)
-        MailSyncStat.record = side_record
-
     open(os.path.join(args.signal_dir, 'ready-' + args.name), 'w').close()
     go = os.path.join(args.signal_dir, 'go')
     while not os.path.exists(go):
@@ -77,7 +62,7 @@ def main():
                     ids = [int(value) for value in handle.read().split(',')]
                 sweep(Mailbox, ids, done, fields.Datetime.now)
             else:
-                cron(Mailbox, start, done)
+                cron(Mailbox, int(args.name), done)
     except Exception as exc:  # reported to the bench, which decides
         while exc.__context__ is not None:  # the first error, not what failed while handling it
             exc = exc.__context__
@@ -103,16 +88,16 @@ def sweep(Mailbox, ids, done, now):
             time.sleep(0.5)  # the rest is claimed by others or waits for a slot: as a following lane
 
 
-def cron(Mailbox, start, done):
-    """Odoo's cron thread with the incoming job: the lane starts once a minute and follows
-    the queue for its budget. Runs until the process is stopped."""
-    tick = start
+def cron(Mailbox, number, done):
+    """Odoo 11's cron thread (odoo.service.server.ThreadedServer.cron_thread) with the
+    incoming job: run the lane, then sleep SLEEP_INTERVAL + the thread's number. Runs until
+    the process is stopped."""
+    from odoo.service.server import SLEEP_INTERVAL
     while True:
         done['synced'] += Mailbox._cron_sync('incoming', follow=True)
         done['runs'] += 1
         Mailbox.env.cr.commit()
-        tick += 60
-        time.sleep(max(0.0, tick - time.time()))
+        time.sleep(SLEEP_INTERVAL + number)
 
 
 if __name__ == '__main__':

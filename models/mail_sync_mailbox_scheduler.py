@@ -33,6 +33,8 @@ CLAIM_CLASS = {'incoming': 7291, 'outgoing': 7292, 'act': 7293}
 SLOT_CLASS = {'incoming': 7301, 'outgoing': 7302, 'act': 7303}
 SLOTS_PER_PROFILE = 1000  # second key of a slot: profile id * 1000 + slot number
 CRON_BUDGET = 50  # seconds per cron run (the crons run every minute)
+BACKOFF_MAX_MINUTES = 60  # a failing server is retried at least hourly until it counts as permanent
+CRON_GAP = 70  # seconds Odoo's cron sleeps after a run (SLEEP_INTERVAL 60 + up to 10)
 MAX_TRANSIENT_FAILURES = 10
 MAX_LANES = 8
 NEXT_FIELD = {'incoming': 'next_sync', 'outgoing': 'outgoing_next_sync'}  # when a channel is due
@@ -57,12 +59,17 @@ class MailSyncMailboxScheduler(models.Model):
         With ``follow`` (the cron lanes), a run that has nothing due waits for the next
         mailbox to fall due within its budget instead of returning: a mailbox is then
         synced when its interval ends, not up to a minute later at the next cron run."""
-        deadline = time.monotonic() + (budget or cron_budget())
+        seconds = budget or cron_budget()
+        deadline = time.monotonic() + seconds
+        # A following lane also takes the mailboxes that would fall due while Odoo's cron
+        # sleeps after this run: polled a little early rather than up to a minute late.
+        start = datetime.datetime.utcnow()
+        until = (start, start + datetime.timedelta(seconds=seconds)) if follow else None
         tried, synced = set(), 0
         while time.monotonic() < deadline:
-            mailbox = self._claim_due(channel, tried, mailbox_ids)
+            mailbox = self._claim_due(channel, tried, mailbox_ids, until=until)
             if not mailbox:
-                pause = self._seconds_until_due(channel, deadline) if follow else None
+                pause = self._seconds_until_due(channel, deadline, until) if follow else None
                 if pause is None:
                     break
                 self._commit()  # end the transaction: the next look sees other workers' work
@@ -104,7 +111,7 @@ class MailSyncMailboxScheduler(models.Model):
         return count
 
     @api.model
-    def _seconds_until_due(self, channel, deadline, step=5.0):
+    def _seconds_until_due(self, channel, deadline, until, step=5.0):
         """How long to wait for the next mailbox of ``channel`` to fall due (at most ``step``
         seconds, so new or re-enabled mailboxes are seen too), None when past the budget."""
         left = deadline - time.monotonic()
@@ -112,8 +119,12 @@ class MailSyncMailboxScheduler(models.Model):
             return None
         if channel != 'incoming':  # other queues fill at any time: look again after a step
             return min(step, left - 0.5)
-        self.env.cr.execute("""SELECT min(next_sync) FROM mail_sync_mailbox
-                               WHERE state = 'enabled' AND incoming_enabled AND incoming_status != 'suspended'""")
+        where, params = self._due_domain_sql(channel, due=False)
+        early, early_params = self._pulled_forward_sql(until)
+        self.env.cr.execute("""SELECT min(CASE WHEN next_sync <= %s THEN next_sync
+                                               WHEN """ + early + """ THEN next_sync - %s END)
+                               FROM mail_sync_mailbox WHERE """ + where,
+                            [until[1]] + early_params + [datetime.timedelta(seconds=CRON_GAP)] + params)
         due = self.env.cr.fetchone()[0]
         wait = step
         if due:
@@ -122,12 +133,21 @@ class MailSyncMailboxScheduler(models.Model):
         return min(wait, left - 0.5)
 
     @api.model
-    def _due_domain_sql(self, channel):
-        """SQL condition (and parameters) of the mailboxes due for ``channel``."""
-        now = fields.Datetime.now()
+    def _due_domain_sql(self, channel, until=None, due=True):
+        """SQL condition (and parameters) of the mailboxes due for ``channel`` (of those the
+        channel serves at all, without ``due``). ``until`` (start, end of a lane's run) also
+        takes the incoming mailboxes that would fall due while Odoo's cron sleeps after it."""
+        now = datetime.datetime.utcnow().replace(microsecond=0)
         if channel == 'incoming':
-            return """state = 'enabled' AND incoming_enabled AND incoming_status != 'suspended'
-                      AND (next_sync IS NULL OR next_sync <= %s)""", [now]
+            where = "state = 'enabled' AND incoming_enabled AND incoming_status != 'suspended'"
+            if not due:
+                return where, []
+            if until is None:
+                return where + " AND (next_sync IS NULL OR next_sync <= %s)", [now]
+            early, early_params = self._pulled_forward_sql(until)
+            return where + """ AND (next_sync IS NULL OR next_sync <= %s
+                                    OR (next_sync <= %s AND """ + early + "))", [
+                now, now + datetime.timedelta(seconds=CRON_GAP)] + early_params
         if channel == 'outgoing':  # mailboxes with email waiting in their outbox
             return """state = 'enabled' AND outgoing_enabled AND outgoing_status != 'suspended'
                       AND (outgoing_next_sync IS NULL OR outgoing_next_sync <= %s)
@@ -137,12 +157,23 @@ class MailSyncMailboxScheduler(models.Model):
         raise ValueError(channel)
 
     @api.model
-    def _claim_due(self, channel, exclude, among=None, batch=50):
+    def _pulled_forward_sql(self, until):
+        """Condition on an incoming mailbox that falls due after the end of a run (``until`` =
+        start, end) but before Odoo's cron starts the next one (CRON_GAP later): polled up to
+        that much early, once, by a run that began after it was scheduled, healthy mailboxes only
+        (a back-off is never cut short)."""
+        start, end = until
+        return """(incoming_status = 'ok' AND next_sync > %s AND next_sync <= %s
+                   AND (COALESCE(sync_interval, 0) = 0 OR next_sync - sync_interval * interval '1 minute' < %s))""", [
+            end, end + datetime.timedelta(seconds=CRON_GAP), start]
+
+    @api.model
+    def _claim_due(self, channel, exclude, among=None, batch=50, until=None):
         """Lock the first due mailbox no other worker holds. Once locked, it is checked
         again in a new transaction: the list came from a snapshot in which a mailbox that
         another worker has just synced may still look due."""
         self._new_snapshot()
-        candidates = self._due_ids(channel, exclude, among, batch)
+        candidates = self._due_ids(channel, exclude, among, batch, until)
         while candidates:
             for mailbox_id in candidates:
                 if not self._try_lock(CLAIM_CLASS[channel], mailbox_id):
@@ -150,16 +181,16 @@ class MailSyncMailboxScheduler(models.Model):
                 self._new_snapshot()
                 mailbox = self.sudo().browse(mailbox_id)
                 mailbox.invalidate_cache()
-                if self._due_ids(channel, (), [mailbox_id], 1) and not mailbox._blocked_reason():
+                if self._due_ids(channel, (), [mailbox_id], 1, until) and not mailbox._blocked_reason():
                     return mailbox
                 self._unlock(CLAIM_CLASS[channel], mailbox_id)
             exclude = set(exclude) | set(candidates)
-            candidates = self._due_ids(channel, exclude, among, batch)
+            candidates = self._due_ids(channel, exclude, among, batch, until)
         return self.browse()
 
     @api.model
-    def _due_ids(self, channel, exclude, among, limit):
-        where, params = self._due_domain_sql(channel)
+    def _due_ids(self, channel, exclude, among, limit, until=None):
+        where, params = self._due_domain_sql(channel, until)
         self.env.cr.execute("""
             SELECT id FROM mail_sync_mailbox
             WHERE """ + where + """ AND (%s::int[] IS NULL OR id = ANY(%s::int[]))
@@ -276,7 +307,8 @@ class MailSyncMailboxScheduler(models.Model):
             'mail_sync.max_transient_failures', MAX_TRANSIENT_FAILURES) or MAX_TRANSIENT_FAILURES)
         self._count(channel, failures=1)
         if (error.transient or error.code == 'unexpected') and failures < limit:
-            minutes = min(server.interval_max, server.interval_min * 2 ** (failures - 1))
+            ceiling = max(server.interval_max, BACKOFF_MAX_MINUTES)
+            minutes = min(ceiling, server.interval_min * 2 ** (failures - 1))
             if error.retry_after:
                 minutes = max(minutes, error.retry_after / 60.0)
             self.sudo().write({channel + '_status': 'retrying', channel + '_failures': failures,

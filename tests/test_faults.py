@@ -46,7 +46,8 @@ class TestFaults(MailSyncCase):
         self.assertEqual((log.error_class, log.resolved), ('transient', False),
                          self.Log.search([('mailbox_id', '=', self.box.id)]).mapped('message'))
         self.assertEqual((self.box.incoming_status, self.box.incoming_failures), ('retrying', failures))
-        self.assertAlmostEqual(self.minutes_until_next(), 2 ** failures, delta=0.2)
+        self.assertAlmostEqual(self.minutes_until_next(), self.server.interval_min * 2 ** (failures - 1),
+                               delta=0.2, msg='exponential back-off from the minimum interval')
         self.assertFalse(self.box.ledger_ids, 'a failed cycle leaves nothing half-done')
         self.proxy.heal()
         self.box._run_incoming_cycle()

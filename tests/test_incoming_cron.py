@@ -8,7 +8,7 @@ from odoo.addons.mail_sync.sync.errors import TransientError
 
 from devstack.procs import free_port
 
-from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS
+from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS, CRON_GAP
 from .common import MailSyncCase
 from .test_incoming import raw_mail
 
@@ -17,7 +17,7 @@ class TestIncomingCron(MailSyncCase):
 
     def setUp(self):
         super(TestIncomingCron, self).setUp()
-        self.server = self.make_server('imap', 'none')
+        self.server = self.make_server('imap', 'none', interval_min=2, interval_default=5, interval_max=12)
         self.rep = self.make_user('rep')
         self.box = self.make_mailbox(self.rep, self.server)
         self.box.sudo(self.manager).action_test_enable()
@@ -113,6 +113,38 @@ class TestIncomingCron(MailSyncCase):
         self.assertEqual(self.Mailbox._cron_sync('incoming', budget=1.5), 0, 'not due yet')
         self.assertEqual(self.Mailbox._cron_sync('incoming', budget=8, follow=True), 1)
         self.assertEqual(len(self.box.ledger_ids), 1)
+
+    def test_a_following_lane_takes_what_would_fall_due_while_the_cron_sleeps(self):
+        self.deliver()
+        soon = datetime.datetime.utcnow() + datetime.timedelta(seconds=CRON_GAP - 20)
+        self.box.next_sync = fields.Datetime.to_string(soon)
+        self.assertEqual(self.Mailbox._cron_sync('incoming', budget=3), 0, 'a sweep keeps to due time')
+        # Due after this 3-second run, while Odoo's cron sleeps: taken now, not a minute late.
+        self.assertEqual(self.Mailbox._cron_sync('incoming', budget=3, follow=True), 1)
+        self.assertEqual(len(self.box.ledger_ids), 1)
+        self.assertEqual(self.box.incoming_status, 'ok')
+        later = datetime.datetime.utcnow() + datetime.timedelta(seconds=CRON_GAP + 30)
+        self.box.next_sync = fields.Datetime.to_string(later)
+        self.assertEqual(self.Mailbox._cron_sync('incoming', budget=2, follow=True), 0,
+                         'due after the next run has started: left to that run')
+
+    def test_default_intervals_poll_a_quiet_mailbox_every_two_minutes(self):
+        server = self.make_server('imap', 'none')
+        box = self.make_mailbox(self.make_user('quiet'), server)
+        box.sudo(self.manager).action_test_enable()
+        box.sudo(self.manager).action_approve()
+        box.next_sync = False
+        minutes = []
+        for _ in range(3):
+            self.Mailbox._cron_sync('incoming', budget=30, mailbox_ids=box.ids)
+            minutes.append(box.sync_interval)
+            box.next_sync = False
+        self.assertEqual(minutes, [1, 2, 2])
+        # A failing server still backs off beyond the 2-minute polling interval.
+        for _ in range(4):
+            box._channel_failed('incoming', TransientError('timeout', 'no answer'))
+        delta = fields.Datetime.from_string(box.next_sync) - datetime.datetime.utcnow()
+        self.assertAlmostEqual(delta.total_seconds() / 60, 8, delta=0.2)
 
     def test_server_asked_delay_is_honoured(self):
         self.box._channel_failed('incoming', TransientError('server_busy', 'busy', retry_after=1800))
