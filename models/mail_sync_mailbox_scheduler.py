@@ -32,19 +32,27 @@ _logger = logging.getLogger(__name__)
 CLAIM_CLASS = {'incoming': 7291, 'outgoing': 7292, 'act': 7293}
 SLOT_CLASS = {'incoming': 7301, 'outgoing': 7302, 'act': 7303}
 SLOTS_PER_PROFILE = 1000  # second key of a slot: profile id * 1000 + slot number
-CRON_BUDGET = 50  # seconds per cron run (the crons run every minute)
+CRON_BUDGET = 240  # seconds per cron run at most: Odoo's cron sleeps a minute between runs
 BACKOFF_MAX_MINUTES = 60  # a failing server is retried at least hourly until it counts as permanent
 CRON_GAP = 70  # seconds Odoo's cron sleeps after a run (SLEEP_INTERVAL 60 + up to 10)
 MAX_TRANSIENT_FAILURES = 10
 MAX_LANES = 8
-NEXT_FIELD = {'incoming': 'next_sync', 'outgoing': 'outgoing_next_sync'}  # when a channel is due
+NEXT_FIELD = {'incoming': 'next_sync', 'outgoing': 'outgoing_next_sync',
+              'act': 'act_next_sync'}  # when a channel is due
 ALERT_WINDOW = datetime.timedelta(hours=1)
 
 
 def cron_budget():
-    """Seconds a cron run may spend: below Odoo's limit_time_real, which kills workers."""
-    limit = tools.config.get('limit_time_real') or 0
-    return min(CRON_BUDGET, limit * 0.5) if limit > 0 else CRON_BUDGET
+    """Seconds a cron run may spend: half the real-time limit Odoo enforces on cron workers
+    (prefork: limit_time_real_cron, or limit_time_real when it is -1; 0 is no limit), at most
+    CRON_BUDGET. Odoo's threaded server enforces no limit on its cron threads."""
+    config = tools.config
+    if not config.get('workers'):
+        return CRON_BUDGET
+    limit = config.get('limit_time_real_cron')
+    if limit is None or limit == -1:
+        limit = config.get('limit_time_real') or 0
+    return min(CRON_BUDGET, limit * 0.5) if limit and limit > 0 else CRON_BUDGET
 
 
 class MailSyncMailboxScheduler(models.Model):
@@ -154,6 +162,9 @@ class MailSyncMailboxScheduler(models.Model):
                       AND EXISTS (SELECT 1 FROM mail_sync_outbox outbox
                                   WHERE outbox.mailbox_id = mail_sync_mailbox.id
                                     AND outbox.state IN ('queued', 'submitting'))""", [now]
+        if channel == 'act':  # appointments, contacts and tasks: Exchange mailboxes only
+            return """state = 'enabled' AND act_enabled AND act_status != 'suspended'
+                      AND (act_next_sync IS NULL OR act_next_sync <= %s)""", [now]
         raise ValueError(channel)
 
     @api.model
@@ -279,10 +290,14 @@ class MailSyncMailboxScheduler(models.Model):
     def _channel_succeeded(self, channel, stats):
         server = self.server_id
         items = sum(stats.get(key, 0) for key in ('imported', 'linked', 'indexed', 'quarantined', 'sent',
-                                                  'failed', 'uncertain'))
+                                                  'failed', 'uncertain', 'created', 'updated', 'pushed',
+                                                  'archived', 'deleted', 'unlinked'))
         values = {channel + '_status': 'ok', channel + '_failures': 0}
         if channel == 'outgoing':
             values['outgoing_next_sync'] = False
+        if channel == 'act':  # two-way items follow the profile's polling interval
+            values.update(act_last_success=fields.Datetime.now(),
+                          act_next_sync=_in_minutes(0 if stats.get('remaining') else server.interval_max))
         if channel == 'incoming':
             interval = next_interval(self.sync_interval or None, items, server.interval_min,
                                      server.interval_default, server.interval_max)

@@ -1,14 +1,14 @@
 """The incoming cron: claiming, adaptive schedule, failures, Sync Now."""
 import datetime
 
-from odoo import fields
+from odoo import fields, tools
 from odoo.exceptions import AccessError
 
 from odoo.addons.mail_sync.sync.errors import TransientError
 
 from devstack.procs import free_port
 
-from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS, CRON_GAP
+from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS, CRON_GAP, cron_budget
 from .common import MailSyncCase
 from .test_incoming import raw_mail
 
@@ -145,6 +145,19 @@ class TestIncomingCron(MailSyncCase):
             box._channel_failed('incoming', TransientError('timeout', 'no answer'))
         delta = fields.Datetime.from_string(box.next_sync) - datetime.datetime.utcnow()
         self.assertAlmostEqual(delta.total_seconds() / 60, 8, delta=0.2)
+
+    def test_cron_budget_stays_below_the_limit_odoo_enforces_on_cron_workers(self):
+        config = tools.config
+        saved = {key: config.get(key) for key in ('workers', 'limit_time_real', 'limit_time_real_cron')}
+        try:
+            cases = [((0, 120, -1), 240), ((2, 120, -1), 60), ((2, 120, 100), 50), ((2, 120, 0), 240),
+                     ((2, 1000, -1), 240)]
+            for (workers, real, real_cron), budget in cases:
+                config['workers'], config['limit_time_real'], config['limit_time_real_cron'] = workers, real, real_cron
+                self.assertEqual(cron_budget(), budget, (workers, real, real_cron))
+        finally:
+            for key, value in saved.items():
+                config[key] = value
 
     def test_server_asked_delay_is_honoured(self):
         self.box._channel_failed('incoming', TransientError('server_busy', 'busy', retry_after=1800))
