@@ -27,6 +27,7 @@ from ..sync.errors import SyncError
 from ..sync.schedule import next_interval
 
 _logger = logging.getLogger(__name__)
+_lane = threading.local()  # the running lane's statistics, per cron thread
 
 # Advisory lock namespaces (first key): mailbox claims per channel, then profile slots.
 CLAIM_CLASS = {'incoming': 7291, 'outgoing': 7292, 'act': 7293}
@@ -34,6 +35,7 @@ SLOT_CLASS = {'incoming': 7301, 'outgoing': 7302, 'act': 7303}
 SLOTS_PER_PROFILE = 1000  # second key of a slot: profile id * 1000 + slot number
 CRON_BUDGET = 240  # seconds per cron run at most: Odoo's cron sleeps a minute between runs
 BACKOFF_MAX_MINUTES = 60  # a failing server is retried at least hourly until it counts as permanent
+STATS_FLUSH = 30  # seconds a lane keeps its statistics in memory
 CRON_GAP = 70  # seconds Odoo's cron sleeps after a run (SLEEP_INTERVAL 60 + up to 10)
 MAX_TRANSIENT_FAILURES = 10
 MAX_LANES = 8
@@ -73,26 +75,27 @@ class MailSyncMailboxScheduler(models.Model):
         # sleeps after this run: polled a little early rather than up to a minute late.
         start = datetime.datetime.utcnow()
         until = (start, start + datetime.timedelta(seconds=seconds)) if follow else None
-        tried, synced = set(), 0
-        while time.monotonic() < deadline:
-            mailbox = self._claim_due(channel, tried, mailbox_ids, until=until)
-            if not mailbox:
-                pause = self._seconds_until_due(channel, deadline, until) if follow else None
-                if pause is None:
-                    break
-                self._commit()  # end the transaction: the next look sees other workers' work
-                time.sleep(pause)
-                tried.clear()
-                continue
-            tried.add(mailbox.id)
-            try:
-                with mailbox._connection_slot(channel) as slot:
-                    if slot is None:
-                        continue  # the profile's connections are all in use: next mailbox
-                    mailbox._run_cycle(channel)
-                    synced += 1
-            finally:
-                self._unlock(CLAIM_CLASS[channel], mailbox.id)
+        tried, synced, queue = set(), 0, []
+        with self._lane_statistics():
+            while time.monotonic() < deadline:
+                mailbox = self._claim_due(channel, tried, mailbox_ids, until=until, queue=queue)
+                if not mailbox:
+                    pause = self._seconds_until_due(channel, deadline, until) if follow else None
+                    if pause is None:
+                        break
+                    self._commit()  # end the transaction: the next look sees other workers' work
+                    time.sleep(pause)
+                    tried.clear()
+                    continue
+                tried.add(mailbox.id)
+                try:
+                    with mailbox._connection_slot(channel) as slot:
+                        if slot is None:
+                            continue  # the profile's connections are all in use: next mailbox
+                        mailbox._run_cycle(channel)
+                        synced += 1
+                finally:
+                    self._unlock(CLAIM_CLASS[channel], mailbox.id)
         return synced
 
     @api.model
@@ -179,25 +182,33 @@ class MailSyncMailboxScheduler(models.Model):
             end, end + datetime.timedelta(seconds=CRON_GAP), start]
 
     @api.model
-    def _claim_due(self, channel, exclude, among=None, batch=50, until=None):
+    def _claim_due(self, channel, exclude, among=None, batch=50, until=None, queue=None):
         """Lock the first due mailbox no other worker holds. Once locked, it is checked
         again in a new transaction: the list came from a snapshot in which a mailbox that
-        another worker has just synced may still look due."""
-        self._new_snapshot()
-        candidates = self._due_ids(channel, exclude, among, batch, until)
-        while candidates:
-            for mailbox_id in candidates:
-                if not self._try_lock(CLAIM_CLASS[channel], mailbox_id):
-                    continue
+        another worker has just synced may still look due.
+
+        ``queue`` (a list the lane keeps between calls) holds the due mailboxes of the last
+        look, so that a lane reads the list once per ``batch`` mailboxes, not per mailbox."""
+        queue = [] if queue is None else queue
+        skipped = set()
+        while True:
+            if not queue:
                 self._new_snapshot()
-                mailbox = self.sudo().browse(mailbox_id)
-                mailbox.invalidate_cache()
-                if self._due_ids(channel, (), [mailbox_id], 1, until) and not mailbox._blocked_reason():
-                    return mailbox
-                self._unlock(CLAIM_CLASS[channel], mailbox_id)
-            exclude = set(exclude) | set(candidates)
-            candidates = self._due_ids(channel, exclude, among, batch, until)
-        return self.browse()
+                queue.extend(self._due_ids(channel, set(exclude) | skipped, among, batch, until))
+                if not queue:
+                    return self.browse()
+            mailbox_id = queue.pop(0)
+            if mailbox_id in exclude or mailbox_id in skipped:
+                continue
+            skipped.add(mailbox_id)
+            if not self._try_lock(CLAIM_CLASS[channel], mailbox_id):
+                continue
+            self._new_snapshot()
+            mailbox = self.sudo().browse(mailbox_id)
+            mailbox.invalidate_cache()
+            if self._due_ids(channel, (), [mailbox_id], 1, until) and not mailbox._blocked_reason():
+                return mailbox
+            self._unlock(CLAIM_CLASS[channel], mailbox_id)
 
     @api.model
     def _due_ids(self, channel, exclude, among, limit, until=None):
@@ -229,15 +240,23 @@ class MailSyncMailboxScheduler(models.Model):
         server = self.server_id
         base = server.id * SLOTS_PER_PROFILE
         namespace = SLOT_CLASS[channel]
-        self.env.cr.execute("""SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
-                               AND classid = %s AND objid >= %s AND objid < %s""",
-                            [namespace, base, base + SLOTS_PER_PROFILE])
-        held = {row[0] - base for row in self.env.cr.fetchall()}
-        slot = None
-        for number in range(min(server.max_connections, SLOTS_PER_PROFILE)):
-            if number not in held and self._try_lock(namespace, base + number):
-                slot = number
-                break
+        limit = min(server.max_connections, SLOTS_PER_PROFILE)
+        # First the slot this worker used last (free unless others took it meanwhile): one
+        # query; else the free ones by what PostgreSQL says is held.
+        last = _lane.__dict__.setdefault('slots', {})  # (slot class, profile) -> this thread's last slot
+        guess = last.get((namespace, server.id), 0)
+        slot = guess if guess < limit and self._try_lock(namespace, base + guess) else None
+        if slot is None:
+            self.env.cr.execute("""SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
+                                   AND classid = %s AND objid >= %s AND objid < %s""",
+                                [namespace, base, base + SLOTS_PER_PROFILE])
+            held = {row[0] - base for row in self.env.cr.fetchall()} | {guess}
+            for number in range(limit):
+                if number not in held and self._try_lock(namespace, base + number):
+                    slot = number
+                    break
+        if slot is not None:
+            last[(namespace, server.id)] = slot
         try:
             yield slot
         finally:
@@ -340,13 +359,39 @@ class MailSyncMailboxScheduler(models.Model):
         server._alert_if_failing()
 
     def _count(self, channel, items=0, failures=0):
-        """Add the cycle to the hourly statistics; a statistics problem never fails a sync."""
+        """Add the cycle to the hourly statistics (kept by the lane and written every
+        STATS_FLUSH seconds when the cycle runs in a lane); a statistics problem never
+        fails a sync."""
+        counts = getattr(_lane, 'counts', None)
+        if counts is None:
+            return self._write_counts({(self.server_id.id, channel): [items, 1, failures]})
+        row = counts.setdefault((self.server_id.id, channel), [0, 0, 0])
+        row[0], row[1], row[2] = row[0] + items, row[1] + 1, row[2] + failures
+        if time.monotonic() - _lane.since > STATS_FLUSH:
+            self._write_counts(counts)
+            counts.clear()
+            _lane.since = time.monotonic()
+
+    @contextlib.contextmanager
+    def _lane_statistics(self):
+        """Collect the statistics of a lane's cycles in memory; write what is left at the end."""
+        _lane.counts, _lane.since = {}, time.monotonic()
         try:
-            with self.env.cr.savepoint():
-                self.env['mail.sync.stat'].sudo().record(self.server_id.id, channel, items=items,
-                                                         failures=failures)
-        except Exception:  # counters are a nicety: log, go on
-            _logger.exception('mail_sync: could not count a cycle of mailbox %s', self.id)
+            yield
+        finally:
+            counts, _lane.counts = _lane.counts, None
+            if counts:
+                self._write_counts(counts)
+                self._commit()
+
+    def _write_counts(self, counts):
+        Stat = self.env['mail.sync.stat'].sudo()
+        for (server_id, channel), (items, cycles, failures) in counts.items():
+            try:
+                with self.env.cr.savepoint():
+                    Stat.record(server_id, channel, items=items, failures=failures, cycles=cycles)
+            except Exception:  # counters are a nicety: log, go on
+                _logger.exception('mail_sync: could not count the cycles of profile %s', server_id)
 
     def _tell_suspended(self, channel, text):
         """The owner gets a notification (Odoo inbox) with what to do; so does the profile owner."""

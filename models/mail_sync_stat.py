@@ -53,8 +53,8 @@ class MailSyncStat(models.Model):
 
     @api.model
     @api.returns('self', lambda stat: stat.id)
-    def record(self, server_id, channel, items=0, failures=0):
-        """Count one cycle of ``channel`` on profile ``server_id`` in the current hour.
+    def record(self, server_id, channel, items=0, failures=0, cycles=1):
+        """Count ``cycles`` cycles of ``channel`` on profile ``server_id`` in the current hour.
 
         Sync code calls it with ``sudo()``; other callers must be managers (the model is
         read-only for them otherwise).
@@ -68,18 +68,18 @@ class MailSyncStat(models.Model):
         self.env.cr.execute("""
             INSERT INTO mail_sync_stat (hour, hour_label, server_id, channel, worker, items, cycles,
                                         failures, create_uid, create_date, write_uid, write_date)
-            SELECT h, to_char(h, 'YYYY-MM-DD HH24:00'), %(server)s, %(channel)s, %(worker)s, %(items)s, 1,
+            SELECT h, to_char(h, 'YYYY-MM-DD HH24:00'), %(server)s, %(channel)s, %(worker)s, %(items)s, %(cycles)s,
                    %(failures)s, %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
             FROM date_trunc('hour', now() AT TIME ZONE 'UTC') AS h
             ON CONFLICT (hour, server_id, channel, worker) DO UPDATE SET
                 items = mail_sync_stat.items + EXCLUDED.items,
-                cycles = mail_sync_stat.cycles + 1,
+                cycles = mail_sync_stat.cycles + EXCLUDED.cycles,
                 failures = mail_sync_stat.failures + EXCLUDED.failures,
                 write_uid = EXCLUDED.write_uid,
                 write_date = EXCLUDED.write_date
             RETURNING id
         """, {'server': int(server_id), 'channel': channel, 'items': int(items or 0),
-              'failures': int(failures or 0), 'uid': self.env.uid,
+              'failures': int(failures or 0), 'cycles': int(cycles), 'uid': self.env.uid,
               'worker': '%d-%d' % (os.getpid(), threading.get_ident())})
         stat_id = self.env.cr.fetchone()[0]
         self.invalidate_cache(ids=[stat_id])
