@@ -1,6 +1,7 @@
 from odoo import fields, models
 
-FOLDER_ROLES = [('inbox', 'Inbox'), ('sent', 'Sent Items')]
+FOLDER_ROLES = [('inbox', 'Inbox'), ('sent', 'Sent Items'),
+                ('calendar', 'Calendar'), ('contacts', 'Contacts'), ('tasks', 'Tasks')]
 
 
 class MailSyncFolder(models.Model):

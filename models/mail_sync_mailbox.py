@@ -1,5 +1,13 @@
+import datetime
+
+import psycopg2
+from dateutil.relativedelta import relativedelta
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.osv import expression
+from odoo.tools import mute_logger
+from odoo.tools.safe_eval import safe_eval
 
 from ..sync.endpoint import Credentials, Endpoint
 from ..sync.errors import SyncError
@@ -16,6 +24,42 @@ CHANNEL_FIELDS = {
 }
 TEST_STATES = [('not_run', 'Not Run'), ('success', 'Success'), ('failure', 'Failure')]
 CHANNEL_STATES = [('ok', 'Running'), ('retrying', 'Retrying'), ('suspended', 'Suspended')]
+# Appointments, contacts and tasks: the Odoo model of each kind, and the field holding
+# its filter (on the profile; the same field on res.users overrides it when set).
+ACT_MODELS = {'appointment': 'calendar.event', 'contact': 'res.partner', 'task': 'mail.activity'}
+ACT_FILTER_FIELDS = {'appointment': 'act_filter_appointment', 'contact': 'act_filter_contact',
+                     'task': 'act_filter_task'}
+
+
+class _FilterRef(object):
+    """``user.partner_id`` and the like in a filter: only ``id`` and ``ids``."""
+    __slots__ = ('id', 'ids')
+
+    def __init__(self, ids):
+        self.ids = list(ids)
+        self.id = self.ids[0] if self.ids else False
+
+
+class _FilterUser(object):
+    """What a filter sees of ``user``: a few plain values, never the record itself.
+
+    Users write their own filters, and safe_eval lets an expression call any method of
+    the objects it is given: a real record would hand over ``env`` and ``sudo()``."""
+    __slots__ = ('id', 'name', 'login', 'email', 'partner_id', 'company_id', 'company_ids')
+
+    def __init__(self, user):
+        self.id, self.name, self.login, self.email = user.id, user.name, user.login, user.email
+        self.partner_id = _FilterRef(user.partner_id.ids)
+        self.company_id = _FilterRef(user.company_id.ids)
+        self.company_ids = _FilterRef(user.company_ids.ids)
+
+
+class _FilterDatetime(object):
+    """``datetime`` in a filter: its classes only (the module itself reaches ``sys``)."""
+    __slots__ = ()
+    date, datetime, timedelta = datetime.date, datetime.datetime, datetime.timedelta
+
+
 STATES = [
     ('draft', 'Draft'),
     ('enabled', 'Enabled'),
@@ -74,6 +118,11 @@ class MailSyncMailbox(models.Model):
     act_status = fields.Selection(CHANNEL_STATES, string='Appointments Status', default='ok',
                                   required=True, readonly=True, copy=False)
     incoming_last_success = fields.Datetime(string='Last Successful Sync', readonly=True, copy=False)
+    act_next_sync = fields.Datetime(string='Next Appointments Sync', readonly=True, copy=False)
+    act_failures = fields.Integer(string='Consecutive Appointments Failures', readonly=True, copy=False)
+    act_last_success = fields.Datetime(string='Last Appointments Sync', readonly=True, copy=False)
+    act_link_ids = fields.One2many('mail.sync.link', 'mailbox_id', string='Linked Items')
+    act_conflict_ids = fields.One2many('mail.sync.conflict', 'mailbox_id', string='Conflicts')
     approved = fields.Boolean(string='Email Address Approved', readonly=True, copy=False,
                               help='A manager confirmed that this address belongs to this user.')
     approved_by_id = fields.Many2one('res.users', string='Approved By', readonly=True, copy=False)
@@ -198,6 +247,73 @@ class MailSyncMailbox(models.Model):
             self.email = self.user_id.email or self.user_id.login
             self._onchange_email()
 
+    # ------------------------------------------------------------------ appointments, contacts, tasks
+    @api.model
+    def _act_filter_error(self, kind, text, user):
+        """Why the filter ``text`` of ``kind`` does not work for ``user``, or None."""
+        try:
+            self._act_eval_filter(kind, text, user)
+        except ValidationError as error:
+            return error.name
+        return None
+
+    @api.model
+    def _act_eval_filter(self, kind, text, user, check=True):
+        """The domain of the filter ``text`` evaluated for ``user`` and, with ``check``,
+        tried on the kind's Odoo model (one query); a ValidationError that says what is
+        wrong otherwise.
+
+        Names a filter can use: ``user`` (id, name, login, email, partner_id.id,
+        company_id.id, company_ids.ids), ``uid``, ``datetime`` (date, datetime, timedelta),
+        ``relativedelta``."""
+        model_name = ACT_MODELS[kind]
+        label = self._act_kind_label(kind)
+        if not (text or '').strip():
+            return []
+        context = {'user': _FilterUser(user), 'uid': user.id, 'datetime': _FilterDatetime(),
+                   'relativedelta': relativedelta}
+        try:
+            domain = safe_eval(text.strip(), context)
+        except Exception as error:  # safe_eval wraps everything into a few types
+            raise ValidationError(_('The %(kind)s filter %(filter)s cannot be evaluated: %(error)s') % {
+                'kind': label, 'filter': text, 'error': error})
+        if not isinstance(domain, (list, tuple)):
+            raise ValidationError(_('The %(kind)s filter must be a domain (a list such as '
+                                    '[(\'user_id\', \'=\', user.id)]), not %(filter)s.') % {
+                'kind': label, 'filter': text})
+        domain = list(domain)
+        try:
+            domain = expression.normalize_domain(domain)
+            if check:
+                with self.env.cr.savepoint(), mute_logger('odoo.sql_db'):
+                    self.env[model_name].sudo().search(domain, limit=1)
+        except (ValueError, TypeError, AssertionError, KeyError, psycopg2.Error) as error:
+            raise ValidationError(_('The %(kind)s filter %(filter)s is not a valid domain for '
+                                    '%(model)s: %(error)s') % {
+                'kind': label, 'filter': text, 'model': model_name, 'error': error})
+        return domain
+
+    @api.model
+    def _act_kind_label(self, kind):
+        return {'appointment': _('appointment'), 'contact': _('contact'), 'task': _('task')}[kind]
+
+    def _act_filter_text(self, kind):
+        """The filter that applies to this mailbox: its user's own, else the profile's."""
+        self.ensure_one()
+        field = ACT_FILTER_FIELDS[kind]
+        return self.user_id.sudo()[field] or self.server_id.sudo()[field] or ''
+
+    def _act_domain(self, kind):
+        """The Odoo domain of the records of ``kind`` ('appointment', 'contact', 'task')
+        that sync with this mailbox: the user's filter, or the profile's, evaluated
+        with ``user`` = the mailbox's user. Filters were checked when entered, so no
+        query is spent on checking them again here (a sync cycle calls this)."""
+        self.ensure_one()
+        if kind not in ACT_MODELS:
+            raise ValueError('unknown kind %r' % (kind,))
+        return self._act_eval_filter(kind, self._act_filter_text(kind), self.user_id.sudo(),
+                                     check=False)
+
     # ------------------------------------------------------------------ connectors
     def _effective_login(self):
         self.ensure_one()
@@ -281,7 +397,7 @@ class MailSyncMailbox(models.Model):
             values[channel + '_test_date'] = now
         if passed:
             values.update(state='enabled', db_uuid=self._current_db_uuid(), next_sync=False,
-                          incoming_failures=0)
+                          incoming_failures=0, outgoing_failures=0, act_failures=0, act_next_sync=False)
             values.update({channel + '_status': 'ok' for channel in CHANNEL_FIELDS})
             log.record('enabled', _('Mailbox tested and enabled by %s.') % self.env.user.name,
                        mailbox=self, severity='info')

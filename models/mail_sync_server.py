@@ -3,6 +3,18 @@ import datetime
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from .mail_sync_conflict import CONFLICT_RULES
+from .mail_sync_mailbox import ACT_FILTER_FIELDS
+
+
+ACT_FILTER_HELP = (
+    'An Odoo domain; "user" is the mailbox\'s user (user.id, user.partner_id.id, '
+    'user.company_id.id...). Each user may set their own in Preferences.')
+DEFAULT_ACT_FILTERS = {
+    'act_filter_appointment': "['|', ('user_id', '=', user.id), ('partner_ids', 'in', [user.partner_id.id])]",
+    'act_filter_contact': "[('user_id', '=', user.id)]",
+    'act_filter_task': "[('user_id', '=', user.id)]",
+}
 
 SERVER_TYPES = [
     ('exchange', 'Exchange (EWS)'),
@@ -107,6 +119,25 @@ class MailSyncServer(models.Model):
                                  help='When the profile owner was last alerted that most mailboxes fail.')
     mailbox_count = fields.Integer(compute='_compute_mailbox_count', string='Mailbox Count')
 
+    # Appointments, contacts and tasks (Exchange): which Odoo records sync with each mailbox.
+    act_filter_appointment = fields.Char(
+        string='Appointments to Sync', required=True,
+        default=DEFAULT_ACT_FILTERS['act_filter_appointment'],
+        help='Meetings of Odoo\'s calendar that sync with each mailbox\'s Exchange calendar. '
+             'Default: those the user organizes or attends. ' + ACT_FILTER_HELP)
+    act_filter_contact = fields.Char(
+        string='Contacts to Sync', required=True, default=DEFAULT_ACT_FILTERS['act_filter_contact'],
+        help='Contacts that sync with each mailbox\'s Exchange contacts. Default: those whose '
+             'salesperson is the user. ' + ACT_FILTER_HELP)
+    act_filter_task = fields.Char(
+        string='Tasks to Sync', required=True, default=DEFAULT_ACT_FILTERS['act_filter_task'],
+        help='Activities that sync with each mailbox\'s Exchange tasks. Default: those '
+             'assigned to the user. ' + ACT_FILTER_HELP)
+    act_conflict_rule = fields.Selection(
+        CONFLICT_RULES, string='When Both Sides Changed', required=True, default='recent',
+        help='Which value wins when a field changed in Odoo and in Exchange since the last sync. '
+             'Each such conflict is listed in "Sync Conflicts" with both values.')
+
     _sql_constraints = [
         ('max_connections_range', 'CHECK(max_connections BETWEEN 1 AND 300)',
          'Maximum concurrent connections must be between 1 and 300.'),
@@ -154,6 +185,28 @@ class MailSyncServer(models.Model):
                 raise ValidationError(_('The EWS URL must start with https://'))
             if server.server_type in ('imap', 'pop3') and not server.incoming_host:
                 raise ValidationError(_('Enter the incoming server\'s host name.'))
+
+    @api.constrains('act_filter_appointment', 'act_filter_contact', 'act_filter_task')
+    def _check_act_filters(self):
+        """A filter that does not evaluate is refused when it is entered, not at sync time."""
+        Mailbox = self.env['mail.sync.mailbox']
+        for server in self:
+            for kind, field in ACT_FILTER_FIELDS.items():
+                error = Mailbox._act_filter_error(kind, server[field], self.env.user)
+                if error:
+                    raise ValidationError(error)
+
+    @api.onchange('act_filter_appointment', 'act_filter_contact', 'act_filter_task')
+    def _onchange_act_filters(self):
+        Mailbox = self.env['mail.sync.mailbox']
+        for kind, field in ACT_FILTER_FIELDS.items():
+            error = self[field] and Mailbox._act_filter_error(kind, self[field], self.env.user)
+            if error:
+                return {'warning': {'title': _('Invalid filter'), 'message': error}}
+
+    def action_open_field_map(self):
+        """The field mapping of appointments, contacts and tasks (shared by all profiles)."""
+        return self.env.ref('mail_sync.action_mail_sync_field_map').read()[0]
 
     @api.onchange('server_type', 'incoming_encryption')
     def _onchange_incoming_defaults(self):

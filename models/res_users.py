@@ -1,4 +1,7 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from .mail_sync_mailbox import ACT_FILTER_FIELDS
 
 from .mail_sync_mailbox_health import HEALTH
 
@@ -13,6 +16,9 @@ TRACK_CHOICES = [
 MAILBOX_FIELDS = [('mail_sync_email', 'email'), ('mail_sync_state', 'status_message'),
                   ('mail_sync_health', 'health'), ('mail_sync_health_message', 'health_message'),
                   ('mail_sync_next_sync', 'next_sync')]
+ACT_USER_FIELDS = ['act_filter_appointment', 'act_filter_contact', 'act_filter_task']
+ACT_OVERRIDE_HELP = ('Leave empty to use the filter of your mailbox\'s server profile. An Odoo domain '
+                     'where "user" is you, e.g. [(\'user_id\', \'=\', user.id)].')
 
 
 class ResUsers(models.Model):
@@ -32,14 +38,21 @@ class ResUsers(models.Model):
     mail_sync_health_message = fields.Text(string='Mailbox Health Details',
                                            compute='_compute_mail_sync_mailbox')
     mail_sync_next_sync = fields.Datetime(string='Next Sync', compute='_compute_mail_sync_mailbox')
+    mail_sync_act = fields.Boolean(string='Appointments, Contacts and Tasks Synchronized',
+                                   compute='_compute_mail_sync_mailbox')
+    # Own filters of appointments, contacts and tasks; empty: the profile's.
+    act_filter_appointment = fields.Char(string='My Appointments to Sync', help=ACT_OVERRIDE_HELP)
+    act_filter_contact = fields.Char(string='My Contacts to Sync', help=ACT_OVERRIDE_HELP)
+    act_filter_task = fields.Char(string='My Tasks to Sync', help=ACT_OVERRIDE_HELP)
 
     def __init__(self, pool, cr):
         """Let users read and change their own tracking choice, and read their mailbox's health, in Preferences."""
         init_res = super(ResUsers, self).__init__(pool, cr)
-        type(self).SELF_WRITEABLE_FIELDS = list(self.SELF_WRITEABLE_FIELDS) + ['mail_sync_track', 'mail_sync_track_sent']
+        type(self).SELF_WRITEABLE_FIELDS = list(self.SELF_WRITEABLE_FIELDS) + [
+            'mail_sync_track', 'mail_sync_track_sent'] + ACT_USER_FIELDS
         type(self).SELF_READABLE_FIELDS = list(self.SELF_READABLE_FIELDS) + [
             'mail_sync_track', 'mail_sync_track_sent', 'mail_sync_mailbox_id', 'mail_sync_email', 'mail_sync_state',
-            'mail_sync_health', 'mail_sync_health_message', 'mail_sync_next_sync']
+            'mail_sync_health', 'mail_sync_health_message', 'mail_sync_next_sync', 'mail_sync_act'] + ACT_USER_FIELDS
         return init_res
 
     def _mail_sync_visible(self):
@@ -61,6 +74,27 @@ class ResUsers(models.Model):
             for field, source in MAILBOX_FIELDS:
                 user[field] = mailbox[source] if mailbox else False
             user.mail_sync_mailbox_id = mailbox.id if mailbox else False
+            user.mail_sync_act = bool(mailbox) and mailbox.server_type == 'exchange' and mailbox.act_enabled
+
+    @api.constrains(*ACT_USER_FIELDS)
+    def _check_act_filters(self):
+        """A user's own filter must evaluate for that user: refused when entered."""
+        Mailbox = self.env['mail.sync.mailbox']
+        for user in self:
+            for kind, field in ACT_FILTER_FIELDS.items():
+                error = user[field] and Mailbox._act_filter_error(kind, user[field], user)
+                if error:
+                    raise ValidationError(error)
+
+    @api.onchange(*ACT_USER_FIELDS)
+    def _onchange_act_filters(self):
+        # A form's record is a new record here: evaluate with the user at the keyboard
+        # (validity does not depend on whom); the constraint checks with the user on save.
+        Mailbox = self.env['mail.sync.mailbox']
+        for kind, field in ACT_FILTER_FIELDS.items():
+            error = self[field] and Mailbox._act_filter_error(kind, self[field], self.env.user)
+            if error:
+                return {'warning': {'title': _('Invalid filter'), 'message': error}}
 
     def action_mail_sync_map(self):
         self.ensure_one()

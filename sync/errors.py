@@ -50,3 +50,8 @@ class PermanentError(SyncError):
 
 class SyncStateInvalid(SyncError):
     """The remote says our sync token is no longer valid: resync from scratch."""
+
+
+class ConflictError(SyncError):
+    """The remote item changed since we read it (stale change key): read it again and
+    decide before writing (code ``change_key_mismatch``)."""

@@ -9,29 +9,78 @@ own protocols, verifies with the choice of the connector running in this thread.
 
 Incoming email uses SyncFolderItems one page at a time (``sync_changes``), so the
 caller saves each page's sync state together with what that page produced.
+
+Appointments, contacts and tasks (``item_changes``, ``get_records``, ``create_record``,
+``update_record``, ``delete_record``) are read and written as the canonical values of
+``items.py``. Writes never send meeting invitations or cancellations, and updates are
+sent with the change key the caller read and NeverOverwrite: a change made in Outlook
+meanwhile fails the update (ConflictError) instead of being merged silently, as
+exchangelib's default AutoResolve would.
 """
+import datetime
+import decimal
 import email.header
 import email.utils
 import threading
 
 import requests
 
+from . import items as canon
 from .connector import Connector
-from .errors import AuthError, ConfigError, PermanentError, SyncStateInvalid, TransientError
+from .errors import (AuthError, ConfigError, ConflictError, PermanentError, SyncStateInvalid,
+                     TransientError)
+from .items import RemoteOccurrence, RemoteRecord
 from .message import RemoteMessage
 
 try:  # exchangelib is a hard dependency of the addon, but keep import errors readable
     import exchangelib
     from exchangelib import errors as ews_errors
-    from exchangelib.fields import FieldPath
-    from exchangelib.items import ID_ONLY, Message
-    from exchangelib.properties import DistinguishedFolderId, Mailbox
-    from exchangelib.services import GetItem, SyncFolderItems
+    from exchangelib.fields import FieldPath, IndexedField
+    from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
+    from exchangelib.items import (ALL_OCCURRENCES, ID_ONLY, MOVE_TO_DELETED_ITEMS, NEVER_OVERWRITE,
+                                   SAVE_ONLY, SEND_TO_NONE, CalendarItem, Contact, Message, Task)
+    from exchangelib.properties import Attendee, DistinguishedFolderId, HTMLBody, Mailbox
+    from exchangelib.recurrence import BOUNDARY_CLASSES, PATTERN_CLASSES, Recurrence
+    from exchangelib.services import DeleteItem, GetItem, SyncFolderItems, UpdateItem
 except ImportError:  # pragma: no cover
     exchangelib = None
 
 # Item fields a sync page asks for: enough to decide without fetching the content.
 SYNC_FIELDS = ('categories', 'size', 'datetime_received', 'subject', 'sender', 'message_id')
+# Appointments, contacts and tasks: the distinguished folder, and the exchangelib fields read.
+ACT_FOLDERS = {'appointment': 'calendar', 'contact': 'contacts', 'task': 'tasks'}
+_COMMON_READ = ('categories', 'last_modified_time')
+_READ = {
+    'appointment': ('subject', 'start', 'end', 'is_all_day', '_start_timezone', '_end_timezone',
+                    'location', 'body', 'required_attendees', 'optional_attendees', 'organizer',
+                    'legacy_free_busy_status', 'importance', 'uid', 'recurrence',
+                    'modified_occurrences', 'deleted_occurrences'),
+    'occurrence': ('subject', 'start', 'end', 'is_all_day', '_start_timezone', '_end_timezone',
+                   'location', 'body', 'required_attendees', 'optional_attendees', 'organizer',
+                   'legacy_free_busy_status', 'importance'),
+    'contact': ('given_name', 'surname', 'display_name', 'company_name', 'job_title',
+                'email_addresses', 'phone_numbers', 'physical_addresses'),
+    'task': ('subject', 'due_date', 'start_date', 'status', 'percent_complete', 'body'),
+}
+UTC_NAMES = ('Etc/UTC', 'Etc/GMT', 'GMT', 'Etc/Universal', 'Etc/Zulu')  # Windows "UTC" comes back so
+SHOW_AS = {'free': 'Free', 'tentative': 'Tentative', 'busy': 'Busy', 'oof': 'OOF',
+           'workingelsewhere': 'WorkingElsewhere'}
+# canonical contact field -> (exchangelib indexed field, label, subfield)
+CONTACT_INDEXED = {
+    'email': ('email_addresses', 'EmailAddress1', 'email'),
+    'email2': ('email_addresses', 'EmailAddress2', 'email'),
+    'email3': ('email_addresses', 'EmailAddress3', 'email'),
+    'phone': ('phone_numbers', 'BusinessPhone', 'phone_number'),
+    'mobile': ('phone_numbers', 'MobilePhone', 'phone_number'),
+    'home_phone': ('phone_numbers', 'HomePhone', 'phone_number'),
+    'street': ('physical_addresses', 'Business', 'street'),
+    'city': ('physical_addresses', 'Business', 'city'),
+    'state': ('physical_addresses', 'Business', 'state'),
+    'zip': ('physical_addresses', 'Business', 'zipcode'),
+    'country': ('physical_addresses', 'Business', 'country'),
+}
+CONTACT_PLAIN = {'first_name': 'given_name', 'last_name': 'surname', 'display_name': 'display_name',
+                 'company': 'company_name', 'job_title': 'job_title'}
 _thread = threading.local()
 _protocol_classes = {}
 _lock = threading.Lock()
@@ -282,6 +331,124 @@ class EwsConnector(Connector):
         except Exception as exc:
             raise self._map(exc)
 
+    # ------------------------------------------------------------------ appointments, contacts, tasks
+    def item_changes(self, kind, sync_state=None, max_changes=100):
+        """One SyncFolderItems page of the kind's folder (calendar, contacts, tasks) after
+        ``sync_state``: created and updated items as RemoteRecord stubs (id and change key
+        only; other classes, e.g. distribution lists, left out), deleted ids, the new state.
+        A change to an occurrence of a series comes as an update of its master."""
+        account = self.account or self.connect()
+        folder_id = DistinguishedFolderId(id=ACT_FOLDERS[kind], mailbox=Mailbox(
+            email_address=account.primary_smtp_address))
+        service = SyncFolderItems(account=account)
+        try:
+            changes = list(service.call(
+                folder=folder_id, shape=ID_ONLY, additional_fields=set(), sync_state=sync_state,
+                ignore=None, max_changes_returned=max_changes, sync_scope=None))
+        except Exception as exc:
+            raise self._map(exc)
+        created, updated, deleted = [], [], []
+        for change, item in changes:
+            if change == SyncFolderItems.DELETE:
+                deleted.append(item.id)
+            elif change in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE) and isinstance(
+                    item, _item_class(kind)):
+                (created if change == SyncFolderItems.CREATE else updated).append(
+                    RemoteRecord(kind, item.id, item.changekey))
+        more = not service.includes_last_item_in_range and service.sync_state != sync_state
+        return SyncPage(created, updated, deleted, service.sync_state, more)
+
+    def get_records(self, kind, item_ids):
+        """RemoteRecords with every canonical field of ``kind``, in the order asked; ids of
+        items gone meanwhile (or of another class) are left out. Recurring appointments
+        come with their exceptions, the values of the modified occurrences included."""
+        item_ids = list(item_ids)
+        if not item_ids:
+            return []
+        found = self._get_items(_item_class(kind), kind, item_ids)
+        records = [_record(kind, item) for item in found]
+        if kind == 'appointment':
+            modified = [occ.id for item in found for occ in (item.modified_occurrences or ())]
+            fetched = {item.id: item for item in self._get_items(CalendarItem, 'occurrence', modified)}
+            for record, item in zip(records, found):
+                record.exceptions = _exceptions(item, fetched)
+        return records
+
+    def create_record(self, kind, values, categories=()):
+        """Create an item from canonical values (an appointment's ``uid`` may be given in
+        ``values``); returns (item_id, change_key). Nothing is sent to attendees."""
+        account = self.account or self.connect()
+        cls = _item_class(kind)
+        attrs = _ews_values(kind, values, create=True)
+        if kind == 'appointment' and values.get('uid'):
+            attrs['uid'] = values['uid']
+        item = cls(account=account, folder=getattr(account, ACT_FOLDERS[kind]), **attrs)
+        item.categories = list(categories) or None
+        try:
+            item.save(send_meeting_invitations=SEND_TO_NONE)
+        except Exception as exc:
+            raise self._map(exc)
+        return item.id, item.changekey
+
+    def update_record(self, kind, item_id, change_key, values):
+        """Write only the canonical fields in ``values`` ('' or None deletes a field) and
+        return the new change key. Raises ConflictError when the item changed since
+        ``change_key`` was read, PermanentError 'item_missing' when it is gone. Appointment
+        times (start, end, all_day, timezone) are written together: all four or none;
+        ``organizer`` is read-only (ignored), and a contact's display name is never deleted."""
+        account = self.account or self.connect()
+        attrs = _ews_values(kind, values, create=False)
+        if not attrs:
+            return change_key
+        item = _item_class(kind)(account=account, id=item_id, changekey=change_key, **attrs)
+        try:
+            _new_id, new_change_key = _PartialUpdateItem(account=account).get(
+                items=[(item, list(attrs))], conflict_resolution=NEVER_OVERWRITE,
+                message_disposition=SAVE_ONLY, send_meeting_invitations_or_cancellations=SEND_TO_NONE,
+                suppress_read_receipts=True)
+        except Exception as exc:
+            raise self._map(exc)
+        return new_change_key
+
+    def delete_record(self, kind, item_id):
+        """Move an item (a series with its occurrences, or one occurrence) to Deleted Items
+        without cancellations. Returns False when it was gone already."""
+        account = self.account or self.connect()
+        try:
+            [result] = list(DeleteItem(account=account).call(
+                items=[(item_id, None)], delete_type=MOVE_TO_DELETED_ITEMS,
+                send_meeting_cancellations=SEND_TO_NONE, affected_task_occurrences=ALL_OCCURRENCES,
+                suppress_read_receipts=True))
+        except Exception as exc:
+            raise self._map(exc)
+        if isinstance(result, ews_errors.ErrorItemNotFound):
+            return False
+        if isinstance(result, Exception):
+            raise self._map(result)
+        return True
+
+    def _get_items(self, cls, fields_key, item_ids):
+        """GetItem of ``item_ids`` with the fields of ``fields_key``: the items of class ``cls``."""
+        if not item_ids:
+            return []
+        account = self.account or self.connect()
+        fields = {FieldPath(field=cls.get_field_by_fieldname(name))
+                  for name in _READ[fields_key] + _COMMON_READ}
+        try:
+            results = list(GetItem(account=account).call(
+                items=[(item_id, None) for item_id in item_ids], additional_fields=fields, shape=ID_ONLY))
+        except Exception as exc:
+            raise self._map(exc)
+        found = []
+        for result in results:
+            if isinstance(result, ews_errors.ErrorItemNotFound):
+                continue
+            if isinstance(result, Exception):
+                raise self._map(result)
+            if isinstance(result, cls):
+                found.append(result)
+        return found
+
     def close(self):
         if self.account is not None:
             self.account.protocol.close()
@@ -292,6 +459,10 @@ class EwsConnector(Connector):
         if isinstance(exc, (AuthError, ConfigError, PermanentError, TransientError)):
             return exc
         detail = str(exc)
+        if isinstance(exc, ews_errors.ErrorIrresolvableConflict):
+            return ConflictError('change_key_mismatch', detail)
+        if isinstance(exc, ews_errors.ErrorItemNotFound):
+            return PermanentError('item_missing', detail)
         if isinstance(exc, ews_errors.ErrorInvalidSyncStateData):
             return SyncStateInvalid('sync_state_invalid', detail)
         if isinstance(exc, ews_errors.ErrorServerBusy):
@@ -333,3 +504,226 @@ def _remote_item(item):
                       getattr(item, 'size', 0), getattr(item, 'datetime_received', None),
                       getattr(item, 'subject', ''), sender, getattr(item, 'message_id', None),
                       is_message=isinstance(item, Message))
+
+
+# -------------------------------------------------------------- appointments, contacts, tasks
+if exchangelib is not None:
+    class _PartialUpdateItem(UpdateItem):
+        """UpdateItem that writes only the indexed entries given, subfield by subfield (None
+        leaves a subfield alone, '' deletes it). exchangelib's own deletes every label
+        missing from the list, so setting EmailAddress2 would drop EmailAddress1."""
+
+        def _get_value(self, target, field):
+            if isinstance(field, IndexedField):
+                return getattr(target, field.name)
+            return super(_PartialUpdateItem, self)._get_value(target, field)
+
+        def _set_field_elems(self, target_model, field, value):
+            if not isinstance(field, IndexedField):
+                yield from super(_PartialUpdateItem, self)._set_field_elems(target_model, field, value)
+                return
+            for entry in value:
+                for subfield in field.value_cls.supported_fields(version=self.account.version):
+                    sub_value = getattr(entry, subfield.name)
+                    path = FieldPath(field=field, label=entry.label, subfield=subfield)
+                    if sub_value == '':
+                        yield self._delete_field_elem(field_path=path)
+                    elif sub_value is not None:
+                        yield self._set_field_elem(
+                            target_model=target_model, field_path=path,
+                            value=field.value_cls(**{'label': entry.label, subfield.name: sub_value}))
+
+
+def _item_class(kind):
+    return {'appointment': CalendarItem, 'contact': Contact, 'task': Task}[kind]
+
+
+def _body_text(value):
+    return canon.plain_text(value, is_html=isinstance(value, HTMLBody))
+
+
+def _record(kind, item):
+    reader = {'appointment': _appointment_values, 'contact': _contact_values, 'task': _task_values}[kind]
+    return RemoteRecord(kind, item.id, item.changekey,
+                        uid=(item.uid or None) if kind == 'appointment' else None,
+                        categories=item.categories or (),
+                        last_modified=canon.as_utc(item.last_modified_time), values=reader(item))
+
+
+def _appointment_values(item, recurrence=True):
+    zone = item._start_timezone
+    tzname = getattr(zone, 'key', None) or 'UTC'
+    if tzname in UTC_NAMES:
+        tzname = 'UTC'
+    start, end = item.start, item.end
+    if item.is_all_day:
+        if isinstance(start, datetime.datetime):
+            start, end = canon.all_day_dates(start, end, tzname)
+        else:  # exchangelib made dates of them in the start time zone, the end inclusive
+            start, end = canon.as_date(start), canon.as_date(end) + datetime.timedelta(days=1)
+            end = max(end, start + datetime.timedelta(days=1))
+    else:
+        start, end = canon.as_utc(start), canon.as_utc(end)
+    attendees = [(a.mailbox.email_address, a.mailbox.name, role)
+                 for role, group in (('required', item.required_attendees),
+                                     ('optional', item.optional_attendees))
+                 for a in group or () if a.mailbox is not None]
+    organizer = item.organizer.email_address if item.organizer is not None else None
+    show_as = {ews: name for name, ews in SHOW_AS.items()}
+    values = {
+        'subject': item.subject or '', 'start': start, 'end': end, 'all_day': bool(item.is_all_day),
+        'timezone': tzname, 'location': item.location or '', 'body': _body_text(item.body),
+        'attendees': canon.attendees_value(attendees), 'organizer': (organizer or '').lower(),
+        'show_as': show_as.get(item.legacy_free_busy_status, 'busy'),
+        'importance': (item.importance or 'Normal').lower(),
+    }
+    if recurrence:
+        values['recurrence'] = _recurrence_value(item.recurrence)
+    return values
+
+
+def _recurrence_value(recurrence):
+    if recurrence is None or recurrence.pattern is None or recurrence.boundary is None:
+        return None
+    pattern, boundary = recurrence.pattern, recurrence.boundary
+    return canon.recurrence_from_ews(
+        pattern.ELEMENT_NAME, {f.name: getattr(pattern, f.name) for f in pattern.FIELDS},
+        boundary.ELEMENT_NAME, {f.name: getattr(boundary, f.name) for f in boundary.FIELDS})
+
+
+def _exceptions(master, fetched):
+    """The master's modified occurrences (with the values of those fetched) and cancelled
+    ones, by original start."""
+    out = []
+    for occ in master.modified_occurrences or ():
+        item = fetched.get(occ.id)
+        if item is not None:  # deleted meanwhile: the next sync sees it cancelled
+            out.append(RemoteOccurrence(canon.as_utc(occ.original_start), False, item.id,
+                                        item.changekey, _appointment_values(item, recurrence=False)))
+    for occ in master.deleted_occurrences or ():
+        out.append(RemoteOccurrence(canon.as_utc(occ.start), cancelled=True))
+    return sorted(out, key=lambda occ: occ.original_start)
+
+
+def _contact_values(item):
+    values = {name: getattr(item, attr) or '' for name, attr in CONTACT_PLAIN.items()}
+    entries = {}
+    for group in ('email_addresses', 'phone_numbers', 'physical_addresses'):
+        for entry in getattr(item, group) or ():
+            entries[group, entry.label] = entry
+    for name, (group, label, sub) in CONTACT_INDEXED.items():
+        values[name] = (getattr(entries.get((group, label)), sub, None) or '').strip()
+    return values
+
+
+def _task_values(item):
+    return {'subject': item.subject or '', 'due': canon.as_date(item.due_date),
+            'start': canon.as_date(item.start_date), 'status': item.status or 'NotStarted',
+            'percent': float(item.percent_complete or 0), 'notes': _body_text(item.body)}
+
+
+def _ews_values(kind, values, create):
+    """The exchangelib attributes to write for canonical ``values``; an empty value
+    becomes None (the field is deleted)."""
+    extra = {'uid'} if create and kind == 'appointment' else set()
+    unknown = set(values) - set(canon.FIELDS[kind]) - extra
+    if unknown:
+        raise ValueError('unknown %s fields: %s' % (kind, ', '.join(sorted(unknown))))
+    writer = {'appointment': _appointment_attrs, 'contact': _contact_attrs, 'task': _task_attrs}[kind]
+    return writer(values, create)
+
+
+def _ews_zone(name):
+    try:
+        return exchangelib.EWSTimeZone(name or 'UTC')
+    except Exception:  # unknown to exchangelib's IANA -> Windows map
+        return exchangelib.EWSTimeZone('UTC')
+
+
+def _ews_instant(value, zone):
+    if not isinstance(value, datetime.datetime) or value.tzinfo is None:
+        raise ValueError('appointment times must be aware datetimes (or dates when all day): %r'
+                         % (value,))
+    return exchangelib.EWSDateTime.from_datetime(value).astimezone(zone)
+
+
+def _appointment_attrs(values, create):
+    attrs = {}
+    for name, attr in (('subject', 'subject'), ('location', 'location'), ('body', 'body')):
+        if name in values:
+            attrs[attr] = values[name] or None
+    if 'attendees' in values:
+        for role in ('required', 'optional'):
+            attrs[role + '_attendees'] = [
+                Attendee(mailbox=Mailbox(email_address=email, name=name or None), response_type='Unknown')
+                for email, name, kind in values['attendees'] or () if kind == role] or None
+    if 'show_as' in values:
+        attrs['legacy_free_busy_status'] = SHOW_AS[values['show_as'] or 'busy']
+    if 'importance' in values:
+        attrs['importance'] = (values['importance'] or 'normal').capitalize()
+    if create or any(name in values for name in canon.TIME_FIELDS):
+        missing = [name for name in ('start', 'end') if values.get(name) is None]
+        if not create:
+            missing += [name for name in ('all_day', 'timezone') if name not in values]
+        if missing:
+            raise ValueError('appointment times are written together; missing: %s' % ', '.join(missing))
+        zone = _ews_zone(values.get('timezone'))
+        start, end = values['start'], values['end']
+        if values.get('all_day'):
+            start, end = canon.all_day_bounds(canon.as_date(start), canon.as_date(end), zone.key)
+        attrs.update(start=_ews_instant(start, zone), end=_ews_instant(end, zone),
+                     is_all_day=bool(values.get('all_day')), _start_timezone=zone, _end_timezone=zone)
+    if 'recurrence' in values:
+        rule = values['recurrence']
+        if rule and not rule.get('start'):
+            if 'start' not in attrs:
+                raise ValueError('a recurrence without its start date needs the appointment times')
+            rule = dict(rule, start=attrs['start'].date())  # the local date of the first occurrence
+        attrs['recurrence'] = _ews_recurrence(rule) if rule else None
+    return attrs
+
+
+def _ews_recurrence(rule):
+    pattern, pattern_attrs, boundary, boundary_attrs = canon.recurrence_to_ews(rule)
+    patterns = {cls.ELEMENT_NAME: cls for cls in PATTERN_CLASSES}
+    boundaries = {cls.ELEMENT_NAME: cls for cls in BOUNDARY_CLASSES}
+    return Recurrence(pattern=patterns[pattern](**pattern_attrs),
+                      boundary=boundaries[boundary](**boundary_attrs))
+
+
+def _contact_attrs(values, create):
+    attrs = {attr: values[name] or None for name, attr in CONTACT_PLAIN.items() if name in values}
+    if not attrs.get('display_name') and (create or 'display_name' in attrs):
+        # required by Exchange: never deleted, made up from the other fields when empty
+        fallback = ' '.join(filter(None, (values.get('first_name'), values.get('last_name')))) or (
+            values.get('company') or values.get('email'))
+        if fallback:
+            attrs['display_name'] = fallback
+        elif create:
+            raise ValueError('a contact needs a name, a company or an email address')
+        else:
+            attrs.pop('display_name')
+    classes = {'email_addresses': EmailAddress, 'phone_numbers': PhoneNumber,
+               'physical_addresses': PhysicalAddress}
+    entries = {}
+    for name, (group, label, sub) in CONTACT_INDEXED.items():
+        if name in values and (values[name] or not create):
+            entries.setdefault((group, label), {})[sub] = (values[name] or '').strip()
+    for (group, label), subs in entries.items():
+        attrs.setdefault(group, []).append(classes[group](label=label, **subs))
+    return attrs
+
+
+def _task_attrs(values, create):
+    attrs = {}
+    simple = {'subject': 'subject', 'due': 'due_date', 'start': 'start_date', 'notes': 'body'}
+    for name, attr in simple.items():
+        if name in values:
+            value = values[name]
+            attrs[attr] = (canon.as_date(value) if name in ('due', 'start') else value) or None
+    if 'status' in values:
+        attrs['status'] = values['status'] or 'NotStarted'
+    if 'percent' in values:
+        percent = float(values['percent'] or 0)
+        attrs['percent_complete'] = decimal.Decimal(int(percent) if percent.is_integer() else str(percent))
+    return attrs

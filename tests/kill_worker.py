@@ -23,7 +23,7 @@ def main():
     parser.add_argument('--kill-at', type=int, default=0)
     parser.add_argument('--when', choices=('before', 'after'), default='after')
     parser.add_argument('--cron', action='store_true')
-    parser.add_argument('--channel', default='incoming', choices=('incoming', 'outgoing'))
+    parser.add_argument('--channel', default='incoming', choices=('incoming', 'outgoing', 'act'))
     parser.add_argument('--pause-at', type=int, default=0)
     parser.add_argument('--signal-dir')
     args = parser.parse_args()

@@ -18,9 +18,9 @@ WORKER = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'kill_worker.
 COUNT = 120
 
 
-def _run_worker(mailbox_id, kill_at=0, when='after'):
+def _run_worker(mailbox_id, kill_at=0, when='after', channel='incoming'):
     args = [sys.executable, WORKER, os.environ['MAIL_SYNC_TEST_CONF'], os.environ['MAIL_SYNC_TEST_DB'],
-            str(mailbox_id), '--kill-at', str(kill_at), '--when', when]
+            str(mailbox_id), '--kill-at', str(kill_at), '--when', when, '--channel', channel]
     return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=300)
 

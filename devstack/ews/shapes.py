@@ -35,6 +35,9 @@ DEFAULT_ITEM_FIELDS = {'ItemId', 'ParentFolderId', 'ItemClass', 'Subject', 'Sens
                        'GivenName', 'Surname', 'EmailAddresses', 'Status', 'DueDate'}
 INDEXED = {'contacts:EmailAddress': 'EmailAddresses', 'contacts:PhoneNumber': 'PhoneNumbers',
            'contacts:ImAddress': 'ImAddresses'}
+# Parts of an indexed entry: contacts:PhysicalAddress:Street with FieldIndex Business...
+INDEXED_PARTS = {'contacts:PhysicalAddress:%s' % part: ('PhysicalAddresses', part)
+                 for part in ('Street', 'City', 'State', 'CountryOrRegion', 'PostalCode')}
 FOLDER_FIELDS = ('FolderId', 'ParentFolderId', 'FolderClass', 'DisplayName', 'TotalCount',
                  'ChildFolderCount', 'UnreadCount')
 
@@ -60,6 +63,8 @@ class Shape(object):
                 self.names.add(uri.split(':', 1)[1])
             elif local(prop) == 'IndexedFieldURI' and uri in INDEXED:
                 self.indexed.setdefault(INDEXED[uri], set()).add(prop.get('FieldIndex'))
+            elif local(prop) == 'IndexedFieldURI' and uri in INDEXED_PARTS:
+                self.indexed.setdefault(INDEXED_PARTS[uri][0], set()).add(prop.get('FieldIndex'))
         if 'MimeContent' in self.names:
             self.mime = True
 
@@ -119,6 +124,9 @@ def computed_values(item):
     for name, elem in item.fields.items():
         if name not in ('ItemId', 'ParentFolderId', 'MimeContent', 'Size'):
             values[name] = elem
+    if item.kind == 'CalendarItem':
+        from .calendar_items import computed
+        values.update(computed(item))
     return values
 
 

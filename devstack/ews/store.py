@@ -46,14 +46,37 @@ ITEM_CLASS = {'Message': 'IPM.Note', 'CalendarItem': 'IPM.Appointment', 'Contact
 
 
 BOOLEAN_EXTRA = {'ReminderIsSet', 'AllowNewTimeProposal', 'MeetingRequestWasSent'}
+DATETIME_FIELDS = {'Start', 'End', 'DueDate', 'StartDate', 'CompleteDate', 'ReminderDueBy'}
 
 
 def normalise(elem):
-    """Write xs:boolean fields as Exchange does ("1" from a client comes back "true")."""
+    """Write values as Exchange returns them: xs:boolean "1" as "true", date-times in UTC."""
     name = etree.QName(elem).localname
     if (name.startswith(('Is', 'Has')) or name in BOOLEAN_EXTRA) and elem.text in ('0', '1'):
         elem.text = 'true' if elem.text == '1' else 'false'
+    elif name in DATETIME_FIELDS and elem.text and 'T' in elem.text:
+        try:
+            value = datetime.datetime.fromisoformat(elem.text.strip().replace('Z', '+00:00'))
+        except ValueError:
+            return elem
+        if value.tzinfo is not None:
+            elem.text = ews_datetime(value)
     return elem
+
+
+def task_rules(fields):
+    """Exchange keeps a task's Status and PercentComplete consistent and dates its completion."""
+    status = fields.get('Status')
+    percent = fields.get('PercentComplete')
+    if status is not None and status.text == 'Completed':
+        fields['PercentComplete'] = t('PercentComplete', '100')
+        if 'CompleteDate' not in fields:
+            fields['CompleteDate'] = t('CompleteDate', ews_datetime(now_utc()))
+    elif percent is not None and percent.text in ('100', '100.0'):
+        fields['Status'] = t('Status', 'Completed')
+        fields['CompleteDate'] = t('CompleteDate', ews_datetime(now_utc()))
+    else:
+        fields.pop('CompleteDate', None)
 
 
 class StoreError(Exception):
@@ -88,6 +111,8 @@ class Item(object):
         self.version = 0
         self.change_key = None
         self.created_seq = seq
+        self.exceptions = {}  # recurring master: original start (UTC) -> changed occurrence
+        self.deleted_occurrences = []  # recurring master: original starts (UTC), sorted
         self.changed_seq = seq  # any change, the read flag included
         self.content_seq = seq  # changes other than the read flag
         for elem in fields:
@@ -176,6 +201,9 @@ class Store(object):
     def __init__(self):
         self.lock = threading.RLock()
         self.mailboxes = {}
+        # Every CreateItem/UpdateItem/DeleteItem of a calendar item, with the meeting
+        # invitation or cancellation setting it carried (see record_meeting_message).
+        self.meeting_messages = []
         self._counter = itertools.count(1)
         self.seq = 0
 
@@ -219,39 +247,55 @@ class Store(object):
             if 'ItemClass' not in names:
                 fields.append(t('ItemClass', ITEM_CLASS.get(kind, 'IPM.Note')))
             item = Item(item_id, kind, folder, seq, fields, mime)
+            if kind == 'CalendarItem':
+                from . import calendar_items
+                calendar_items.prepare_new(item.fields, folder.owner)
+                calendar_items.align_master(item)
+            elif kind == 'Task':
+                task_rules(item.fields)
             folder.items[item_id] = item
             return item
 
     def find_item(self, item_id):
+        """A stored item by id, or an occurrence (calendar_items.Occurrence) by its own id."""
         with self.lock:
             for mailbox in self.mailboxes.values():
                 for folder in mailbox.folders.values():
                     if item_id in folder.items:
                         return folder.items[item_id]
+            from . import calendar_items
+            occurrence = calendar_items.parse_occurrence_id(item_id)
+            if occurrence is not None:
+                return calendar_items.occurrence_at(self.find_item(occurrence[0]), occurrence[1])
             raise StoreError('ErrorItemNotFound', 'The specified object was not found in the store.')
 
     def update_item(self, item, set_fields=(), delete_fields=()):
+        """Replace (or delete) whole properties; an occurrence becomes an exception of its master."""
         with self.lock:
+            from . import calendar_items
+            set_fields = [normalise(elem) for elem in set_fields]
+            if isinstance(item, calendar_items.Occurrence):
+                return calendar_items.update_occurrence(self, item, set_fields, delete_fields)
+            before = [copy.deepcopy(item.fields.get(n)) for n in ('Recurrence', 'Start', 'End')]
             names = {etree.QName(elem).localname for elem in set_fields} | set(delete_fields)
             for elem in set_fields:
-                name = etree.QName(normalise(elem)).localname
-                current = item.fields.get(name)
-                keyed = [child for child in elem if child.get('Key')]
-                if current is not None and keyed:  # indexed field: merge entries by Key
-                    for child in keyed:
-                        for old in current.findall(child.tag):
-                            if old.get('Key') == child.get('Key'):
-                                current.remove(old)
-                        current.append(child)
-                else:
-                    item.fields[name] = elem
+                item.fields[etree.QName(elem).localname] = elem
             for name in delete_fields:
                 item.fields.pop(name, None)
+            if item.kind == 'CalendarItem':
+                calendar_items.align_master(item)
+                calendar_items.series_changed(item, before)
+            elif item.kind == 'Task':
+                task_rules(item.fields)
             item.touch(self.next_seq(), read_flag_only=names == {'IsRead'})
             return item
 
     def remove_item(self, item):
         with self.lock:
+            from . import calendar_items
+            if isinstance(item, calendar_items.Occurrence):
+                calendar_items.delete_occurrence(self, item)
+                return
             folder = item.folder
             del folder.items[item.id]
             folder.tombstones[item.id] = (item.created_seq, self.next_seq())
@@ -262,7 +306,32 @@ class Store(object):
             self.remove_item(item)
             moved = self.add_item(destination, item.kind, item.fields.values(), item.mime)
             moved.created = item.created
+            moved.exceptions = item.exceptions
+            moved.deleted_occurrences = item.deleted_occurrences
             return moved
+
+    # -- meeting messages ---------------------------------------------------
+    def record_meeting_message(self, operation, item, value):
+        """Note what a client asked for calendar item ``item``: ``value`` is its
+        SendMeetingInvitations (CreateItem), SendMeetingInvitationsOrCancellations
+        (UpdateItem) or SendMeetingCancellations (DeleteItem) attribute."""
+        from . import calendar_items
+        with self.lock:
+            master = getattr(item, 'master', None)
+            self.meeting_messages.append({
+                'operation': operation, 'mailbox': item.folder.owner, 'item_id': item.id,
+                'master_id': master.id if master is not None else None,
+                'subject': item.text('Subject'), 'value': value,
+                'attendees': calendar_items.attendee_count(item)})
+
+    def meeting_log(self, clear=False):
+        """Copies of ``meeting_messages`` (dicts: operation, mailbox, item_id, master_id,
+        subject, value, attendees); ``clear`` empties the list."""
+        with self.lock:
+            log = [dict(entry) for entry in self.meeting_messages]
+            if clear:
+                del self.meeting_messages[:]
+            return log
 
     # -- what Outlook's user would do ---------------------------------------
     def deliver(self, address, raw, folder='inbox'):
@@ -303,11 +372,46 @@ class Store(object):
         with self.lock:
             self.remove_item(self.find_item(item_id))
 
-    def create(self, address, folder, kind, **values):
-        """Create a CalendarItem, Contact or Task from simple fields (Subject, Start, GivenName...)."""
+    def create(self, address, folder, kind, timezone=None, recurrence=None, **values):
+        """Create a CalendarItem, Contact or Task from simple fields (Subject, Start, GivenName...).
+
+        Calendar items also take ``timezone`` (a Windows id: StartTimeZone and EndTimeZone),
+        attendee fields as lists of addresses (``RequiredAttendees=['bob@x.test']``) and
+        ``recurrence``: a dict with ``pattern`` and ``range`` element names and their
+        children, e.g. ``{'pattern': 'WeeklyRecurrence', 'Interval': 1, 'DaysOfWeek':
+        'Monday', 'range': 'NumberedRecurrence', 'StartDate': '2027-03-01',
+        'NumberOfOccurrences': 5}``.
+        """
         with self.lock:
-            fields = [t(name, value) for name, value in values.items()]
+            fields = []
+            for name, value in values.items():
+                if isinstance(value, (list, tuple)):
+                    value = [t('Attendee', [mailbox_elem('Mailbox', '', a)[0]]) for a in value]
+                fields.append(t(name, value))
+            if recurrence:
+                fields.append(recurrence_elem(recurrence))
+            if timezone:
+                fields += [t('StartTimeZone', Id=timezone), t('EndTimeZone', Id=timezone)]
             return self.add_item(self.mailbox(address).folder(folder), kind, fields).id
+
+    def modify_occurrence(self, master_id, index, **values):
+        """Change occurrence ``index`` (1-based) of a series, e.g. ``Start=..., End=...``;
+        return the id of the exception."""
+        from . import calendar_items
+        with self.lock:
+            occurrence = calendar_items.occurrence_by_index(self.find_item(master_id), index)
+            return self.update_item(occurrence, [t(n, v) for n, v in values.items()]).id
+
+    def delete_occurrence(self, master_id, index):
+        from . import calendar_items
+        with self.lock:
+            self.remove_item(calendar_items.occurrence_by_index(self.find_item(master_id), index))
+
+    def occurrences(self, master_id):
+        """Snapshots of the live occurrences of a series (bounded series only)."""
+        from . import calendar_items
+        with self.lock:
+            return [o.snapshot() for o in calendar_items.occurrences(self.find_item(master_id))]
 
     def contents(self, address, folder='inbox'):
         """Snapshots of the items in a folder, oldest first."""
@@ -317,6 +421,17 @@ class Store(object):
     def item(self, item_id):
         with self.lock:
             return self.find_item(item_id).snapshot()
+
+
+def recurrence_elem(spec):
+    """A ``t:Recurrence`` from the dict form ``Store.create`` takes."""
+    spec = dict(spec)
+    pattern, boundary = spec.pop('pattern'), spec.pop('range')
+    pattern_keys = ('Interval', 'DaysOfWeek', 'FirstDayOfWeek', 'DayOfMonth', 'DayOfWeekIndex', 'Month')
+    range_keys = ('StartDate', 'EndDate', 'NumberOfOccurrences')
+    return t('Recurrence', [
+        t(pattern, [t(k, spec[k]) for k in pattern_keys if k in spec]),
+        t(boundary, [t(k, spec[k]) for k in range_keys if k in spec])])
 
 
 def mailbox_elem(tag, name, address):

@@ -1,4 +1,5 @@
 """Who is calling, on whose mailbox, and the id look-ups every operation needs."""
+from .. import calendar_items
 from ..soap import local, tq
 from ..store import StoreError
 
@@ -41,7 +42,23 @@ class Context(object):
         raise StoreError('ErrorFolderNotFound', 'The specified folder could not be found in the store.')
 
     def item(self, elem):
-        """An ItemId element -> Item of our mailbox."""
-        item = self.store.find_item(elem.get('Id'))
+        """An ItemId, OccurrenceItemId or RecurringMasterItemId element -> Item of our
+        mailbox (an occurrence is a calendar_items.Occurrence)."""
+        kind = local(elem)
+        if kind == 'OccurrenceItemId':
+            master = self.store.find_item(elem.get('RecurringMasterId'))
+            try:
+                index = int(elem.get('InstanceIndex'))
+            except (TypeError, ValueError):
+                raise StoreError('ErrorInvalidIdMalformed', 'InstanceIndex is invalid.')
+            item = calendar_items.occurrence_by_index(master, index)
+        elif kind == 'RecurringMasterItemId':
+            item = self.store.find_item(elem.get('OccurrenceId'))
+            if isinstance(item, calendar_items.Occurrence):
+                item = item.master
+            elif not calendar_items.is_master(item):
+                raise StoreError('ErrorItemNotFound', 'The item is not part of a recurring series.')
+        else:
+            item = self.store.find_item(elem.get('Id'))
         self._own(self.store.mailbox(item.folder.owner))
         return item

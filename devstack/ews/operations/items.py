@@ -1,11 +1,10 @@
 """FindItem, GetItem, CreateItem, UpdateItem, DeleteItem, MoveItem and SendItem."""
 import base64
 import copy
-import datetime
 
-from .. import delivery
+from .. import calendar_items, delivery
 from ..restriction import matches, sort_key
-from ..shapes import INDEXED, Shape, item_xml
+from ..shapes import INDEXED, INDEXED_PARTS, Shape, item_xml
 from ..soap import SoapFault, local, m, mq, operation_response, response_message, t, tq
 from ..store import StoreError, mailbox_elem, message_fields, now_utc
 from .folders import page
@@ -48,19 +47,13 @@ def find_item(ctx, op):
 
 
 def calendar_view(view, items):
-    """Items overlapping [StartDate, EndDate), by start, at most MaxEntriesReturned (no paging)."""
-    start, end = _instant(view.get('StartDate')), _instant(view.get('EndDate'))
-    found = sorted((i for i in items if 'Start' in i.fields and 'End' in i.fields
-                    and _instant(i.text('Start')) < end and _instant(i.text('End')) > start),
-                   key=lambda i: _instant(i.text('Start')))
+    """Singles, occurrences and exceptions overlapping [StartDate, EndDate), by start, at most
+    MaxEntriesReturned (no paging), as Exchange's expanded view."""
+    found = calendar_items.calendar_view(items, calendar_items.parse_instant(view.get('StartDate')),
+                                         calendar_items.parse_instant(view.get('EndDate')))
     limit = int(view.get('MaxEntriesReturned', len(found)))
     return found[:limit], {'TotalItemsInView': str(len(found)),
                            'IncludesLastItemInRange': 'true' if len(found) <= limit else 'false'}
-
-
-def _instant(text):
-    value = datetime.datetime.fromisoformat(text.strip().replace('Z', '+00:00'))
-    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
 
 
 def get_item(ctx, op):
@@ -125,6 +118,7 @@ def _create_calendar_item(ctx, op, elem):
                          'SendMeetingInvitations attribute is required for calendar items.')
     item = ctx.store.add_item(_saved_folder(ctx, op, 'calendar'), 'CalendarItem',
                               [copy.deepcopy(c) for c in elem])
+    ctx.store.record_meeting_message('CreateItem', item, invitations)
     attendees = _recipients_from_attendees(item)
     if invitations != 'SendToNone' and attendees is not None:
         copied = [copy.deepcopy(item.fields[name]) for name in MEETING_FIELDS if name in item.fields]
@@ -168,43 +162,117 @@ def create_item(ctx, op):
 
 
 def _field_name(uri_elem):
+    """(property name, index key or None, part of an indexed entry or None) of a path."""
     uri = uri_elem.get('FieldURI')
     if local(uri_elem) == 'IndexedFieldURI':
-        if uri not in INDEXED:
-            raise StoreError('ErrorInvalidPropertyRequest', 'Unknown indexed field %s' % uri)
-        return INDEXED[uri], uri_elem.get('FieldIndex')
+        if uri in INDEXED:
+            return INDEXED[uri], uri_elem.get('FieldIndex'), None
+        if uri in INDEXED_PARTS:
+            return INDEXED_PARTS[uri][0], uri_elem.get('FieldIndex'), INDEXED_PARTS[uri][1]
+        raise StoreError('ErrorInvalidPropertyRequest', 'Unknown indexed field %s' % uri)
     if local(uri_elem) != 'FieldURI':
         raise StoreError('ErrorInvalidPropertyRequest', 'Only FieldURI and IndexedFieldURI are supported.')
-    return uri.split(':', 1)[1], None
+    return uri.split(':', 1)[1], None, None
 
 
-def _update_one(ctx, op, change):
-    item = ctx.item(change.find(tq('ItemId')))
-    change_key = change.find(tq('ItemId')).get('ChangeKey')
-    # Exchange merges a stale change for AutoResolve and overwrites for AlwaysOverwrite;
-    # only NeverOverwrite refuses a change key that is no longer current.
-    if change_key and change_key != item.change_key and op.get('ConflictResolution') == 'NeverOverwrite':
-        raise StoreError('ErrorIrresolvableConflict',
-                         'The send or update operation could not be performed because the change '
-                         'key passed in the request does not match the current change key for the item.')
-    set_fields, delete = [], []
-    for update in change.find(tq('Updates')):
-        name, key = _field_name(update[0])
-        if local(update) in ('SetItemField', 'AppendToItemField'):
+def _entry(container, key):
+    for entry in container.findall(tq('Entry')):
+        if entry.get('Key') == key:
+            return entry
+    return None
+
+
+def _changes(item, updates):
+    """(elements to set, names to delete) for the Updates of one ItemChange.
+
+    Indexed properties (EmailAddresses, PhoneNumbers, PhysicalAddresses...) are
+    changed entry by entry, or part by part for a physical address (Street, City...).
+    """
+    set_fields, delete, indexed = {}, set(), {}
+    for update in updates:
+        name, key, part = _field_name(update[0])
+        setting = local(update) in ('SetItemField', 'AppendToItemField')
+        value = None
+        if setting:
             value = update[1].find(tq(name))
             if value is None:
                 raise StoreError('ErrorInvalidPropertySet', 'No value for %s.' % name)
-            if local(update) == 'AppendToItemField' and name in item.fields:
+        if key is None:
+            delete.discard(name)
+            if not setting:
+                set_fields.pop(name, None)
+                delete.add(name)
+            elif local(update) == 'AppendToItemField' and name in item.fields:
                 merged = copy.deepcopy(item.fields[name])
                 merged.extend(copy.deepcopy(child) for child in value)
-                value = merged
-            set_fields.append(copy.deepcopy(value))
-        elif key is not None:
-            remaining = [e for e in item.fields.get(name, []) if e.get('Key') != key]
-            set_fields.append(t(name, [copy.deepcopy(e) for e in remaining]))
+                set_fields[name] = merged
+            else:
+                set_fields[name] = copy.deepcopy(value)
+            continue
+        if name not in indexed:
+            current = item.fields.get(name)
+            indexed[name] = copy.deepcopy(current) if current is not None else t(name)
+        container = indexed[name]
+        entry = _entry(container, key)
+        new = _entry(value, key) if setting else None
+        if setting and new is None:
+            raise StoreError('ErrorInvalidPropertySet', 'No %s entry with Key %s.' % (name, key))
+        if part is None:
+            if entry is not None:
+                container.remove(entry)
+            if setting:
+                container.append(copy.deepcopy(new))
+            continue
+        if entry is None:
+            if not setting:
+                continue
+            entry = t('Entry', Key=key)
+            container.append(entry)
+        for old in entry.findall(tq(part)):
+            entry.remove(old)
+        if setting and new.find(tq(part)) is not None:
+            entry.append(copy.deepcopy(new.find(tq(part))))
+        if len(entry) == 0:
+            container.remove(entry)
+    for name, container in indexed.items():
+        if len(container):
+            set_fields[name] = container
+            delete.discard(name)
         else:
-            delete.append(name)
-    ctx.store.update_item(item, set_fields, delete)
+            set_fields.pop(name, None)
+            delete.add(name)
+    return list(set_fields.values()), sorted(delete)
+
+
+def _check_change_key(op, item, change_key):
+    """Refuse a stale change key unless the client said AlwaysOverwrite.
+
+    Exchange merges a stale AutoResolve change of a message when other properties
+    changed; for calendar items, contacts and tasks (what two-way sync writes) any
+    stale key is ErrorIrresolvableConflict here, so a client learns that it must
+    re-read before writing.
+    """
+    resolution = op.get('ConflictResolution')
+    if not change_key or change_key == item.change_key or resolution == 'AlwaysOverwrite':
+        return
+    if resolution == 'NeverOverwrite' or item.kind != 'Message':
+        raise StoreError('ErrorIrresolvableConflict',
+                         'The send or update operation could not be performed because the change '
+                         'key passed in the request does not match the current change key for the item.')
+
+
+def _update_one(ctx, op, change):
+    id_elem = next(child for child in change if local(child) != 'Updates')
+    item = ctx.item(id_elem)
+    _check_change_key(op, item, id_elem.get('ChangeKey'))
+    if item.kind == 'CalendarItem' and not op.get('SendMeetingInvitationsOrCancellations'):
+        raise StoreError('ErrorSendMeetingInvitationsOrCancellationsRequired',
+                         'SendMeetingInvitationsOrCancellations is required for calendar items.')
+    set_fields, delete = _changes(item, change.find(tq('Updates')))
+    item = ctx.store.update_item(item, set_fields, delete)
+    if item.kind == 'CalendarItem':
+        ctx.store.record_meeting_message('UpdateItem', item,
+                                         op.get('SendMeetingInvitationsOrCancellations'))
     disposition = op.get('MessageDisposition')
     if item.kind == 'Message' and disposition in ('SendOnly', 'SendAndSaveCopy'):
         sent = ctx.store.move_item(item, ctx.mailbox.folder('sentitems'))
@@ -230,12 +298,20 @@ def delete_item(ctx, op):
     delete_type = op.get('DeleteType')
     if delete_type not in ('HardDelete', 'SoftDelete', 'MoveToDeletedItems'):
         raise SoapFault('ErrorSchemaValidation', 'The DeleteType attribute is invalid.')
+    cancellations = op.get('SendMeetingCancellations')
     messages = []
     for elem in op.find(mq('ItemIds')):
         try:
             item = ctx.item(elem)
+            if item.kind == 'CalendarItem':
+                if not cancellations:
+                    raise StoreError('ErrorSendMeetingCancellationsRequired',
+                                     'SendMeetingCancellations is required for calendar items.')
+                ctx.store.record_meeting_message('DeleteItem', item, cancellations)
             trash = ctx.mailbox.folder('deleteditems')
-            if delete_type == 'MoveToDeletedItems' and item.folder is not trash:
+            if isinstance(item, calendar_items.Occurrence):
+                ctx.store.remove_item(item)  # leaves the series: a DeletedOccurrence
+            elif delete_type == 'MoveToDeletedItems' and item.folder is not trash:
                 ctx.store.move_item(item, trash)
             else:
                 ctx.store.remove_item(item)

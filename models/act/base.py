@@ -1,0 +1,87 @@
+"""What every adapter shares: the mailbox, its user and the context sync writes run in."""
+import datetime
+
+from odoo import fields
+from odoo.tools import html2plaintext
+
+# Writes by the sync never notify anyone (no invitations, no followers' mail) and are
+# recognisable in overrides.
+SYNC_CONTEXT = {'no_mail_to_attendees': True, 'mail_create_nosubscribe': True,
+                'mail_notrack': True, 'tracking_disable': True, 'mail_sync_writing': True}
+
+
+class Adapter(object):
+    kind = None
+    model = None
+    folder = None  # mail.sync.folder role, also the EWS distinguished folder id
+
+    def __init__(self, mailbox):
+        self.mailbox = mailbox
+        self.user = mailbox.user_id
+        self.tz = self.user.tz or 'UTC'
+        self.env = mailbox.env
+
+    @property
+    def records(self):
+        """The model, as superuser with the sync context (the cycle runs for every user)."""
+        return self.env[self.model].sudo().with_context(SYNC_CONTEXT, active_test=False)
+
+    def recent_domain(self, since):
+        """Records old enough to stay out of a first sync (the profile's "process after")."""
+        return [('write_date', '>=', fields.Datetime.to_string(since))] if since else []
+
+    def read(self, record):
+        """Canonical values of ``record`` (the Odoo side)."""
+        raise NotImplementedError
+
+    def values(self, canonical):
+        """Odoo values for the canonical fields given."""
+        raise NotImplementedError
+
+    def create(self, canonical, remote):
+        return self.records.create(self.values(canonical))
+
+    def write(self, record, canonical):
+        values = self.values(canonical)
+        if values:
+            record.with_context(SYNC_CONTEXT).write(values)
+
+    def archive(self, record):
+        """Exchange deleted the item: archive, never delete."""
+        if 'active' in record._fields:
+            record.with_context(SYNC_CONTEXT).write({'active': False})
+
+    def is_gone(self, record):
+        """Deleted or archived in Odoo."""
+        return not record.exists() or ('active' in record._fields and not record.active)
+
+    def may_delete_remote(self, record):
+        """Whether an Odoo deletion deletes the Exchange item (else it is only unlinked)."""
+        return False
+
+    def identity(self, values, uid=None):
+        """What tells an item created by an interrupted cycle apart from others."""
+        raise NotImplementedError
+
+    def remote_values(self, canonical, local):
+        """What to write to Exchange for the changed values ``canonical`` (``local``: all of
+        the record's canonical values)."""
+        return dict(canonical)
+
+
+def text(value):
+    return (value or '').strip()
+
+
+def plain(html):
+    return html2plaintext(html).strip() if html else ''
+
+
+def utc(value):
+    """Odoo's naive UTC datetime string -> aware UTC datetime."""
+    return fields.Datetime.from_string(value).replace(tzinfo=datetime.timezone.utc) if value else None
+
+
+def odoo_datetime(value):
+    """Aware datetime -> Odoo's naive UTC string."""
+    return fields.Datetime.to_string(value.astimezone(datetime.timezone.utc).replace(tzinfo=None))

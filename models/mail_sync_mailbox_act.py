@@ -1,0 +1,326 @@
+"""Appointments, contacts and tasks: one two-way cycle with Exchange per mailbox.
+
+For each kind, Exchange's changes first (SyncFolderItems, then GetItem for what changed),
+then Odoo's (records in the user's filter changed since their last sync, new ones, and
+deleted ones). Each item is merged field by field against the values both sides had at
+its last sync (sync/reconcile.py), so a change written by the sync is never synced back,
+and concurrent edits go by the profile's rule with the loser kept as a conflict.
+
+Exactly once: an item's Odoo record and its link are committed together, and Exchange's
+sync state only after the page's items; a cycle killed anywhere finds its links again by
+item id (and meetings by their iCalendar UID), never creating a second record or item.
+Nothing the sync does sends invitations or cancellations, in Exchange or in Odoo.
+"""
+import datetime
+import logging
+import uuid
+
+from odoo import _, fields, models
+
+from ..sync.errors import ConflictError, SyncStateInvalid
+from ..sync.reconcile import reconcile
+from .act import ADAPTERS, KINDS
+
+_logger = logging.getLogger(__name__)
+
+PAGE = 100  # changes per SyncFolderItems page, and per commit of the sync state
+
+
+class MailSyncMailboxAct(models.Model):
+    _inherit = 'mail.sync.mailbox'
+
+    def _sync_act(self):
+        """One cycle of the channel; returns counts per outcome."""
+        self.ensure_one()
+        stats = dict.fromkeys(('created', 'updated', 'pushed', 'archived', 'deleted', 'unlinked',
+                               'conflicts', 'remaining'), 0)
+        connector = self.sudo()._connector('act')
+        try:
+            for kind in KINDS:
+                adapter = ADAPTERS[kind](self)
+                directions = self.env['mail.sync.field.map'].sudo().directions(kind)
+                self._act_pull(connector, adapter, directions, stats)
+                self._act_push(connector, adapter, directions, stats)
+        finally:
+            connector.close()
+        return stats
+
+    # ------------------------------------------------------------------ helpers
+    def _act_links(self, kind):
+        return self.env['mail.sync.link'].sudo().search([('mailbox_id', '=', self.id), ('kind', '=', kind)])
+
+    def _act_folder(self, adapter):
+        Folder = self.env['mail.sync.folder'].sudo()
+        return Folder.search([('mailbox_id', '=', self.id), ('role', '=', adapter.folder)]) or \
+            Folder.create({'mailbox_id': self.id, 'role': adapter.folder, 'name': adapter.folder})
+
+    def _act_since(self):
+        """Nothing older than the profile's "process after" is pushed on a first sync."""
+        since = self.server_id.process_after
+        return fields.Datetime.from_string(since) if since else None
+
+    def _act_category(self):
+        return self.server_id.ews_category or 'Tracked to Odoo'
+
+    def _act_rule(self):
+        return self.server_id.act_conflict_rule or 'recent'
+
+    # ------------------------------------------------------------------ Exchange -> Odoo
+    def _act_pull(self, connector, adapter, directions, stats):
+        folder = self._act_folder(adapter)
+        while True:
+            try:
+                page = connector.item_changes(adapter.kind, folder.sync_state or None, PAGE)
+            except SyncStateInvalid as exc:
+                if not folder.sync_state:
+                    raise
+                self.env['mail.sync.log'].record(
+                    'sync_state_reset', _('Exchange no longer knows where the last sync of %s stopped '
+                                          '(%s): it is read again from the start; items already linked '
+                                          'are recognized, not created again.') % (folder.name, exc.detail or exc.code),
+                    mailbox=self, channel='act', severity='warning', error_class='transient')
+                folder.write({'sync_state': False})
+                self._commit()
+                continue
+            links = {link.item_id: link for link in self._act_links(adapter.kind)}
+            wanted = [stub.item_id for stub in page.created + page.updated
+                      if stub.item_id not in links or links[stub.item_id].change_key != stub.change_key]
+            for record in connector.get_records(adapter.kind, wanted) if wanted else ():
+                self._act_pulled(connector, adapter, directions, links.get(record.item_id), record, stats)
+                self._commit()
+            for item_id in page.deleted:
+                if item_id in links:
+                    self._act_remote_deleted(adapter, links[item_id], stats)
+                    self._commit()
+            if page.state != folder.sync_state:
+                folder.write({'sync_state': page.state})
+                self._commit()
+            if not page.more:
+                return
+
+    def _act_pulled(self, connector, adapter, directions, link, remote, stats):
+        """One item read from Exchange: create, link or merge its Odoo record."""
+        Link = self.env['mail.sync.link'].sudo()
+        if link and link.state != 'linked':
+            return
+        if not link:
+            pending = self._act_adopt(adapter, remote)
+            if pending:
+                record = adapter.records.browse(pending.res_id)
+                pending.write({'item_id': remote.item_id, 'change_key': remote.change_key, 'state': 'linked'})
+                self._act_settled(pending, adapter, record, remote)
+                return
+            record = self._act_match(adapter, remote)
+            if record is None:
+                if self._act_category() not in remote.categories:
+                    return  # not tracked in Outlook, and not from Odoo: not ours
+                wanted = {key: value for key, value in remote.values.items()
+                          if directions.get(key) in ('both', 'to_odoo')}
+                record = adapter.create(wanted, remote)
+                stats['created'] += 1
+            link = Link.create({
+                'mailbox_id': self.id, 'kind': adapter.kind, 'res_model': adapter.model, 'res_id': record.id,
+                'item_id': remote.item_id, 'change_key': remote.change_key, 'uid': remote.uid,
+                'state': 'linked'})
+            self._act_settled(link, adapter, record, remote)
+        else:
+            record = self.env[adapter.model].sudo().with_context(active_test=False).browse(link.res_id)
+            if adapter.is_gone(record):
+                return  # deleted in Odoo meanwhile: the push half of the cycle settles it
+            self._act_merge(connector, adapter, directions, link, record, remote, stats)
+        if remote.exceptions and adapter.kind == 'appointment':
+            adapter.apply_exceptions(record, remote.exceptions)
+        if adapter.kind == 'task' and remote.values.get('status') == 'Completed' and record.exists():
+            adapter.complete(record)
+            link.write({'state': 'archived'})
+            stats['archived'] += 1
+
+    def _act_match(self, adapter, remote):
+        """An Odoo record this Exchange item already stands for: a meeting linked in another
+        mapped user's mailbox (same iCalendar UID), or None."""
+        if adapter.kind != 'appointment' or not remote.uid:
+            return None
+        other = self.env['mail.sync.link'].sudo().search(
+            [('kind', '=', 'appointment'), ('uid', '=', remote.uid), ('state', '=', 'linked')], limit=1)
+        if other:
+            record = adapter.records.browse(other.res_id)
+            return record if record.exists() else None
+        return None
+
+    def _act_merge(self, connector, adapter, directions, link, record, remote, stats):
+        local = adapter.read(record)
+        merge = reconcile(local, remote.values, link.get_base('local'), link.get_base('remote'), directions,
+                          rule=self._act_rule(), local_time=_aware(record.write_date),
+                          remote_time=remote.last_modified)
+        change_key = remote.change_key
+        if merge.to_odoo:
+            adapter.write(record, merge.to_odoo)
+            stats['updated'] += 1
+        if merge.to_exchange:
+            try:
+                change_key = connector.update_record(
+                    adapter.kind, remote.item_id, remote.change_key,
+                    adapter.remote_values(merge.to_exchange, local))
+                stats['pushed'] += 1
+            except ConflictError:
+                return  # changed again in Outlook meanwhile: merged on the next cycle
+        for conflict in merge.conflicts:
+            self._act_conflict(link, conflict)
+            stats['conflicts'] += 1
+        self._act_store(link, record, merge.base_local, merge.base_remote, change_key, remote.last_modified)
+
+    def _act_conflict(self, link, conflict):
+        self.env['mail.sync.conflict'].sudo().record(
+            link, conflict.field, conflict.odoo_value, conflict.exchange_value, conflict.winner,
+            self._act_rule())
+
+    def _act_settled(self, link, adapter, record, remote):
+        """A new link: both sides as they are now are its bases (nothing to merge yet)."""
+        self._act_store(link, record, adapter.read(record), remote.values, remote.change_key,
+                        remote.last_modified)
+
+    def _act_store(self, link, record, base_local, base_remote, change_key, remote_modified):
+        record.invalidate_cache()
+        link.set_base('local', base_local)
+        link.set_base('remote', base_remote)
+        link.write({'change_key': change_key, 'local_write_date': record.write_date,
+                    'remote_modified': _naive(remote_modified)})
+
+    def _act_remote_deleted(self, adapter, link, stats):
+        """Deleted in Exchange: archive in Odoo (unless other mailboxes still hold the item)."""
+        record = self.env[link.res_model].sudo().with_context(active_test=False).browse(link.res_id)
+        shared = self.env['mail.sync.link'].sudo().search_count(
+            [('res_model', '=', link.res_model), ('res_id', '=', link.res_id), ('id', '!=', link.id),
+             ('state', '=', 'linked')])
+        if record.exists() and not shared:
+            adapter.archive(record)
+        link.write({'state': 'archived'})
+        stats['archived'] += 1
+
+    # ------------------------------------------------------------------ Odoo -> Exchange
+    def _act_push(self, connector, adapter, directions, stats):
+        outbound = {key for key, direction in directions.items() if direction in ('both', 'to_exchange')}
+        all_links = self._act_links(adapter.kind)
+        for link in all_links.filtered(lambda l: l.state == 'pending'):  # not adopted by the pull
+            record = adapter.records.browse(link.res_id)
+            if record.exists():
+                self._act_push_new(connector, adapter, outbound, record, stats, link=link)
+            else:
+                link.unlink()
+            self._commit()
+        links = all_links.filtered(lambda l: l.state == 'linked')
+        by_record = {link.res_id: link for link in links}
+        Model = adapter.records
+        existing = Model.browse(list(by_record)).exists() if by_record else Model
+        for res_id, link in sorted(by_record.items()):
+            record = Model.browse(res_id)
+            if record not in existing or adapter.is_gone(record):
+                self._act_local_deleted(connector, adapter, link, record, stats)
+                self._commit()
+            elif record.write_date != link.local_write_date:
+                self._act_push_changes(connector, adapter, directions, link, record, stats)
+                self._commit()
+        domain = self._act_domain(adapter.kind) + adapter.recent_domain(self._act_since())
+        linked_elsewhere = self.env['mail.sync.link'].sudo().search(
+            [('mailbox_id', '=', self.id), ('res_model', '=', adapter.model)]).mapped('res_id')
+        for record in Model.search(domain + [('id', 'not in', linked_elsewhere)], order='id'):
+            self._act_push_new(connector, adapter, outbound, record, stats)
+            self._commit()
+
+    def _act_push_changes(self, connector, adapter, directions, link, record, stats):
+        base_remote = link.get_base('remote')
+        local = adapter.read(record)
+        merge = reconcile(local, base_remote, link.get_base('local'), base_remote, directions,
+                          rule=self._act_rule())
+        change_key = link.change_key
+        if merge.to_exchange:
+            try:
+                change_key = connector.update_record(
+                    adapter.kind, link.item_id, link.change_key, adapter.remote_values(merge.to_exchange, local))
+            except ConflictError:
+                return  # Outlook changed it meanwhile: the next pull merges both
+            stats['pushed'] += 1
+        self._act_store(link, record, merge.base_local, merge.base_remote, change_key,
+                        link.remote_modified and _aware(link.remote_modified))
+
+    def _act_push_new(self, connector, adapter, outbound, record, stats, link=None):
+        """A record in the user's filter, not linked yet: create its Exchange item.
+
+        The link is committed first as 'pending' with the values about to be written, so
+        that a cycle killed after Exchange created the item adopts it on the next pull
+        (by UID, or by what identifies a contact or task) instead of creating another."""
+        local = adapter.read(record)
+        values = adapter.remote_values({key: value for key, value in local.items() if key in outbound}, local)
+        Link = self.env['mail.sync.link'].sudo()
+        if link is None:
+            uid = None
+            if adapter.kind == 'appointment':  # one UID for every mapped user's copy of a meeting
+                other = Link.search([('res_model', '=', adapter.model), ('res_id', '=', record.id),
+                                     ('uid', '!=', False)], limit=1)
+                uid = other.uid or '%s@odoo' % uuid.uuid4()
+            link = Link.create({'mailbox_id': self.id, 'kind': adapter.kind, 'res_model': adapter.model,
+                                'res_id': record.id, 'uid': uid, 'state': 'pending'})
+        if link.uid:
+            values['uid'] = link.uid
+        link.set_base('remote', values)
+        self._commit()
+        item_id, change_key = connector.create_record(adapter.kind, values, categories=(self._act_category(),))
+        link.write({'item_id': item_id, 'change_key': change_key, 'state': 'linked'})
+        remote = connector.get_records(adapter.kind, [item_id])
+        if remote:
+            self._act_store(link, record, local, remote[0].values, remote[0].change_key, remote[0].last_modified)
+        else:
+            self._act_store(link, record, local, values, change_key, None)
+        stats['pushed'] += 1
+
+    def _act_adopt(self, adapter, remote):
+        """The pending link whose creation ``remote`` is (a cycle killed after Exchange
+        created the item but before the link was saved), or an empty recordset."""
+        identity = adapter.identity(remote.values, remote.uid)
+        for link in self.env['mail.sync.link'].sudo().search(
+                [('mailbox_id', '=', self.id), ('kind', '=', adapter.kind), ('state', '=', 'pending')]):
+            intended = link.get_base('remote')
+            if adapter.identity(intended, intended.get('uid')) == identity:
+                return link
+        return self.env['mail.sync.link']
+
+    def _act_local_deleted(self, connector, adapter, link, record, stats):
+        """Deleted (or archived) in Odoo: delete in Exchange only a future appointment the
+        user organizes; otherwise the item stays in Outlook and the link ends."""
+        if record.exists() and adapter.may_delete_remote(record) or \
+                not record.exists() and link.kind == 'appointment' and self._act_was_future_own(link):
+            connector.delete_record(adapter.kind, link.item_id)
+            link.write({'state': 'unlinked'})
+            stats['deleted'] += 1
+        else:
+            link.write({'state': 'unlinked'})
+            stats['unlinked'] += 1
+
+    def _act_was_future_own(self, link):
+        """For a deleted event: its last synced values say the user organized it and it
+        had not started yet."""
+        base = link.get_base('local')
+        start = base.get('start')
+        if isinstance(start, datetime.datetime):
+            future = start > datetime.datetime.now(datetime.timezone.utc)
+        elif isinstance(start, datetime.date):
+            future = start > datetime.date.today()
+        else:
+            future = False
+        return future and base.get('organizer') == (self.user_id.partner_id.email or '').strip().lower()
+
+
+def _aware(value):
+    if not value:
+        return None
+    if isinstance(value, str):
+        value = fields.Datetime.from_string(value)
+    return value.replace(tzinfo=datetime.timezone.utc) if value.tzinfo is None else value
+
+
+def _naive(value):
+    if not value:
+        return False
+    return fields.Datetime.to_string(value.astimezone(datetime.timezone.utc).replace(tzinfo=None))
+
+

@@ -1,0 +1,112 @@
+"""Exactly once for appointments under SIGKILL: a worker process pushing three Odoo events
+to Exchange and pulling three tracked Outlook events is killed just before and just
+after each of its commits, then resumed: every event exists once on each side."""
+import datetime
+import os
+
+import odoo
+import pytest
+from exchangelib import BASIC, DELEGATE, Account, CalendarItem, Configuration, Credentials, EWSDateTime, FailFast
+from exchangelib.items import SEND_TO_NONE
+
+from .common import enabled_mailbox
+from .test_ews_incoming import CATEGORY
+from .test_ews_kill import remote_ews, _run_worker  # noqa: F401 (fixture)
+
+COUNT = 3
+UTC = datetime.timezone.utc
+
+
+@pytest.fixture(scope='module')
+def profile(remote_ews):  # noqa: F811
+    registry = odoo.registry(os.environ['MAIL_SYNC_TEST_DB'])
+    with odoo.api.Environment.manage(), registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        server = env['mail.sync.server'].create({
+            'name': 'EWS act kill test', 'server_type': 'exchange', 'ews_locate': 'url',
+            'ews_url': remote_ews.url, 'timeout': 30})
+        cr.commit()
+        server_id = server.id
+    yield registry, server_id
+
+
+def _outlook(remote_ews, address, password):  # noqa: F811
+    config = Configuration(service_endpoint=remote_ews.http_url, credentials=Credentials(address, password),
+                           auth_type=BASIC, retry_policy=FailFast())
+    return Account(address, config=config, autodiscover=False, access_type=DELEGATE)
+
+
+def _start(day, hour):
+    moment = datetime.datetime.combine(datetime.date.today() + datetime.timedelta(days=day),
+                                       datetime.time(hour, tzinfo=UTC))
+    return moment
+
+
+def _new_mailbox(profile, remote_ews, tag):  # noqa: F811
+    registry, server_id = profile
+    address, password = 'actkill-%s@example.test' % tag, 'pw-%s' % tag
+    remote_ews.add_account(address, password)
+    outlook = _outlook(remote_ews, address, password)
+    for n in range(COUNT):
+        CalendarItem(account=outlook, folder=outlook.calendar, subject='%s outlook %d' % (tag, n),
+                     start=EWSDateTime.from_datetime(_start(2 + n, 9)), end=EWSDateTime.from_datetime(_start(2 + n, 10)),
+                     categories=[CATEGORY]).save(send_meeting_invitations=SEND_TO_NONE)
+    with odoo.api.Environment.manage(), registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {'no_mail_to_attendees': True})
+        box = enabled_mailbox(env, server_id, address, password, 'Act kill %s' % tag, 'actkill-%s' % tag,
+                              incoming_enabled=False, act_enabled=True)
+        for n in range(COUNT):
+            start, stop = _start(5 + n, 14), _start(5 + n, 15)
+            env['calendar.event'].create({
+                'name': '%s odoo %d' % (tag, n), 'user_id': box.user_id.id, 'duration': 1.0,
+                'start': start.strftime('%Y-%m-%d %H:%M:%S'), 'stop': stop.strftime('%Y-%m-%d %H:%M:%S'),
+                'start_datetime': start.strftime('%Y-%m-%d %H:%M:%S'),
+                'stop_datetime': stop.strftime('%Y-%m-%d %H:%M:%S'),
+                'partner_ids': [(6, 0, box.user_id.partner_id.ids)]})
+        cr.commit()
+        return box.id, outlook
+
+
+def _end_state(profile, box_id, outlook, tag):
+    with profile[0].cursor() as cr:
+        cr.execute("""SELECT name, count(*) FROM calendar_event WHERE name LIKE %s GROUP BY name""", [tag + ' %'])
+        odoo_side = dict(cr.fetchall())
+        cr.execute("SELECT state, count(*) FROM mail_sync_link WHERE mailbox_id = %s GROUP BY state", [box_id])
+        links = dict(cr.fetchall())
+    exchange = {}
+    for item in outlook.calendar.all():
+        exchange[item.subject] = exchange.get(item.subject, 0) + 1
+    return odoo_side, exchange, links
+
+
+def _expected(tag):
+    names = ['%s %s %d' % (tag, side, n) for side in ('outlook', 'odoo') for n in range(COUNT)]
+    return {name: 1 for name in names}, {name: 1 for name in names}, {'linked': 2 * COUNT}
+
+
+def _run(box_id, kill_at=0, when='after'):
+    return _run_worker(box_id, kill_at, when, channel='act')
+
+
+def test_uninterrupted_then_rerun(profile, remote_ews):  # noqa: F811
+    box, outlook = _new_mailbox(profile, remote_ews, 'plain')
+    out = _run(box)
+    assert 'commits=' in out.stdout, out.stdout[-3000:]
+    assert _end_state(profile, box, outlook, 'plain') == _expected('plain')
+    _run(box)
+    assert _end_state(profile, box, outlook, 'plain') == _expected('plain')
+
+
+@pytest.mark.parametrize('when', ['before', 'after'])
+def test_killed_at_each_commit_point_then_resumed(profile, remote_ews, when):  # noqa: F811
+    box, _outlook_account = _new_mailbox(profile, remote_ews, 'count%s' % when)
+    commits = int(_run(box).stdout.split('commits=')[1].split()[0])
+    assert commits >= 2 * COUNT
+    for kill_at in range(1, commits + 1):
+        tag = 'k%s%d' % (when, kill_at)
+        box, outlook = _new_mailbox(profile, remote_ews, tag)
+        killed = _run(box, kill_at, when)
+        assert 'commits=' not in killed.stdout, 'worker was not killed at commit %d' % kill_at
+        resumed = _run(box)
+        assert 'commits=' in resumed.stdout, resumed.stdout[-3000:]
+        assert _end_state(profile, box, outlook, tag) == _expected(tag), 'killed %s commit %d' % (when, kill_at)
