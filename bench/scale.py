@@ -15,7 +15,7 @@ are known and idle. Then it measures:
    budget, following the queue, then asleep for 60 s as Odoo 11's cron thread) runs while a delivery thread appends
    replies to random mailboxes; the record time is when the mail.message row becomes
    visible to another connection (polled every half second). Once with the default
-   intervals of a new profile (1/1/2 minutes) and one lane, once with Dynamics-like
+   intervals of a new profile (1/1/1 minutes) and one lane, once with Dynamics-like
    intervals (2/5/12 minutes).
 
 Arrival model: a Poisson stream of RATE messages per minute over the whole population;

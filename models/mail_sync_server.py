@@ -80,11 +80,12 @@ class MailSyncServer(models.Model):
         help='Connections Odoo opens at once against this server, over all workers (1 to 300).')
     timeout = fields.Integer(string='Connection Timeout (s)', default=60, required=True)
     # Defaults keep new mail within 2 minutes at p95 (bench/scale.py): an idle cycle is one
-    # round trip, so polling a quiet mailbox every 2 minutes is cheap (~2,100 per cron lane).
+    # round trip, so a lane polls each quiet mailbox every minute, or as often as it can
+    # when it has more mailboxes than that allows (oldest due first).
     interval_min = fields.Integer(string='Minimum Polling Interval (min)', default=1, required=True)
     interval_default = fields.Integer(string='Default Polling Interval (min)', default=1, required=True)
     interval_max = fields.Integer(
-        string='Maximum Polling Interval (min)', default=2, required=True,
+        string='Maximum Polling Interval (min)', default=1, required=True,
         help='A quiet mailbox is polled at least this often: new email waits at most this long. '
              'Raise it to spare a busy mail server (Dynamics polls every 5 to 12 minutes).')
     cycle_cap = fields.Integer(

@@ -128,7 +128,7 @@ class TestIncomingCron(MailSyncCase):
         self.assertEqual(self.Mailbox._cron_sync('incoming', budget=2, follow=True), 0,
                          'due after the next run has started: left to that run')
 
-    def test_default_intervals_poll_a_quiet_mailbox_every_two_minutes(self):
+    def test_default_intervals_poll_a_quiet_mailbox_every_minute(self):
         server = self.make_server('imap', 'none')
         box = self.make_mailbox(self.make_user('quiet'), server)
         box.sudo(self.manager).action_test_enable()
@@ -139,8 +139,8 @@ class TestIncomingCron(MailSyncCase):
             self.Mailbox._cron_sync('incoming', budget=30, mailbox_ids=box.ids)
             minutes.append(box.sync_interval)
             box.next_sync = False
-        self.assertEqual(minutes, [1, 2, 2])
-        # A failing server still backs off beyond the 2-minute polling interval.
+        self.assertEqual(minutes, [1, 1, 1])
+        # A failing server still backs off beyond the polling interval.
         for _ in range(4):
             box._channel_failed('incoming', TransientError('timeout', 'no answer'))
         delta = fields.Datetime.from_string(box.next_sync) - datetime.datetime.utcnow()

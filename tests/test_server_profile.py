@@ -19,7 +19,7 @@ class TestServerProfile(TransactionCase):
     def test_defaults(self):
         server = self._new()
         self.assertEqual((server.max_connections, server.timeout), (10, 60))
-        self.assertEqual((server.interval_min, server.interval_default, server.interval_max), (1, 1, 2))
+        self.assertEqual((server.interval_min, server.interval_default, server.interval_max), (1, 1, 1))
         self.assertTrue(server.verify_tls)
         self.assertEqual(server.credential_mode, 'mailbox')
         self.assertEqual(server.owner_id, self.env.user)
