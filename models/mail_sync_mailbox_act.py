@@ -155,6 +155,7 @@ class MailSyncMailboxAct(models.Model):
         change_key = remote.change_key
         if merge.to_odoo:
             adapter.write(record, merge.to_odoo)
+            self._act_touch_others(link)
             stats['updated'] += 1
         if merge.to_exchange:
             try:
@@ -168,6 +169,14 @@ class MailSyncMailboxAct(models.Model):
             self._act_conflict(link, conflict)
             stats['conflicts'] += 1
         self._act_store(link, record, merge.base_local, merge.base_remote, change_key, remote.last_modified)
+
+    def _act_touch_others(self, link):
+        """The record changed from this mailbox: the other mailboxes linked to it (a shared
+        meeting) push the change on their next cycle, whatever write_date says (Odoo stamps
+        it with the transaction's start)."""
+        self.env['mail.sync.link'].sudo().search(
+            [('res_model', '=', link.res_model), ('res_id', '=', link.res_id), ('id', '!=', link.id),
+             ('state', '=', 'linked')]).write({'local_write_date': False})
 
     def _act_conflict(self, link, conflict):
         self.env['mail.sync.conflict'].sudo().record(

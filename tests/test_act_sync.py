@@ -267,14 +267,36 @@ class TestAppointments(ActCase):
         for outlook in (bob_outlook, eve_outlook):  # what Exchange puts in each attendee's calendar
             self.outlook_event(account=outlook, categories=(), subject='Quarterly review', uid=meeting.uid,
                                required_attendees=attendees)
+        mails = self.env['mail.mail'].search_count([])
         for box in (self.box, bob_box, eve_box):
             self.sync(box)
+        self.assertEqual(self.env['mail.mail'].search_count([]), mails, 'Odoo sends no invitation either')
         events = self.Event.search([('name', '=', 'Quarterly review')])
         self.assertEqual(len(events), 1, 'one event, not one per user')
         self.assertEqual(events.partner_ids & (self.rep | bob | eve).mapped('partner_id'),
                          (self.rep | bob | eve).mapped('partner_id'))
         self.assertEqual(len(self.Link.search([('res_model', '=', 'calendar.event'), ('res_id', '=', events.id)])), 3)
         self.assertFalse(self.invitations_sent())
+
+
+    def test_an_odoo_meeting_with_a_mapped_attendee_is_in_both_calendars_with_one_uid(self):
+        bob, bob_box, bob_outlook = self.mapped_user('bob')
+        event = self.odoo_event(name='Pricing workshop', partner_ids=[(6, 0, (self.rep | bob).mapped('partner_id').ids)])
+        self.sync()
+        self.sync(bob_box)
+        mine = self.outlook.calendar.get(id=self.linked(event).item_id)
+        his = bob_outlook.calendar.get(id=self.linked(event, bob_box).item_id)
+        self.assertEqual((mine.subject, his.subject), ('Pricing workshop', 'Pricing workshop'))
+        self.assertEqual(mine.uid, his.uid)
+        self.assertFalse(self.invitations_sent())
+        # Bob's copy changes in Outlook: the one Odoo event follows, and Bob's change reaches
+        # the organizer's copy through Odoo.
+        his.location = 'Room B'
+        his.save(update_fields=['location'], send_meeting_invitations=SEND_TO_NONE)
+        self.sync(bob_box)
+        self.assertEqual(event.location, 'Room B')
+        self.sync()
+        self.assertEqual(self.outlook.calendar.get(id=mine.id).location, 'Room B')
 
 
 class TestContactsAndTasks(ActCase):
