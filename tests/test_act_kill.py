@@ -11,7 +11,8 @@ from exchangelib.items import SEND_TO_NONE
 
 from .common import enabled_mailbox
 from .test_ews_incoming import CATEGORY
-from .test_ews_kill import remote_ews, _run_worker  # noqa: F401 (fixture)
+from .kill_driver import at_each_commit, commits, run_worker
+from .test_ews_kill import remote_ews  # noqa: F401 (fixture)
 
 COUNT = 3
 UTC = datetime.timezone.utc
@@ -84,29 +85,21 @@ def _expected(tag):
     return {name: 1 for name in names}, {name: 1 for name in names}, {'linked': 2 * COUNT}
 
 
-def _run(box_id, kill_at=0, when='after'):
-    return _run_worker(box_id, kill_at, when, channel='act')
-
-
 def test_uninterrupted_then_rerun(profile, remote_ews):  # noqa: F811
     box, outlook = _new_mailbox(profile, remote_ews, 'plain')
-    out = _run(box)
-    assert 'commits=' in out.stdout, out.stdout[-3000:]
+    commits(run_worker(box, '--channel', 'act'))
     assert _end_state(profile, box, outlook, 'plain') == _expected('plain')
-    _run(box)
+    run_worker(box, '--channel', 'act')
     assert _end_state(profile, box, outlook, 'plain') == _expected('plain')
 
 
 @pytest.mark.parametrize('when', ['before', 'after'])
 def test_killed_at_each_commit_point_then_resumed(profile, remote_ews, when):  # noqa: F811
-    box, _outlook_account = _new_mailbox(profile, remote_ews, 'count%s' % when)
-    commits = int(_run(box).stdout.split('commits=')[1].split()[0])
-    assert commits >= 2 * COUNT
-    for kill_at in range(1, commits + 1):
-        tag = 'k%s%d' % (when, kill_at)
-        box, outlook = _new_mailbox(profile, remote_ews, tag)
-        killed = _run(box, kill_at, when)
-        assert 'commits=' not in killed.stdout, 'worker was not killed at commit %d' % kill_at
-        resumed = _run(box)
-        assert 'commits=' in resumed.stdout, resumed.stdout[-3000:]
-        assert _end_state(profile, box, outlook, tag) == _expected(tag), 'killed %s commit %d' % (when, kill_at)
+    outlooks = {}
+
+    def new_mailbox(tag):
+        box, outlooks[box] = _new_mailbox(profile, remote_ews, tag)
+        return box
+    # At least one commit per item pushed or pulled.
+    at_each_commit(new_mailbox, lambda box, tag: _end_state(profile, box, outlooks[box], tag), _expected,
+                   when, 2 * COUNT, '--channel', 'act')

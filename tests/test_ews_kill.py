@@ -2,8 +2,6 @@
 the EWS endpoint (a process of its own) in pages of 50 is killed just before and just
 after each of its commits, then resumed; every message ends up imported once."""
 import os
-import subprocess
-import sys
 
 import odoo
 import pytest
@@ -12,17 +10,10 @@ from devstack.ews.control import RemoteEwsServer
 from devstack.procs import TEST_DIR
 
 from .common import enabled_mailbox
+from .kill_driver import at_each_commit, commits, run_worker
 from .test_incoming import raw_mail
 
-WORKER = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'kill_worker.py')
 COUNT = 120
-
-
-def _run_worker(mailbox_id, kill_at=0, when='after', channel='incoming'):
-    args = [sys.executable, WORKER, os.environ['MAIL_SYNC_TEST_CONF'], os.environ['MAIL_SYNC_TEST_DB'],
-            str(mailbox_id), '--kill-at', str(kill_at), '--when', when, '--channel', channel]
-    return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=300)
 
 
 @pytest.fixture(scope='module')
@@ -95,23 +86,14 @@ def _expected(tag):
 
 def test_uninterrupted_worker_then_rerun(world, remote_ews):
     box = _new_mailbox(world, remote_ews, 'plain')
-    out = _run_worker(box)
-    assert 'commits=' in out.stdout, out.stdout[-3000:]
+    commits(run_worker(box))
     assert _end_state(world, box, 'plain') == _expected('plain')
-    _run_worker(box)
+    run_worker(box)
     assert _end_state(world, box, 'plain') == _expected('plain')
 
 
 @pytest.mark.parametrize('when', ['before', 'after'])
 def test_killed_at_each_commit_point_then_resumed(world, remote_ews, when):
-    counting = _new_mailbox(world, remote_ews, 'count-%s' % when)
-    commits = int(_run_worker(counting).stdout.split('commits=')[1].split()[0])
-    assert commits >= 4  # one per page of 50 (three pages), plus the cycle's own
-    for kill_at in range(1, commits + 1):
-        tag = 'k%s%d' % (when, kill_at)
-        box = _new_mailbox(world, remote_ews, tag)
-        killed = _run_worker(box, kill_at, when)
-        assert 'commits=' not in killed.stdout, 'worker was not killed at commit %d' % kill_at
-        resumed = _run_worker(box)
-        assert 'commits=' in resumed.stdout, resumed.stdout[-3000:]
-        assert _end_state(world, box, tag) == _expected(tag), 'killed %s commit %d' % (when, kill_at)
+    # One commit per page of 50 (three pages), plus the cycle's own.
+    at_each_commit(lambda tag: _new_mailbox(world, remote_ews, tag),
+                   lambda box, tag: _end_state(world, box, tag), _expected, when, 4)

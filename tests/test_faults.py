@@ -11,7 +11,7 @@ from odoo import fields
 
 from .common import MailSyncCase, enabled_mailbox
 from .test_incoming import raw_mail
-from .test_kill_resume import _run_worker, _worker_args  # noqa: F401  (same worker process)
+from .kill_driver import commits, run_worker
 
 
 @pytest.fixture
@@ -103,8 +103,7 @@ def test_drop_after_committed_batches_resumes_exactly_once(mail_servers, world_t
     imported by the next cycle, nothing twice."""
     proxy, box, tag, registry = world_through_proxy
     proxy.drop_after = 140000  # past the first batch of 50 bodies, before the end
-    out = _run_worker(box)
-    assert 'commits=' in out.stdout, out.stdout[-3000:]
+    commits(run_worker(box))
     with registry.cursor() as cr:
         cr.execute("SELECT count(*), count(DISTINCT message_id) FROM mail_sync_ledger WHERE mailbox_id = %s",
                    [box])
@@ -113,11 +112,11 @@ def test_drop_after_committed_batches_resumes_exactly_once(mail_servers, world_t
         assert cr.fetchone() == ('retrying', 1)
     assert 0 < done < 120 and done % 50 == 0 and done == distinct, done
     proxy.heal()
-    out = _run_worker(box)
+    out = run_worker(box)
     with registry.cursor() as cr:
         cr.execute("""SELECT count(*), count(DISTINCT message_id), count(*) FILTER (WHERE state = 'imported')
                       FROM mail_sync_ledger WHERE mailbox_id = %s""", [box])
-        assert cr.fetchone() == (120, 120, 120), out.stdout[-3000:]
+        assert cr.fetchone() == (120, 120, 120), out[-3000:]
         cr.execute("SELECT count(*), count(DISTINCT message_id) FROM mail_message WHERE message_id LIKE %s",
                    ['<%s-%%' % tag])
         assert cr.fetchone() == (120, 120)

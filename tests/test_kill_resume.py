@@ -2,28 +2,16 @@
 and just after each of its commits, then resumed; every message ends up imported once."""
 import os
 import subprocess
-import sys
 import time
 
 import odoo
 import pytest
 
 from .common import enabled_mailbox
+from .kill_driver import at_each_commit, commits, run_worker, worker_args
 from .test_incoming import raw_mail
 
-WORKER = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'kill_worker.py')
 COUNT = 200
-
-
-def _worker_args(mailbox_id, *options):
-    return [sys.executable, WORKER, os.environ['MAIL_SYNC_TEST_CONF'], os.environ['MAIL_SYNC_TEST_DB'],
-            str(mailbox_id)] + [str(option) for option in options]
-
-
-def _run_worker(mailbox_id, kill_at=0, when='after'):
-    return subprocess.run(_worker_args(mailbox_id, '--kill-at', kill_at, '--when', when),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          timeout=300)
 
 
 @pytest.fixture(scope='module')
@@ -82,41 +70,32 @@ def _expected(tag):
 
 def test_uninterrupted_worker_reaches_the_expected_state(world, mail_servers):
     box = _new_mailbox(world, mail_servers, 'plain')
-    out = _run_worker(box)
-    assert 'commits=' in out.stdout, out.stdout[-3000:]
+    commits(run_worker(box))
     assert _end_state(world, box, 'plain') == _expected('plain')
     # A rerun commits nothing new.
-    _run_worker(box)
+    run_worker(box)
     assert _end_state(world, box, 'plain') == _expected('plain')
 
 
 @pytest.mark.parametrize('when', ['before', 'after'])
 def test_killed_at_each_commit_point_then_resumed(world, mail_servers, when):
-    plain = _new_mailbox(world, mail_servers, 'count-%s' % when)
-    commits = int(_run_worker(plain).stdout.split('commits=')[1].split()[0])
-    assert commits >= 5  # one per batch of 50, plus the cycle's own
-    for kill_at in range(1, commits + 1):
-        tag = 'k%s%d' % (when, kill_at)
-        box = _new_mailbox(world, mail_servers, tag)
-        killed = _run_worker(box, kill_at, when)
-        assert 'commits=' not in killed.stdout, 'worker was not killed at commit %d' % kill_at
-        resumed = _run_worker(box)
-        assert 'commits=' in resumed.stdout, resumed.stdout[-3000:]
-        assert _end_state(world, box, tag) == _expected(tag), 'killed %s commit %d' % (when, kill_at)
+    # At least one commit per batch of 50, plus the cycle's own.
+    at_each_commit(lambda tag: _new_mailbox(world, mail_servers, tag),
+                   lambda box, tag: _end_state(world, box, tag), _expected, when, 5)
 
 
 def test_two_worker_processes_never_sync_one_mailbox_at_once(world, mail_servers, tmp_path):
     """Worker A claims the mailbox and stops after its first batch; worker B, another
     process running the same cron meanwhile, must skip it. A then finishes alone."""
     box = _new_mailbox(world, mail_servers, 'pair')
-    first = subprocess.Popen(_worker_args(box, '--cron', '--pause-at', 1, '--signal-dir', tmp_path),
+    first = subprocess.Popen(worker_args(box, '--cron', '--pause-at', 1, '--signal-dir', tmp_path),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     try:
         deadline = time.time() + 120
         while not (tmp_path / 'paused').exists():
             assert first.poll() is None and time.time() < deadline, 'worker A never paused'
             time.sleep(0.05)
-        second = subprocess.run(_worker_args(box, '--cron'), stdout=subprocess.PIPE,
+        second = subprocess.run(worker_args(box, '--cron'), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
         assert 'commits=0 synced=0' in second.stdout, second.stdout[-3000:]
         (tmp_path / 'go').touch()

@@ -3,18 +3,15 @@ of its commits while sending an email, then resumed. The customer receives the e
 once, or, when the kill fell between the start of the transfer and the server's answer,
 at most once with the author told to check ("uncertain") instead of a resend."""
 import os
-import subprocess
 
 import odoo
 import pytest
 
-from .test_kill_resume import _worker_args
+from .kill_driver import commits, kill_then_resume, run_worker
 
 
 def _worker(mailbox_id, *options):
-    return subprocess.run(_worker_args(mailbox_id, '--channel', 'outgoing', *options),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          timeout=300).stdout
+    return run_worker(mailbox_id, '--channel', 'outgoing', *options)
 
 
 @pytest.fixture(scope='module')
@@ -77,18 +74,14 @@ def _outcome(sender, mail_servers, message_id):
 def test_killed_at_each_commit_point_never_sends_twice(sender, mail_servers):
     box = sender[1]['box']
     plain = _post(sender, 'Uninterrupted')
-    out = _worker(box)
-    commits = int(out.split('commits=')[1].split()[0])
+    count = commits(_worker(box))
     assert _outcome(sender, mail_servers, plain) == (1, ['sent'])
-    assert commits >= 3  # point of no return, sent, end of cycle
+    assert count >= 3  # point of no return, sent, end of cycle
     outcomes = {}
     for when in ('before', 'after'):
-        for kill_at in range(1, commits + 1):
+        for kill_at in range(1, count + 1):
             message_id = _post(sender, 'Kill %s %d' % (when, kill_at))
-            killed = _worker(box, '--kill-at', kill_at, '--when', when)
-            assert 'commits=' not in killed, 'worker not killed at %s %d' % (when, kill_at)
-            resumed = _worker(box)
-            assert 'commits=' in resumed, resumed[-3000:]
+            kill_then_resume(box, kill_at, when, '--channel', 'outgoing')
             delivered, states = _outcome(sender, mail_servers, message_id)
             outcomes[(when, kill_at)] = (delivered, states)
             assert delivered <= 1, 'sent twice when killed %s commit %d' % (when, kill_at)

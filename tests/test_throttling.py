@@ -13,7 +13,7 @@ from devstack.faultproxy import FaultProxy
 from ..models.mail_sync_mailbox_scheduler import SLOT_CLASS, SLOTS_PER_PROFILE
 from .common import enabled_mailbox
 from .test_incoming import raw_mail
-from .test_kill_resume import _worker_args
+from .kill_driver import worker_args
 
 MAILBOXES = 6
 MESSAGES = 8
@@ -71,7 +71,7 @@ def test_two_processes_never_exceed_the_profile_limit(profile):
     boxes = ','.join(map(str, ids['boxes']))
     synced = 0
     for _round in range(10):
-        workers = [subprocess.Popen(_worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
+        workers = [subprocess.Popen(worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, universal_newlines=True)
                    for _worker in range(2)]
         synced += sum(_synced(worker.communicate(timeout=300)[0]) for worker in workers)
@@ -89,11 +89,11 @@ def test_a_worker_without_a_free_connection_moves_on(profile):
     with registry.cursor() as holder:  # another worker holds the profile's only connection
         holder.execute('SELECT pg_advisory_lock(%s, %s)',
                        [SLOT_CLASS['incoming'], ids['server'] * SLOTS_PER_PROFILE])
-        out = subprocess.run(_worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
+        out = subprocess.run(worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, universal_newlines=True, timeout=300).stdout
         assert _synced(out) == 0 and proxy.connections == 0
         holder.execute('SELECT pg_advisory_unlock_all()')
-    out = subprocess.run(_worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
+    out = subprocess.run(worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=300).stdout
     assert _synced(out) == MAILBOXES
     assert _imported(registry, tag) == (MAILBOXES * MESSAGES, MAILBOXES * MESSAGES)
