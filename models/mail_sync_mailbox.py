@@ -258,6 +258,23 @@ class MailSyncMailbox(models.Model):
         return None
 
     @api.model
+    def _act_filters_error(self, record, user):
+        """The first error among the three filters of ``record`` (a profile or a user) for
+        ``user``, or None (an empty filter is no error here)."""
+        for kind, field in ACT_FILTER_FIELDS.items():
+            error = record[field] and self._act_filter_error(kind, record[field], user)
+            if error:
+                return error
+        return None
+
+    @api.model
+    def _act_filters_warning(self, record):
+        """Onchange warning of a form with the three filters (evaluated for the user at the
+        keyboard: whether a filter evaluates does not depend on whom)."""
+        error = self._act_filters_error(record, self.env.user)
+        return {'warning': {'title': _('Invalid filter'), 'message': error}} if error else None
+
+    @api.model
     def _act_eval_filter(self, kind, text, user, check=True):
         """The domain of the filter ``text`` evaluated for ``user`` and, with ``check``,
         tried on the kind's Odoo model (one query); a ValidationError that says what is

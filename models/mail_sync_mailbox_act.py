@@ -35,12 +35,18 @@ class MailSyncMailboxAct(models.Model):
         stats = dict.fromkeys(('created', 'updated', 'pushed', 'archived', 'deleted', 'unlinked',
                                'conflicts', 'remaining'), 0)
         connector = self.sudo()._connector('act')
+        self._act_budget = [self.server_id.cycle_cap]  # items per cycle: a huge first sync goes on next time
         try:
             for kind in KINDS:
                 adapter = ADAPTERS[kind](self)
                 directions = self.env['mail.sync.field.map'].sudo().directions(kind)
                 self._act_pull(connector, adapter, directions, stats)
+                pushed = stats['pushed'] + stats['deleted']
                 self._act_push(connector, adapter, directions, stats)
+                if stats['pushed'] + stats['deleted'] > pushed:
+                    # Take in the echoes of what was just written (known change keys): the
+                    # next cycle then starts from a quiet folder.
+                    self._act_pull(connector, adapter, directions, stats)
         finally:
             connector.close()
         return stats
@@ -54,9 +60,13 @@ class MailSyncMailboxAct(models.Model):
         return Folder.search([('mailbox_id', '=', self.id), ('role', '=', adapter.folder)]) or \
             Folder.create({'mailbox_id': self.id, 'role': adapter.folder, 'name': adapter.folder})
 
-    def _act_since(self):
-        """Nothing older than the profile's "process after" is pushed on a first sync."""
+    def _act_since(self, adapter):
+        """What is older stays out of a first sync: the profile's "process after" or, when
+        it is empty, for appointments and to-dos, the channel's enabling (contacts have no
+        history to spare)."""
         since = self.server_id.process_after
+        if not since and adapter.kind != 'contact':
+            since = self.act_test_date
         return fields.Datetime.from_string(since) if since else None
 
     def _act_category(self):
@@ -66,25 +76,32 @@ class MailSyncMailboxAct(models.Model):
         return self.server_id.act_conflict_rule or 'recent'
 
     # ------------------------------------------------------------------ Exchange -> Odoo
+    def _act_spent(self, stats, count=1):
+        """Count ``count`` items against the cycle's cap; False once it is spent (the rest
+        waits for the next cycle, which is due at once)."""
+        self._act_budget[0] -= count
+        if self._act_budget[0] < 0:
+            stats['remaining'] += 1
+            return False
+        return True
+
     def _act_pull(self, connector, adapter, directions, stats):
         folder = self._act_folder(adapter)
         while True:
+            if self._act_budget[0] <= 0:
+                stats['remaining'] += 1
+                return
             try:
                 page = connector.item_changes(adapter.kind, folder.sync_state or None, PAGE)
             except SyncStateInvalid as exc:
-                if not folder.sync_state:
-                    raise
-                self.env['mail.sync.log'].record(
-                    'sync_state_reset', _('Exchange no longer knows where the last sync of %s stopped '
-                                          '(%s): it is read again from the start; items already linked '
-                                          'are recognized, not created again.') % (folder.name, exc.detail or exc.code),
-                    mailbox=self, channel='act', severity='warning', error_class='transient')
-                folder.write({'sync_state': False})
-                self._commit()
+                self._ews_state_lost(folder, exc, 'act', _('items already linked are recognized, '
+                                                           'not created again'))
                 continue
             links = {link.item_id: link for link in self._act_links(adapter.kind)}
             wanted = [stub.item_id for stub in page.created + page.updated
                       if stub.item_id not in links or links[stub.item_id].change_key != stub.change_key]
+            # What the sync wrote itself comes back here: only the rest counts against the cap.
+            self._act_spent(stats, len(wanted) + len([i for i in page.deleted if i in links]))
             for record in connector.get_records(adapter.kind, wanted) if wanted else ():
                 self._act_pulled(connector, adapter, directions, links.get(record.item_id), record, stats)
                 self._commit()
@@ -92,7 +109,9 @@ class MailSyncMailboxAct(models.Model):
                 if item_id in links:
                     self._act_remote_deleted(adapter, links[item_id], stats)
                     self._commit()
-            if page.state != folder.sync_state:
+            # A page without changes leaves the old state as good as the new one: no write.
+            if page.state != folder.sync_state and (page.created or page.updated or page.deleted
+                                                    or not folder.sync_state):
                 folder.write({'sync_state': page.state})
                 self._commit()
             if not page.more:
@@ -229,10 +248,12 @@ class MailSyncMailboxAct(models.Model):
             elif record.write_date != link.local_write_date:
                 self._act_push_changes(connector, adapter, directions, link, record, stats)
                 self._commit()
-        domain = self._act_domain(adapter.kind) + adapter.recent_domain(self._act_since())
+        domain = self._act_domain(adapter.kind) + adapter.recent_domain(self._act_since(adapter))
         linked_elsewhere = self.env['mail.sync.link'].sudo().search(
             [('mailbox_id', '=', self.id), ('res_model', '=', adapter.model)]).mapped('res_id')
         for record in Model.search(domain + [('id', 'not in', linked_elsewhere)], order='id'):
+            if not self._act_spent(stats):
+                return
             self._act_push_new(connector, adapter, outbound, record, stats)
             self._commit()
 

@@ -44,6 +44,20 @@ class MailSyncMailboxEws(models.Model):
             wanted |= folder or Folder.create({'mailbox_id': self.id, 'role': role, 'name': name})
         return wanted
 
+    def _ews_state_lost(self, folder, exc, channel, consequence):
+        """Exchange no longer knows ``folder``'s sync state: log it and read the folder from
+        the start (``consequence`` says why that duplicates nothing). Re-raised when there
+        was no state to lose."""
+        if not folder.sync_state:
+            raise exc
+        self.env['mail.sync.log'].record(
+            'sync_state_reset', _('Exchange no longer knows where the last sync of %(folder)s stopped '
+                                  '(%(why)s): it is read again from the start; %(consequence)s.') % {
+                'folder': folder.name, 'why': exc.detail or exc.code, 'consequence': consequence},
+            mailbox=self, channel=channel, severity='warning', error_class='transient')
+        folder.write({'sync_state': False})
+        self._commit()
+
     def _sync_ews(self, connector, stats):
         budget = [self.server_id.cycle_cap]
         for folder in self._ews_folders():
@@ -59,16 +73,8 @@ class MailSyncMailboxEws(models.Model):
                 page = connector.sync_changes(folder.name, folder.sync_state or None,
                                               min(PAGE, budget[0]))
             except SyncStateInvalid as exc:
-                if not folder.sync_state:
-                    raise
-                self.env['mail.sync.log'].record(
-                    'sync_state_reset', _('Exchange no longer knows where the last sync of %s stopped '
-                                          '(%s): the folder is read again from the start; email '
-                                          'already in Odoo is recognized and not imported again.')
-                    % (folder.name, exc.detail or exc.code),
-                    mailbox=self, channel='incoming', severity='warning', error_class='transient')
-                folder.write({'sync_state': False})
-                self._commit()
+                self._ews_state_lost(folder, exc, 'incoming', _('email already in Odoo is recognized '
+                                                                'and not imported again'))
                 continue
             budget[0] -= len(page.created) + len(page.updated)
             self._ews_apply(connector, folder, page, stats)

@@ -4,7 +4,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from .mail_sync_conflict import CONFLICT_RULES
-from .mail_sync_mailbox import ACT_FILTER_FIELDS
 
 
 ACT_FILTER_HELP = (
@@ -190,20 +189,14 @@ class MailSyncServer(models.Model):
     @api.constrains('act_filter_appointment', 'act_filter_contact', 'act_filter_task')
     def _check_act_filters(self):
         """A filter that does not evaluate is refused when it is entered, not at sync time."""
-        Mailbox = self.env['mail.sync.mailbox']
         for server in self:
-            for kind, field in ACT_FILTER_FIELDS.items():
-                error = Mailbox._act_filter_error(kind, server[field], self.env.user)
-                if error:
-                    raise ValidationError(error)
+            error = self.env['mail.sync.mailbox']._act_filters_error(server, self.env.user)
+            if error:
+                raise ValidationError(error)
 
     @api.onchange('act_filter_appointment', 'act_filter_contact', 'act_filter_task')
     def _onchange_act_filters(self):
-        Mailbox = self.env['mail.sync.mailbox']
-        for kind, field in ACT_FILTER_FIELDS.items():
-            error = self[field] and Mailbox._act_filter_error(kind, self[field], self.env.user)
-            if error:
-                return {'warning': {'title': _('Invalid filter'), 'message': error}}
+        return self.env['mail.sync.mailbox']._act_filters_warning(self)
 
     def action_open_field_map(self):
         """The field mapping of appointments, contacts and tasks (shared by all profiles)."""

@@ -1,7 +1,5 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
-
-from .mail_sync_mailbox import ACT_FILTER_FIELDS
 
 from .mail_sync_mailbox_health import HEALTH
 
@@ -79,22 +77,15 @@ class ResUsers(models.Model):
     @api.constrains(*ACT_USER_FIELDS)
     def _check_act_filters(self):
         """A user's own filter must evaluate for that user: refused when entered."""
-        Mailbox = self.env['mail.sync.mailbox']
         for user in self:
-            for kind, field in ACT_FILTER_FIELDS.items():
-                error = user[field] and Mailbox._act_filter_error(kind, user[field], user)
-                if error:
-                    raise ValidationError(error)
+            error = self.env['mail.sync.mailbox']._act_filters_error(user, user)
+            if error:
+                raise ValidationError(error)
 
     @api.onchange(*ACT_USER_FIELDS)
     def _onchange_act_filters(self):
-        # A form's record is a new record here: evaluate with the user at the keyboard
-        # (validity does not depend on whom); the constraint checks with the user on save.
-        Mailbox = self.env['mail.sync.mailbox']
-        for kind, field in ACT_FILTER_FIELDS.items():
-            error = self[field] and Mailbox._act_filter_error(kind, self[field], self.env.user)
-            if error:
-                return {'warning': {'title': _('Invalid filter'), 'message': error}}
+        # A form's record is a new record here: the constraint checks with the user on save.
+        return self.env['mail.sync.mailbox']._act_filters_warning(self)
 
     def action_mail_sync_map(self):
         self.ensure_one()

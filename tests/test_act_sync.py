@@ -1,6 +1,7 @@
 """Appointments, contacts and tasks, two ways with Exchange (our EWS endpoint, the real
 exchangelib), as users would meet them: Outlook is played by exchangelib on the same
 mailbox, Odoo by the ORM; the channel's cycle runs in between."""
+import contextlib
 import datetime
 from decimal import Decimal
 
@@ -79,6 +80,23 @@ class ActCase(EwsCase):
                             % record._table, [record.id])
         record.invalidate_cache()
 
+    @contextlib.contextmanager
+    def sql_writes(self):
+        """The INSERT, UPDATE and DELETE statements run meanwhile."""
+        cr, writes = self.env.cr, []
+        execute = cr.execute
+
+        def spy(query, params=None, log_exceptions=None):
+            text = query if isinstance(query, str) else query.as_string(cr._obj)
+            if text.lstrip().split(None, 1)[0].upper() in ('INSERT', 'UPDATE', 'DELETE'):
+                writes.append(query)
+            return execute(query, params, log_exceptions)
+        cr.execute = spy
+        try:
+            yield writes
+        finally:
+            del cr.execute
+
     def linked(self, record, box=None):
         return self.Link.search([('mailbox_id', '=', (box or self.box).id), ('res_model', '=', record._name),
                                  ('res_id', '=', record.id)])
@@ -112,11 +130,33 @@ class TestAppointments(ActCase):
         self.assertIn(CATEGORY, item.categories)
         self.assertFalse(self.invitations_sent(), 'the sync never sends invitations')
         # Idle: nothing changes on either side.
-        before_writes, write_date, change_key = len(self.writes()), event.write_date, link.change_key
-        for _ in range(2):
-            self.sync()
-        self.assertEqual(len(self.writes()), before_writes, 'no Exchange write when idle')
-        self.assertEqual((event.write_date, link.change_key), (write_date, change_key), 'no Odoo write when idle')
+        before_writes, change_key = len(self.writes()), link.change_key
+        with self.sql_writes() as writes:
+            for _ in range(2):
+                self.sync()
+        self.assertEqual(writes, [], 'no Odoo write when idle')
+        self.assertEqual((len(self.writes()), link.change_key), (before_writes, change_key),
+                         'no Exchange write when idle')
+
+    def test_a_first_sync_does_not_push_the_past(self):
+        past = self.odoo_event(name='Last month', start=odoo_dt(in_days(-30, 9)), stop=odoo_dt(in_days(-30, 10)),
+                               start_datetime=odoo_dt(in_days(-30, 9)), stop_datetime=odoo_dt(in_days(-30, 10)))
+        coming = self.odoo_event(name='Next week')
+        self.sync()
+        self.assertFalse(self.linked(past), 'ended before the channel was enabled')
+        self.assertTrue(self.linked(coming))
+        self.server.sudo().process_after = odoo_dt(in_days(-40))
+        self.sync()
+        self.assertTrue(self.linked(past), 'the profile\'s "process after" reaches further back')
+
+    def test_the_per_cycle_cap_leaves_the_rest_for_the_next_cycle(self):
+        self.server.sudo().cycle_cap = 2
+        events = [self.odoo_event(name='Capped %d' % n) for n in range(3)]
+        stats = self.sync()
+        self.assertEqual((stats['pushed'], bool(stats['remaining'])), (2, True))
+        stats = self.sync()
+        self.assertEqual((stats['pushed'], stats['remaining']), (1, 0))
+        self.assertTrue(all(self.linked(event) for event in events))
 
     def test_tracked_outlook_event_comes_to_odoo_untracked_does_not(self):
         tracked = self.outlook_event(subject='Tracked demo')
@@ -325,6 +365,26 @@ class TestContactsAndTasks(ActCase):
         mine.delete()
         self.sync()
         self.assertFalse(bo.active, 'archived, not deleted')
+
+    def test_idle_cycles_write_nothing_on_either_side(self):
+        partner = self.env['res.partner'].create({'name': 'Idle Contact', 'email': 'idle@acme.test',
+                                                  'user_id': self.rep.id})
+        self.env['mail.activity'].create({
+            'res_model_id': self.env['ir.model']._get('res.partner').id, 'res_id': partner.id,
+            'activity_type_id': self.env.ref('mail.mail_activity_data_todo').id, 'user_id': self.rep.id,
+            'summary': 'Idle task', 'date_deadline': (datetime.date.today() + datetime.timedelta(days=2)).isoformat()})
+        Contact(account=self.outlook, folder=self.outlook.contacts, given_name='Tagged', surname='Person',
+                display_name='Tagged Person', categories=[CATEGORY]).save()
+        self.sync()
+        links = self.Link.search([('mailbox_id', '=', self.box.id)])
+        self.assertEqual(len(links), 3)
+        exchange_writes, change_keys = len(self.writes()), links.mapped('change_key')
+        with self.sql_writes() as writes:
+            for _ in range(2):
+                self.sync()
+        self.assertEqual(writes, [], 'no Odoo write when idle')
+        self.assertEqual((len(self.writes()), links.mapped('change_key')), (exchange_writes, change_keys),
+                         'no Exchange write when idle')
 
     def test_activities_both_ways_and_completion(self):
         lead_partner = self.env['res.partner'].create({'name': 'Acme'})

@@ -3,7 +3,9 @@
 It yields a started ``EwsServer``: ``.url`` (HTTPS, test CA in ``.certs['ca']``),
 ``.http_url``, ``.store``, ``.add_account(email, password, impersonation=False)``,
 ``.inject(operation, code, back_off_ms=None, times=1)``, ``.calls``, ``.errors``
-and ``.autodiscover`` (domain, DNS port, proxy, ``client_settings()``).
+and ``.autodiscover`` (domain, DNS port, proxy, ``client_settings()``); and
+``no_server_bugs``, which fails a test during which the endpoint itself broke (an
+exception in its code, not an EWS error it answered on purpose).
 """
 import os
 
@@ -20,3 +22,10 @@ def ews_server():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def no_server_bugs(ews_server):
+    yield
+    errors, ews_server.errors[:] = list(ews_server.errors), []
+    assert not errors, 'the EWS endpoint failed:\n' + '\n'.join(errors)

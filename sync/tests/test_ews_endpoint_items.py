@@ -18,10 +18,10 @@ from exchangelib.items import SEND_ONLY_TO_ALL, SEND_TO_ALL_AND_SAVE_COPY, SEND_
 from exchangelib.recurrence import (AbsoluteMonthlyPattern, DailyPattern, Recurrence,
                                     RelativeMonthlyPattern, WeeklyPattern)
 
-from .test_ews_endpoint import (account_for, new_user, no_server_bugs,  # noqa: F401 (fixtures)
-                                trust_test_ca, user)
+from .test_ews_endpoint import account_for, new_user, trust_test_ca, user  # noqa: F401 (fixtures)
 
 pytest_plugins = ['devstack.ews.pytest_fixtures']
+pytestmark = pytest.mark.usefixtures('no_server_bugs')
 CHICAGO = EWSTimeZone('America/Chicago')
 UTC = EWSTimeZone('UTC')
 HOUR = datetime.timedelta(hours=1)
