@@ -7,6 +7,7 @@ user's mailbox to that account and enables it, and serves Odoo on
 http://localhost:8069. Ctrl-C stops everything it started.
 """
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -65,7 +66,15 @@ def seed_demo(url):
     return _rpc(url, 'mail.sync.mailbox', 'read', mailbox, ['state', 'status_message'])[0]
 
 
+def _interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
 def main():
+    # Ctrl-C, and SIGTERM (or SIGINT to a run started in the background, which would
+    # otherwise ignore it), stop everything this run started.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     os.makedirs(RUN_DIR, exist_ok=True)
     pg = Postgres(os.path.join(RUN_DIR, 'pg'), PG_PORT)
     dovecot = Dovecot(os.path.join(RUN_DIR, 'dovecot'), users=dict([DEMO_ACCOUNT]), ports=PORTS)
