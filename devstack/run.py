@@ -8,9 +8,7 @@ http://localhost:8069. Ctrl-C stops everything it started.
 """
 import os
 import signal
-import subprocess
 import sys
-import time
 import xmlrpc.client
 
 from .demo_mail import demo_messages
