@@ -297,6 +297,20 @@ class TestAppointments(ActCase):
         self.assertEqual(moved_event.start_datetime, odoo_dt(second + datetime.timedelta(hours=3)))
         self.assertEqual(cancelled_event.recurrent_id_date, odoo_dt(first + datetime.timedelta(days=21)))
 
+    def test_an_odoo_series_reaches_outlook_as_a_series(self):
+        first = in_days(8, 9)
+        weekday = ('mo', 'tu', 'we', 'th', 'fr', 'sa', 'su')[first.weekday()]
+        event = self.odoo_event(name='Weekly stand-up', recurrency=True, rrule_type='weekly', interval=1,
+                                end_type='count', count=4, **{weekday: True})
+        self.sync()
+        item = self.outlook.calendar.get(id=self.linked(event).item_id)
+        self.assertEqual(item.subject, 'Weekly stand-up')
+        self.assertEqual(item.recurrence.boundary.number, 4)
+        self.assertEqual([day for day in item.recurrence.pattern.weekdays], [first.isoweekday()])
+        occurrences = list(self.outlook.calendar.view(start=EWSDateTime.from_datetime(in_days(7, 0)),
+                                                      end=EWSDateTime.from_datetime(in_days(40, 0))))
+        self.assertEqual(len([o for o in occurrences if o.subject == 'Weekly stand-up']), 4)
+
     def test_a_meeting_shared_by_three_mapped_users_is_one_event(self):
         bob, bob_box, bob_outlook = self.mapped_user('bob')
         eve, eve_box, eve_outlook = self.mapped_user('eve')

@@ -6,7 +6,7 @@ the canonical end is the day after ``stop_date``. Odoo has no per-event time zon
 user's is sent with every write (all-day midnights, recurrence)."""
 import datetime
 
-from ...sync.items import TIME_FIELDS
+from ...sync.items import TIME_FIELDS, get_zone, normalize_recurrence
 from .base import Adapter, odoo_datetime, text, utc
 
 DAY = datetime.timedelta(days=1)
@@ -47,7 +47,28 @@ class AppointmentAdapter(Adapter):
             'location': text(event.location), 'body': text(event.description),
             'attendees': attendees, 'organizer': (organizer.email or '').strip().lower(),
             'show_as': event.show_as or 'busy', 'importance': event.mail_sync_importance or 'normal',
+            'recurrence': self._recurrence(event, start),
         }
+
+    def _recurrence(self, event, start):
+        """Odoo's rule of a recurring event as a canonical recurrence (None if it is single)."""
+        if not event.recurrency or not event.rrule_type:
+            return None
+        rule = {'freq': event.rrule_type, 'interval': event.interval or 1,
+                'start': start if not isinstance(start, datetime.datetime) else
+                start.astimezone(get_zone(self.tz)).date()}
+        if event.rrule_type == 'weekly':
+            rule['weekdays'] = [day.upper() for day in WEEKDAYS if event[day]]
+        elif event.rrule_type == 'monthly' and event.month_by == 'day' and event.byday and event.week_list:
+            rule.update(week=-1 if event.byday in ('5', '-1') else int(event.byday),
+                        weekdays=[event.week_list.upper()])
+        elif event.rrule_type == 'monthly':
+            rule['day'] = event.day
+        if event.end_type == 'count':
+            rule['count'] = event.count
+        elif event.final_date:
+            rule['until'] = datetime.datetime.strptime(event.final_date, '%Y-%m-%d').date()
+        return normalize_recurrence(rule)
 
     def values(self, canonical):
         values = {}
