@@ -1,9 +1,9 @@
-import datetime
 import logging
 
 from odoo import _, api, fields, models
 
 from ..sync.errors import SyncError
+from .batch_delete import delete_older
 
 _logger = logging.getLogger(__name__)
 
@@ -87,17 +87,7 @@ class MailSyncLog(models.Model):
     @api.model
     def _gc(self, days, batch, commit):
         """Delete entries not seen for ``days`` days, ``batch`` rows per transaction."""
-        cutoff = fields.Datetime.to_string(datetime.datetime.utcnow() - datetime.timedelta(days=days))
-        deleted = 0
-        while True:
-            self.env.cr.execute("""DELETE FROM mail_sync_log WHERE id IN (
-                                       SELECT id FROM mail_sync_log WHERE last_seen < %s LIMIT %s)""",
-                                [cutoff, batch])
-            count = self.env.cr.rowcount
-            deleted += count
-            commit()
-            if count < batch:
-                break
+        deleted = delete_older(self.env.cr, self._table, 'last_seen', days, batch, commit)
         self.invalidate_cache()
         return deleted
 

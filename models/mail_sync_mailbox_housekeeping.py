@@ -1,10 +1,12 @@
 """Housekeeping, on its own cron so it never delays a sync: disable mailboxes that can no
-longer sync, apply the retention of logs and of the "My Mailbox" index."""
+longer sync, apply the retention of logs, sync conflicts and the "My Mailbox" index."""
 import datetime
 import logging
 import threading
 
 from odoo import _, api, fields, models
+
+from .batch_delete import delete_older
 
 _logger = logging.getLogger(__name__)
 
@@ -20,8 +22,11 @@ class MailSyncMailboxHousekeeping(models.Model):
     def _cron_housekeeping(self):
         self._disable_unusable()
         self._commit_housekeeping()
-        self.env['mail.sync.log']._gc(self._param_days('mail_sync.log_retention_days', LOG_RETENTION_DAYS),
-                                      DELETE_BATCH, self._commit_housekeeping)
+        days = self._param_days('mail_sync.log_retention_days', LOG_RETENTION_DAYS)
+        self.env['mail.sync.log']._gc(days, DELETE_BATCH, self._commit_housekeeping)
+        # Conflicts the user has had time to see go with the log entries of the same age.
+        delete_older(self.env.cr, 'mail_sync_conflict', 'date', days, DELETE_BATCH, self._commit_housekeeping)
+        self.env['mail.sync.conflict'].invalidate_cache()
         self.env['mail.sync.ledger']._cron_expire_index()
         self.env['mail.sync.stat']._gc()
         self._commit_housekeeping()

@@ -61,6 +61,20 @@ class TestHousekeeping(MailSyncCase):
         log = self.Log.search([('mailbox_id', '=', stale.id), ('code', '=', 'auto_disabled')])
         self.assertIn('no successful sync for 14 days', log.message)
 
+    def test_housekeeping_deletes_conflicts_as_old_as_the_log_retention(self):
+        box = self.enabled_box('conflicted')
+        link = self.env['mail.sync.link'].sudo().create({
+            'mailbox_id': box.id, 'kind': 'contact', 'res_model': 'res.partner', 'res_id': box.user_id.partner_id.id,
+            'item_id': 'housekeeping-item', 'state': 'linked'})
+        Conflict = self.env['mail.sync.conflict']
+        old, recent = [Conflict.record(link, 'job_title', 'Buyer', 'Head of Purchasing', 'exchange', 'recent')
+                       for _ in range(2)]
+        old.sudo().write({'date': _days_ago(31)})
+        self.env['ir.config_parameter'].sudo().set_param('mail_sync.log_retention_days', '30')
+        self.assertTrue(self.env['mail.sync.mailbox']._cron_housekeeping())
+        self.assertFalse(old.exists())
+        self.assertTrue(recent.exists())
+
     def test_housekeeping_deletes_old_log_entries_in_batches(self):
         box = self.enabled_box('logged')
         old = self.Log.record('old_problem', 'Long ago', mailbox=box)
