@@ -242,10 +242,16 @@ class EwsConnector(Connector):
         """One SyncFolderItems page of the distinguished folder ``folder`` ('inbox',
         'sentitems') after ``sync_state`` (None: from the start). Raises SyncStateInvalid
         when the server no longer knows the state."""
+        fields = {FieldPath(field=Message.get_field_by_fieldname(name)) for name in SYNC_FIELDS}
+        return self._sync_page(folder, sync_state, max_changes, fields, _remote_item)
+
+    def _sync_page(self, folder, sync_state, max_changes, fields, convert):
+        """One SyncFolderItems page of the distinguished folder ``folder``: created and
+        updated items as ``convert(item)`` (None leaves an item out), deleted ids, the new
+        state and whether more changes wait."""
         account = self.account or self.connect()
         folder_id = DistinguishedFolderId(id=folder, mailbox=Mailbox(
             email_address=account.primary_smtp_address))
-        fields = {FieldPath(field=Message.get_field_by_fieldname(name)) for name in SYNC_FIELDS}
         service = SyncFolderItems(account=account)
         try:
             changes = list(service.call(
@@ -254,11 +260,13 @@ class EwsConnector(Connector):
         except Exception as exc:
             raise self._map(exc)
         created, updated, deleted = [], [], []
-        for kind, item in changes:
-            if kind == SyncFolderItems.DELETE:
+        for change, item in changes:
+            if change == SyncFolderItems.DELETE:
                 deleted.append(item.id)
-            elif kind in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE):
-                (created if kind == SyncFolderItems.CREATE else updated).append(_remote_item(item))
+            elif change in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE):
+                remote = convert(item)
+                if remote is not None:
+                    (created if change == SyncFolderItems.CREATE else updated).append(remote)
         more = not service.includes_last_item_in_range and service.sync_state != sync_state
         return SyncPage(created, updated, deleted, service.sync_state, more)
 
@@ -337,26 +345,10 @@ class EwsConnector(Connector):
         ``sync_state``: created and updated items as RemoteRecord stubs (id and change key
         only; other classes, e.g. distribution lists, left out), deleted ids, the new state.
         A change to an occurrence of a series comes as an update of its master."""
-        account = self.account or self.connect()
-        folder_id = DistinguishedFolderId(id=ACT_FOLDERS[kind], mailbox=Mailbox(
-            email_address=account.primary_smtp_address))
-        service = SyncFolderItems(account=account)
-        try:
-            changes = list(service.call(
-                folder=folder_id, shape=ID_ONLY, additional_fields=set(), sync_state=sync_state,
-                ignore=None, max_changes_returned=max_changes, sync_scope=None))
-        except Exception as exc:
-            raise self._map(exc)
-        created, updated, deleted = [], [], []
-        for change, item in changes:
-            if change == SyncFolderItems.DELETE:
-                deleted.append(item.id)
-            elif change in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE) and isinstance(
-                    item, _item_class(kind)):
-                (created if change == SyncFolderItems.CREATE else updated).append(
-                    RemoteRecord(kind, item.id, item.changekey))
-        more = not service.includes_last_item_in_range and service.sync_state != sync_state
-        return SyncPage(created, updated, deleted, service.sync_state, more)
+        cls = _item_class(kind)
+        return self._sync_page(ACT_FOLDERS[kind], sync_state, max_changes, set(),
+                               lambda item: RemoteRecord(kind, item.id, item.changekey)
+                               if isinstance(item, cls) else None)
 
     def get_records(self, kind, item_ids):
         """RemoteRecords with every canonical field of ``kind``, in the order asked; ids of
