@@ -1,13 +1,9 @@
-import datetime
-
 import psycopg2
-from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import mute_logger
-from odoo.tools.safe_eval import safe_eval
 
 from ..sync.endpoint import Credentials, Endpoint
 from ..sync.errors import SyncError
@@ -15,6 +11,7 @@ from ..sync.ews import EwsConnector, EwsSettings
 from ..sync.imap import ImapConnector
 from ..sync.pop3 import Pop3Connector
 from ..sync.smtp import SmtpConnector
+from .act.filter_domain import FilterError, parse_filter, user_names
 from .secret_store import ca_file
 
 CHANNEL_FIELDS = {
@@ -29,36 +26,6 @@ CHANNEL_STATES = [('ok', 'Running'), ('retrying', 'Retrying'), ('suspended', 'Su
 ACT_MODELS = {'appointment': 'calendar.event', 'contact': 'res.partner', 'task': 'mail.activity'}
 ACT_FILTER_FIELDS = {'appointment': 'act_filter_appointment', 'contact': 'act_filter_contact',
                      'task': 'act_filter_task'}
-
-
-class _FilterRef(object):
-    """``user.partner_id`` and the like in a filter: only ``id`` and ``ids``."""
-    __slots__ = ('id', 'ids')
-
-    def __init__(self, ids):
-        self.ids = list(ids)
-        self.id = self.ids[0] if self.ids else False
-
-
-class _FilterUser(object):
-    """What a filter sees of ``user``: a few plain values, never the record itself.
-
-    Users write their own filters, and safe_eval lets an expression call any method of
-    the objects it is given: a real record would hand over ``env`` and ``sudo()``."""
-    __slots__ = ('id', 'name', 'login', 'email', 'partner_id', 'company_id', 'company_ids')
-
-    def __init__(self, user):
-        self.id, self.name, self.login, self.email = user.id, user.name, user.login, user.email
-        self.partner_id = _FilterRef(user.partner_id.ids)
-        self.company_id = _FilterRef(user.company_id.ids)
-        self.company_ids = _FilterRef(user.company_ids.ids)
-
-
-class _FilterDatetime(object):
-    """``datetime`` in a filter: its classes only (the module itself reaches ``sys``)."""
-    __slots__ = ()
-    date, datetime, timedelta = datetime.date, datetime.datetime, datetime.timedelta
-
 
 STATES = [
     ('draft', 'Draft'),
@@ -276,29 +243,21 @@ class MailSyncMailbox(models.Model):
 
     @api.model
     def _act_eval_filter(self, kind, text, user, check=True):
-        """The domain of the filter ``text`` evaluated for ``user`` and, with ``check``,
-        tried on the kind's Odoo model (one query); a ValidationError that says what is
-        wrong otherwise.
+        """The domain of the filter ``text`` for ``user`` and, with ``check``, tried on the
+        kind's Odoo model (one query); a ValidationError that says what is wrong otherwise.
 
-        Names a filter can use: ``user`` (id, name, login, email, partner_id.id,
-        company_id.id, company_ids.ids), ``uid``, ``datetime`` (date, datetime, timedelta),
-        ``relativedelta``."""
+        Users write filters: the text is parsed as a literal domain, never evaluated
+        (models/act/filter_domain.py). Names it can use: ``uid``, ``user.id``,
+        ``user.name``, ``user.login``, ``user.email``, ``user.partner_id.id``,
+        ``user.company_id.id``, ``user.company_ids.ids``."""
         model_name = ACT_MODELS[kind]
         label = self._act_kind_label(kind)
         if not (text or '').strip():
             return []
-        context = {'user': _FilterUser(user), 'uid': user.id, 'datetime': _FilterDatetime(),
-                   'relativedelta': relativedelta}
         try:
-            domain = safe_eval(text.strip(), context)
-        except Exception as error:  # safe_eval wraps everything into a few types
-            raise ValidationError(_('The %(kind)s filter %(filter)s cannot be evaluated: %(error)s') % {
-                'kind': label, 'filter': text, 'error': error})
-        if not isinstance(domain, (list, tuple)):
-            raise ValidationError(_('The %(kind)s filter must be a domain (a list such as '
-                                    '[(\'user_id\', \'=\', user.id)]), not %(filter)s.') % {
-                'kind': label, 'filter': text})
-        domain = list(domain)
+            domain = parse_filter(text, user_names(user))
+        except FilterError as error:
+            raise ValidationError(self._act_filter_message(label, text, error))
         try:
             domain = expression.normalize_domain(domain)
             if check:
@@ -309,6 +268,27 @@ class MailSyncMailbox(models.Model):
                                     '%(model)s: %(error)s') % {
                 'kind': label, 'filter': text, 'model': model_name, 'error': error})
         return domain
+
+    @api.model
+    def _act_filter_message(self, label, text, error):
+        """The translated explanation of a FilterError."""
+        shown = text if len(text) <= 200 else text[:200] + '...'
+        values = {'kind': label, 'filter': shown, 'detail': error.detail}
+        if error.code == 'too_long':
+            return _('The %(kind)s filter is too long: at most %(detail)s characters.') % values
+        if error.code == 'too_many':
+            return _('The %(kind)s filter has too many conditions: at most %(detail)s.') % values
+        if error.code == 'not_domain':
+            return _('The %(kind)s filter must be a domain (a list such as '
+                     '[(\'user_id\', \'=\', user.id)]), not %(filter)s.') % values
+        if error.code == 'unknown_name':
+            values['names'] = ', '.join(sorted(user_names(self.env.user)))
+            return _('The %(kind)s filter %(filter)s cannot be evaluated: %(detail)s is not one of '
+                     'the names a filter may use (%(names)s).') % values
+        if error.code == 'not_literal':
+            return _('The %(kind)s filter %(filter)s cannot be evaluated: a filter is a literal '
+                     'domain, without calculations or calls (found %(detail)s).') % values
+        return _('The %(kind)s filter %(filter)s cannot be evaluated: %(detail)s') % values
 
     @api.model
     def _act_kind_label(self, kind):

@@ -16,9 +16,10 @@ import logging
 import uuid
 
 from odoo import _, fields, models
+from odoo.exceptions import AccessError
 
 from ..sync.errors import ConflictError, SyncStateInvalid
-from ..sync.reconcile import reconcile
+from ..sync.reconcile import Conflict, reconcile
 from .act import ADAPTERS, KINDS
 
 _logger = logging.getLogger(__name__)
@@ -172,10 +173,16 @@ class MailSyncMailboxAct(models.Model):
                           rule=self._act_rule(), local_time=_aware(record.write_date),
                           remote_time=remote.last_modified)
         change_key = remote.change_key
-        if merge.to_odoo:
-            adapter.write(record, merge.to_odoo)
+        if merge.to_odoo and self._act_write_as_user(adapter, record, merge.to_odoo):
             self._act_touch_others(link)
             stats['updated'] += 1
+        elif merge.to_odoo:
+            # Her rights refuse it: Odoo keeps its values, each refused field is a conflict
+            # Odoo won, and the bases take both sides as they are (no retry every cycle).
+            for field, value in merge.to_odoo.items():
+                self._act_conflict(link, Conflict(field, local.get(field), value, 'odoo'))
+                merge.base_local[field] = local.get(field)
+                stats['conflicts'] += 1
         if merge.to_exchange:
             try:
                 change_key = connector.update_record(
@@ -188,6 +195,25 @@ class MailSyncMailboxAct(models.Model):
             self._act_conflict(link, conflict)
             stats['conflicts'] += 1
         self._act_store(link, record, merge.base_local, merge.base_remote, change_key, remote.last_modified)
+
+    def _act_as_user(self, write):
+        """Run ``write`` (a write done with the mailbox user's rights); False when her
+        rights refuse it (nothing of it is kept), True otherwise."""
+        try:
+            with self.env.cr.savepoint():
+                write()
+        except AccessError:
+            return False
+        return True
+
+    def _act_write_as_user(self, adapter, record, canonical):
+        """Write Exchange's changes on ``record`` as the mailbox's user, never as superuser:
+        a record she may not write is left as it is (False)."""
+        if self._act_as_user(lambda: adapter.write(record.sudo(self.user_id), canonical)):
+            return True
+        _logger.info('Mailbox %s: Exchange changes of %s %s not written: its user may not write it.',
+                     self.id, record._name, record.id)
+        return False
 
     def _act_touch_others(self, link):
         """The record changed from this mailbox: the other mailboxes linked to it (a shared
@@ -220,8 +246,10 @@ class MailSyncMailboxAct(models.Model):
         shared = self.env['mail.sync.link'].sudo().search_count(
             [('res_model', '=', link.res_model), ('res_id', '=', link.res_id), ('id', '!=', link.id),
              ('state', '=', 'linked')])
-        if record.exists() and not shared:
-            adapter.archive(record)
+        if record.exists() and not shared and not self._act_as_user(
+                lambda: adapter.archive(record.sudo(self.user_id))):
+            _logger.info('Mailbox %s: %s %s deleted in Exchange stays active in Odoo: its user may not '
+                         'archive it.', self.id, link.res_model, link.res_id)
         link.write({'state': 'archived'})
         stats['archived'] += 1
 
@@ -251,7 +279,10 @@ class MailSyncMailboxAct(models.Model):
         domain = self._act_domain(adapter.kind) + adapter.recent_domain(self._act_since(adapter))
         linked_elsewhere = self.env['mail.sync.link'].sudo().search(
             [('mailbox_id', '=', self.id), ('res_model', '=', adapter.model)]).mapped('res_id')
-        for record in Model.search(domain + [('id', 'not in', linked_elsewhere)], order='id'):
+        # The selection runs with the user's rights (record rules apply), never as superuser.
+        selected = adapter.selectable().search(domain + adapter.visible_domain() + [('id', 'not in', linked_elsewhere)],
+                                               order='id')
+        for record in Model.browse(selected.ids):
             if not self._act_spent(stats):
                 return
             self._act_push_new(connector, adapter, outbound, record, stats)

@@ -24,6 +24,15 @@ class AppointmentAdapter(Adapter):
     def records(self):
         return super(AppointmentAdapter, self).records.with_context(virtual_id=False)
 
+    def selectable(self):
+        return super(AppointmentAdapter, self).selectable().with_context(virtual_id=False)
+
+    def visible_domain(self):
+        """Odoo shows a private meeting only to its organizer and attendees (others read
+        "Busy"): others' private meetings never reach her calendar."""
+        return ['|', ('privacy', '!=', 'private'), '|', ('user_id', '=', self.user.id),
+                ('partner_ids', 'in', self.user.partner_id.ids)]
+
     def recent_domain(self, since):
         """Appointments ending after the profile's "process after" (not the whole past)."""
         from odoo import fields

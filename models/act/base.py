@@ -26,6 +26,15 @@ class Adapter(object):
         """The model, as superuser with the sync context (the cycle runs for every user)."""
         return self.env[self.model].sudo().with_context(SYNC_CONTEXT, active_test=False)
 
+    def selectable(self):
+        """The model with the mailbox user's rights: what her filter may select."""
+        return self.env[self.model].sudo(self.user).with_context(SYNC_CONTEXT, active_test=False)
+
+    def visible_domain(self):
+        """What the user may see beyond the record rules (a model hiding some records'
+        contents in ``read`` rather than by a rule adds it here)."""
+        return []
+
     def recent_domain(self, since):
         """Records old enough to stay out of a first sync (the profile's "process after")."""
         return [('write_date', '>=', fields.Datetime.to_string(since))] if since else []
