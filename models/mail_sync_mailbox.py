@@ -1,3 +1,5 @@
+import socket
+
 import psycopg2
 
 from odoo import _, api, fields, models
@@ -26,6 +28,12 @@ CHANNEL_STATES = [('ok', 'Running'), ('retrying', 'Retrying'), ('suspended', 'Su
 ACT_MODELS = {'appointment': 'calendar.event', 'contact': 'res.partner', 'task': 'mail.activity'}
 ACT_FILTER_FIELDS = {'appointment': 'act_filter_appointment', 'contact': 'act_filter_contact',
                      'task': 'act_filter_task'}
+
+
+def db_fingerprint(uuid, dbname):
+    """What tells this database from a copy: a copy keeps the uuid, not its name and host."""
+    return '%s|%s|%s' % (uuid, dbname, socket.gethostname())
+
 
 STATES = [
     ('draft', 'Draft'),
@@ -95,8 +103,10 @@ class MailSyncMailbox(models.Model):
     approved_by_id = fields.Many2one('res.users', string='Approved By', readonly=True, copy=False)
     approved_date = fields.Datetime(string='Approved On', readonly=True, copy=False)
     db_uuid = fields.Char(readonly=True, copy=False, groups='mail_sync.group_mail_sync_manager',
-                          help='Database identity when the mailbox was enabled: a copied database '
-                               'has another one and does not sync until re-enabled.')
+                          string='Database Fingerprint',
+                          help='Where this database was when the mailbox was enabled (its uuid, name '
+                               'and host): a copy of the database differs and does not sync until a '
+                               'manager re-enables the mailbox.')
     status_message = fields.Char(compute='_compute_status_message', string='Status')
     log_ids = fields.One2many('mail.sync.log', 'mailbox_id', string='Log')
 
@@ -112,6 +122,13 @@ class MailSyncMailbox(models.Model):
             CREATE UNIQUE INDEX IF NOT EXISTS mail_sync_mailbox_email_uniq
             ON mail_sync_mailbox (lower(email)) WHERE email IS NOT NULL
         """)
+        # Mailboxes enabled when the guard kept the bare database.uuid carry on where it
+        # matches: the fingerprint (uuid, name, host) takes its place.
+        self.env.cr.execute("SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'")
+        row = self.env.cr.fetchone()
+        if row and row[0]:
+            self.env.cr.execute("UPDATE mail_sync_mailbox SET db_uuid = %s WHERE db_uuid = %s",
+                                [db_fingerprint(row[0], self.env.cr.dbname), row[0]])
 
     # ------------------------------------------------------------------ computes
     @api.depends('user_id.name', 'email')
@@ -445,7 +462,11 @@ class MailSyncMailbox(models.Model):
     # ------------------------------------------------------------------ sync eligibility
     @api.model
     def _current_db_uuid(self):
-        return self.env['ir.config_parameter'].sudo().get_param('database.uuid')
+        """The fingerprint of this database where it runs now, stored on a mailbox when a
+        manager enables it. A restored dump keeps ``database.uuid``: its name or its host
+        differ, and are part of the fingerprint (Odoo 11 has no neutralization of copies)."""
+        uuid = self.env['ir.config_parameter'].sudo().get_param('database.uuid') or ''
+        return db_fingerprint(uuid, self.env.cr.dbname)
 
     def _blocked_reason(self):
         """Why this mailbox does not sync now, or False when it does."""
