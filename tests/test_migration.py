@@ -32,9 +32,17 @@ class MigrationCase(MailSyncCase):
         return self.env['fetchmail.server'].create(vals)
 
     def user_for(self, name, email):
+        """A user whose login is her address (the migration matches logins, never the
+        address users can change in Preferences)."""
         user = self.make_user(name)
-        user.email = email
+        user.write({'email': email, 'login': email})
         return user
+
+    def confirm(self, wizard, *names):
+        """The manager ticks "Attach Password" on these rows of the preview."""
+        for name in names:
+            self.line(wizard.line_ids, name).confirmed = True
+        return wizard
 
     def wizard(self, **values):
         return self.env['mail.sync.migration.wizard'].sudo(self.admin).create(values)
@@ -119,6 +127,7 @@ class TestServerMigration(MigrationCase):
         wizard = self.preview()
         dave = self.make_user('dave')
         self.line(wizard.line_ids, self.u_login).user_id = dave  # mapped by hand
+        self.confirm(wizard, self.a_login)
         started = datetime.datetime.utcnow()
         report = self.apply(wizard)
         imap = self.Server.search([('incoming_host', '=', 'localhost'), ('server_type', '=', 'imap')])
@@ -203,7 +212,7 @@ class TestServerMigration(MigrationCase):
 
     def test_background_test_enable_reports_and_deactivates(self):
         self.fm_carol.object_id = self.env.ref('base.model_res_partner')  # a shared inbox: kept
-        report = self.apply(self.preview())
+        report = self.apply(self.confirm(self.preview(), self.a_login, self.b_login, self.c_login))
         self.assertEqual(self.line(report.line_ids, self.a_login).test_state, 'not_run')
         report.sudo().cron_id.method_direct_trigger()  # what the one-shot job runs
         self.assertEqual(report.state, 'done')
@@ -259,7 +268,7 @@ class TestFetchmailHistory(MigrationCase):
         Message = self.env['mail.message']
         self.assertEqual(Message.search_count([('message_id', '=', '<history-1@example.test>')]), 1)
 
-        report = self.apply(self.preview())
+        report = self.apply(self.confirm(self.preview(), login))
         report._run_test_enable()
         mailbox = self.line(report.line_ids, login).mailbox_id
         self.assertEqual(mailbox.state, 'enabled')

@@ -20,7 +20,7 @@ def test_admin_previews_the_migration(odoo_http, browser):
 
     partner_model = admin('ir.model', 'search', [('model', '=', 'res.partner')])[0]
     users = [admin('res.users', 'create', {'name': '%s Migrate' % name.title(),
-                                           'login': '%s-%d' % (name, stamp),
+                                           'login': '%s@%s' % (name, domain),
                                            'email': '%s@%s' % (name, domain)})
              for name in ('uma', 'vic')]
     profile = admin('mail.sync.server', 'create', {
@@ -65,6 +65,7 @@ def test_admin_previews_the_migration(odoo_http, browser):
         assert 'Company SMTP (same domain)' in row('imap.%s (IMAP)' % domain)
         assert 'Warning: unencrypted' in row('pop.%s (POP3)' % domain)
         assert 'To Create' in row('uma@' + domain) and 'Uma Migrate' in row('uma@' + domain)
+        assert 'By Login' in row('uma@' + domain)
         assert 'Conflict' in row('vic@' + domain)
         assert 'Vic Migrate already has a mailbox' in row('vic@' + domain)
         assert 'Map by Hand' in row('sales@' + domain) and 'Shared inbox' in row('sales@' + domain)

@@ -155,6 +155,8 @@ class MailSyncMigrationWizard(models.TransientModel):
             'deactivate_fetchmail': self.mode == 'servers' and self.deactivate_fetchmail,
         })
         profiles = {}
+        if self.mode == 'servers':
+            plan = self._withhold_unconfirmed_passwords(plan)
         lines = [self._apply_item(item, profiles) for item in plan]
         migration.write({'line_ids': [(0, 0, dict(values, sequence=seq))
                                       for seq, values in enumerate(lines)]})
@@ -315,17 +317,25 @@ class MailSyncMigrationWizard(models.TransientModel):
         if not fetchmail.password:
             notes.append(_('No password stored: enter it on the mailbox before Test & Enable.'))
         login = item['login']
-        user = manual.get(fetchmail.id) or self._match_user(login)
-        if not user and '@' in login:
-            # Mapped by hand in an earlier run: the mailbox knows its user.
-            user = self.env['mail.sync.mailbox'].sudo().search(
-                [('email', '=ilike', exact(login))], limit=1).user_id
+        item['has_password'] = bool(fetchmail.password)
+        user, match = manual.get(fetchmail.id), 'manual'
         if not user:
-            notes.insert(0, _('No user has the address or login %s: pick the user to map it to.')
-                         % (login or '-'))
+            user, match = self._match_user(login), 'login'
+        if not user and '@' in login:
+            # Mapped by a manager (by hand, in an earlier run): the mailbox knows its user.
+            user, match = self.env['mail.sync.mailbox'].sudo().search(
+                [('email', '=ilike', exact(login))], limit=1).user_id, 'mailbox'
+        if not user:
+            notes.insert(0, _('No user has the login %s: pick the user to map it to.') % (login or '-'))
+            claimed = self._users_with_address(login)
+            if claimed:
+                notes.insert(1, _('%s has this address in Preferences, where users change their own '
+                                  'address: that is no proof, check before picking.')
+                             % ', '.join(claimed.mapped('name')))
             return dict(item, action='manual', message=notes)
-        if manual.get(fetchmail.id):
-            notes.insert(0, _('Mapped by hand.'))
+        item['match'] = match
+        notes.insert(0, {'manual': _('Mapped by hand.'), 'login': _('Matched by login.'),
+                         'mailbox': _('Matched by the mailbox a manager mapped to this address.')}[match])
         email = login if '@' in login else (user.email or '').strip()
         smtp = outgoing.filtered(lambda s: (s.smtp_user or '').strip().lower() in (
             email.lower(), login.lower()))[:1]
@@ -340,11 +350,38 @@ class MailSyncMigrationWizard(models.TransientModel):
 
     @api.model
     def _match_user(self, login):
+        """The user whose login is ``login``: never by email address, which every user can
+        change in Preferences (setting a colleague's would get his mailbox)."""
         if not login:
             return self.env['res.users']
         Users = self.env['res.users'].sudo()
-        return Users.search([('share', '=', False), ('email', '=ilike', exact(login))], limit=1) or \
-            Users.search([('share', '=', False), ('login', '=ilike', exact(login))], limit=1)
+        return Users.search([('share', '=', False), ('login', '=ilike', exact(login))], limit=1)
+
+    @api.model
+    def _users_with_address(self, address):
+        if not address or '@' not in address:
+            return self.env['res.users']
+        return self.env['res.users'].sudo().search([('share', '=', False), ('email', '=ilike', exact(address))])
+
+    def _confirmed_rows(self):
+        """Incoming server -> user of the rows whose stored password the manager confirmed."""
+        return {line.sudo().fetchmail_id.id: line.user_id.id
+                for line in self.line_ids if line.confirmed and line.user_id}
+
+    def _withhold_unconfirmed_passwords(self, plan):
+        """Stored passwords go only to the user of a row the manager confirmed, for the same
+        user as shown in the preview."""
+        confirmed = self._confirmed_rows()
+        for item in plan:
+            if item.get('kind') != 'mailbox' or not item.get('fetchmail_id') or not item.get('_password'):
+                continue
+            if confirmed.get(item['fetchmail_id']) == item.get('user_id'):
+                continue
+            item.pop('_password')
+            item['message'] = [_('Stored password not attached: the row was not confirmed. Enter the '
+                                 'password on the mailbox, or confirm the row and apply again.')] + \
+                list(item.get('message') or [])
+        return plan
 
     def _plan_mailbox(self, item, user, email, notes, taken, outgoing=False, server=None):
         """Create, update, leave (already migrated) or refuse (conflict) one mailbox.
@@ -431,6 +468,7 @@ class MailSyncMigrationWizard(models.TransientModel):
                 errors.append(_('"%s" is not an email address.') % email)
             user = Users.search([('login', '=ilike', exact(row.get('user_login'))), ('share', '=', False)],
                                 limit=1) if row.get('user_login') else Users
+            item['match'] = 'csv' if user else False
             if not user:
                 errors.append(_('No user has the login "%s".') % row.get('user_login', ''))
             profile = Profile.search([('name', '=ilike', exact(row.get('profile')))]) if row.get('profile') \

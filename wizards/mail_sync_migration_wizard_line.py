@@ -11,6 +11,13 @@ ACTIONS = [
     ('skip', 'Not Migrated'),
     ('error', 'Error'),
 ]
+# How a mailbox line found its user: never by an address users can change themselves.
+MATCHES = [
+    ('login', 'By Login'),
+    ('mailbox', 'By Existing Mailbox'),
+    ('manual', 'Picked by Hand'),
+    ('csv', 'By user_login (CSV)'),
+]
 
 
 class MailSyncMigrationWizardLine(models.TransientModel):
@@ -35,5 +42,13 @@ class MailSyncMigrationWizardLine(models.TransientModel):
     mailbox_id = fields.Many2one('mail.sync.mailbox', string='Existing Mailbox', readonly=True)
     fetchmail_id = fields.Many2one('fetchmail.server', string='Incoming Mail Server', readonly=True,
                                    groups='base.group_system')
+    match = fields.Selection(MATCHES, string='Matched', readonly=True,
+                             help='How the user was found: by login (users cannot change it), by '
+                                  'the address of a mailbox a manager mapped, or picked by hand.')
+    has_password = fields.Boolean(string='Stored Password', readonly=True)
+    confirmed = fields.Boolean(
+        string='Attach Password',
+        help='Tick to attach the incoming server\'s stored password to this user\'s mailbox. '
+             'Unticked, the mailbox is created without it (enter it on the mailbox).')
     profile_key = fields.Char(readonly=True)
     message = fields.Text(string='Details', readonly=True)
