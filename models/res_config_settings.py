@@ -1,8 +1,10 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 
 from .mail_sync_ledger import INDEX_RETENTION_DAYS
 from .mail_sync_mailbox_housekeeping import DISABLE_AFTER_DAYS, LOG_RETENTION_DAYS
 from .mail_sync_mailbox_scheduler import MAX_TRANSIENT_FAILURES
+from ..wizards.mail_sync_track import DEFAULT_TRACK_MODELS, TRACK_MODELS_PARAM
 
 
 def _int(params, key, default):
@@ -36,6 +38,10 @@ class ResConfigSettings(models.TransientModel):
     mail_sync_index_retention_days = fields.Integer(
         string='Keep Untracked Email in "My Mailbox" (days)',
         help='After this, the sender, subject and preview of untracked email are forgotten.')
+    mail_sync_track_models = fields.Char(
+        string='Documents to Track Email On',
+        help='Models offered by "Track On...", most useful first, separated by commas (e.g. '
+             'res.partner,crm.lead). Business documents with a chatter only.')
 
     @api.model
     def get_values(self):
@@ -49,6 +55,7 @@ class ResConfigSettings(models.TransientModel):
                                                   MAX_TRANSIENT_FAILURES),
             mail_sync_disable_after_days=_int(params, 'mail_sync.disable_after_days', DISABLE_AFTER_DAYS),
             mail_sync_log_retention_days=_int(params, 'mail_sync.log_retention_days', LOG_RETENTION_DAYS),
+            mail_sync_track_models=params.get_param(TRACK_MODELS_PARAM) or DEFAULT_TRACK_MODELS,
             mail_sync_incoming_lanes=len(self.env['mail.sync.mailbox'].sudo()._lanes('incoming').filtered(
                 'active')),
         )
@@ -66,3 +73,13 @@ class ResConfigSettings(models.TransientModel):
                 ('mail_sync.log_retention_days', self.mail_sync_log_retention_days, LOG_RETENTION_DAYS)):
             params.set_param(key, str(max(1, value or default)))
         self.env['mail.sync.mailbox'].sudo()._set_lanes('incoming', self.mail_sync_incoming_lanes or 1)
+        self._set_track_models(params)
+
+    def _set_track_models(self, params):
+        """Keep the Track On list, refusing what is not a business document with a chatter."""
+        text = (self.mail_sync_track_models or '').strip() or DEFAULT_TRACK_MODELS
+        names, refused = self.env['mail.sync.track']._track_model_names(text)
+        if refused:
+            raise UserError(_('Email cannot be tracked on %s: list business documents with a chatter '
+                              '(such as res.partner, crm.lead), not technical models.') % ', '.join(refused))
+        params.set_param(TRACK_MODELS_PARAM, ','.join(names))
