@@ -157,15 +157,14 @@ class MailSyncMailboxAct(models.Model):
 
     def _act_match(self, adapter, remote):
         """An Odoo record this Exchange item already stands for: a meeting linked in another
-        mapped user's mailbox (same iCalendar UID), or None."""
+        mapped user's mailbox (same iCalendar UID) that this mailbox's user may see, or None."""
         if adapter.kind != 'appointment' or not remote.uid:
             return None
         other = self.env['mail.sync.link'].sudo().search(
             [('kind', '=', 'appointment'), ('uid', '=', remote.uid), ('state', '=', 'linked')], limit=1)
-        if other:
-            record = adapter.records.browse(other.res_id)
-            return record if record.exists() else None
-        return None
+        if other and adapter.selectable().search_count([('id', '=', other.res_id)] + adapter.visible_domain()):
+            return adapter.records.browse(other.res_id)
+        return None  # none, or one its user may not see (a colleague's private meeting)
 
     def _act_merge(self, connector, adapter, directions, link, record, remote, stats):
         local = adapter.read(record)
