@@ -42,7 +42,8 @@ def track_world(odoo_http, mail_servers):
         ann_box._sync_incoming()
         rows = env['mail.sync.ledger'].search([('mailbox_id', '=', ann_box.id)], order='uid')
         assert rows.mapped('state') == ['indexed'] * 3, rows.mapped('state')
-        channel = env['mail.channel'].sudo(ben).create({'name': 'ben-private-%d' % stamp, 'public': 'private'})
+        channel = env['mail.channel'].create({'name': 'ben-private-%d' % stamp, 'public': 'private',
+                                              'channel_partner_ids': [(4, ben.partner_id.id)]})
         customer = env['res.partner'].create({'name': 'Customer %d' % stamp})
         cr.commit()
         ids = {'ann': ann.id, 'ann_login': ann.login, 'rows': rows.ids, 'channel': channel.id,
