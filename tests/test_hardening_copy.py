@@ -125,7 +125,8 @@ def test_neutralize_pauses_every_mailbox_and_removes_the_passwords(original_and_
     assert _psql(copy, "SELECT count(*) FROM mail_sync_mailbox WHERE db_uuid IS NOT NULL") == '0'
     assert _psql(copy, "SELECT count(*) FROM mail_sync_server WHERE service_password_crypt IS NOT NULL") == '0'
     assert _psql(original, count) != '0', 'the original keeps its passwords'
-    mail_servers.dovecot.append(login, raw_mail('Customer <c@copy.test>', 'After', '<after-%d@copy.test>' % time.time()))
+    mail_servers.dovecot.append(login, raw_mail('Customer <c@copy.test>', 'After',
+                                                '<after-%d@copy.test>' % time.time()))
     before = _logins_settled(mail_servers, login)
     assert 'synced=0' in _cron(copy, ids['box'])
     assert _logins_settled(mail_servers, login) == before + 1

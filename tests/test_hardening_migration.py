@@ -33,7 +33,8 @@ def corp(odoo_http):
     finally:
         boxes = admin('mail.sync.mailbox', 'search', [('user_id', 'in', list(users.values()))])
         admin('mail.sync.mailbox', 'unlink', boxes)
-        admin('mail.sync.server', 'unlink', admin('mail.sync.server', 'search', [('incoming_host', '=', 'imap.' + domain)]))
+        profiles = admin('mail.sync.server', 'search', [('incoming_host', '=', 'imap.' + domain)])
+        admin('mail.sync.server', 'unlink', profiles)
         admin('fetchmail.server', 'unlink', fetchmails)
         admin('fetchmail.server', 'write', others, {'active': True})
         admin('res.users', 'write', list(users.values()), {'active': False})
