@@ -51,7 +51,7 @@ def parse_filter(text, names):
     try:
         tree = ast.parse(text, mode='eval')
     except (SyntaxError, ValueError, MemoryError, RecursionError) as error:
-        raise FilterError('syntax', getattr(error, 'msg', None) or str(error))
+        raise FilterError('syntax', getattr(error, 'msg', None) or str(error) or 'too deeply nested')
     value = _literal(tree.body, names)
     if not isinstance(value, (list, tuple)):
         raise FilterError('not_domain', text)
