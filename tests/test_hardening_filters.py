@@ -2,14 +2,21 @@
 the text is a literal domain (no expression is evaluated, its size is bounded), the selection
 runs as her (a colleague's private meeting never reaches her Exchange calendar), and Exchange
 edits are written as her (a record she may not write is left alone, as a conflict)."""
+import doctest
 import xmlrpc.client
 
 import pytest
 
 from odoo.exceptions import ValidationError
 
+from ..models.act import filter_domain
 from .test_act_sync import ActCase, in_days, odoo_dt
 from .test_ews_incoming import ews_on_class  # noqa: F401 (fixture)
+
+
+def test_filter_parser_doctests():
+    failures, tried = doctest.testmod(filter_domain)
+    assert (failures, tried > 1) == (0, True)
 
 
 def _refusal(http, login, password, text):
