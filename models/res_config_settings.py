@@ -78,8 +78,9 @@ class ResConfigSettings(models.TransientModel):
     def _set_track_models(self, params):
         """Keep the Track On list, refusing what is not a business document with a chatter."""
         text = (self.mail_sync_track_models or '').strip() or DEFAULT_TRACK_MODELS
-        names, refused = self.env['mail.sync.track']._track_model_names(text)
+        refused = self.env['mail.sync.track']._track_model_names(text)[1]
         if refused:
             raise UserError(_('Email cannot be tracked on %s: list business documents with a chatter '
                               '(such as res.partner, crm.lead), not technical models.') % ', '.join(refused))
-        params.set_param(TRACK_MODELS_PARAM, ','.join(names))
+        kept = [name.strip() for name in text.split(',') if name.strip()]
+        params.set_param(TRACK_MODELS_PARAM, ','.join(sorted(set(kept), key=kept.index)))

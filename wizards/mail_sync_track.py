@@ -20,7 +20,8 @@ class MailSyncTrack(models.TransientModel):
     @api.model
     def _track_model_names(self, text=None):
         """The models email can be tracked on (the configured list, in its order), and the
-        names of the list that are refused (unknown, technical, or without a chatter)."""
+        names of the list that are refused (technical, or without a chatter). Models not
+        installed are left out, not refused: they count once their module is installed."""
         if text is None:
             text = self.env['ir.config_parameter'].sudo().get_param(TRACK_MODELS_PARAM) or DEFAULT_TRACK_MODELS
         IrModel = self.env['ir.model'].sudo()
@@ -28,8 +29,13 @@ class MailSyncTrack(models.TransientModel):
         for name in (part.strip() for part in text.split(',')):
             if not name or name in names:
                 continue
-            model = IrModel._get(name) if name in self.env else IrModel
-            if name.startswith(TECHNICAL_PREFIXES) or not model or not model.is_mail_thread or model.transient:
+            if name.startswith(TECHNICAL_PREFIXES):
+                refused.append(name)
+                continue
+            if name not in self.env:
+                continue
+            model = IrModel._get(name)
+            if not model.is_mail_thread or model.transient:
                 refused.append(name)
             else:
                 names.append(name)
