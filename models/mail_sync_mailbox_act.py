@@ -148,10 +148,10 @@ class MailSyncMailboxAct(models.Model):
             if adapter.is_gone(record):
                 return  # deleted in Odoo meanwhile: the push half of the cycle settles it
             self._act_merge(connector, adapter, directions, link, record, remote, stats)
-        if remote.exceptions and adapter.kind == 'appointment':
+        if remote.exceptions and adapter.kind == 'appointment' and self._act_may_write(record):
             adapter.apply_exceptions(record, remote.exceptions)
-        if adapter.kind == 'task' and remote.values.get('status') == 'Completed' and record.exists():
-            adapter.complete(record)
+        if adapter.kind == 'task' and remote.values.get('status') == 'Completed' and record.exists() \
+                and self._act_as_user(lambda: adapter.complete(record)):
             link.write({'state': 'archived'})
             stats['archived'] += 1
 
@@ -201,6 +201,17 @@ class MailSyncMailboxAct(models.Model):
         try:
             with self.env.cr.savepoint():
                 write()
+        except AccessError:
+            return False
+        return True
+
+    def _act_may_write(self, record):
+        """Whether the mailbox's user may write ``record`` (rights and record rules)."""
+        mine = record.sudo(self.user_id)
+        if not mine.check_access_rights('write', raise_exception=False):
+            return False
+        try:
+            mine.check_access_rule('write')
         except AccessError:
             return False
         return True
