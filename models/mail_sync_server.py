@@ -7,8 +7,8 @@ from .mail_sync_conflict import CONFLICT_RULES
 
 
 ACT_FILTER_HELP = (
-    'An Odoo domain; "user" is the mailbox\'s user (user.id, user.partner_id.id, '
-    'user.company_id.id...). Each user may set their own in Preferences.')
+    'A literal Odoo domain, without calculations; "user" is the mailbox\'s user (uid, user.id, '
+    'user.partner_id.id, user.company_id.id...). Each user may set their own in Preferences.')
 DEFAULT_ACT_FILTERS = {
     'act_filter_appointment': "['|', ('user_id', '=', user.id), ('partner_ids', 'in', [user.partner_id.id])]",
     'act_filter_contact': "[('user_id', '=', user.id)]",

@@ -15,7 +15,7 @@ MAILBOX_FIELDS = [('mail_sync_email', 'email'), ('mail_sync_state', 'status_mess
                   ('mail_sync_health', 'health'), ('mail_sync_health_message', 'health_message'),
                   ('mail_sync_next_sync', 'next_sync')]
 ACT_USER_FIELDS = ['act_filter_appointment', 'act_filter_contact', 'act_filter_task']
-ACT_OVERRIDE_HELP = ('Leave empty to use the filter of your mailbox\'s server profile. An Odoo domain '
+ACT_OVERRIDE_HELP = ('Leave empty to use the filter of your mailbox\'s server profile. A literal Odoo domain '
                      'where "user" is you, e.g. [(\'user_id\', \'=\', user.id)].')
 
 
