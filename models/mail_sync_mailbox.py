@@ -7,7 +7,7 @@ from dateutil.relativedelta import relativedelta
 
 import odoo
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.osv import expression
 from odoo.tools import html_escape as escape, mute_logger
 from odoo.tools.safe_eval import safe_eval
@@ -19,6 +19,7 @@ from ..sync.imap import ImapConnector
 from ..sync.pop3 import Pop3Connector
 from ..sync.smtp import SmtpConnector
 from .secret_store import ca_file
+from .user_error import MailSyncUserError
 
 _logger = logging.getLogger(__name__)
 
@@ -197,7 +198,7 @@ class MailSyncMailbox(models.Model):
         other = self.sudo().search([('email', '=ilike', email), ('id', 'not in', list(exclude_ids))],
                                    limit=1)
         if other:
-            raise UserError(_(
+            raise MailSyncUserError(_(
                 'The address %s is already mapped to the mailbox of %s. To move it, use '
                 '"Map Mailbox": it asks for confirmation and disables the old mapping.')
                 % (email, other.user_id.name))
@@ -434,9 +435,9 @@ class MailSyncMailbox(models.Model):
     def _check_testable(self):
         self.ensure_one()
         if not self.email:
-            raise UserError(_('Enter the mailbox\'s email address first.'))
+            raise MailSyncUserError(_('Enter the mailbox\'s email address first.'))
         if not self._active_channels():
-            raise UserError(_('Turn on at least one channel (incoming email, outgoing email, or '
+            raise MailSyncUserError(_('Turn on at least one channel (incoming email, outgoing email, or '
                               'appointments, contacts and tasks).'))
 
     def _test_deadline(self):
@@ -563,7 +564,7 @@ class MailSyncMailbox(models.Model):
 
     def action_approve(self):
         if not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
-            raise UserError(_('Only a Server-Side Sync manager can approve email addresses.'))
+            raise MailSyncUserError(_('Only a Server-Side Sync manager can approve email addresses.'))
         self.write({'approved': True, 'approved_by_id': self.env.uid,
                     'approved_date': fields.Datetime.now()})
         for mailbox in self:

@@ -12,6 +12,7 @@ var basicFields = require('web.basic_fields');
 var bus = require('bus.bus').bus;
 var config = require('web.config');
 var core = require('web.core');
+var Dialog = require('web.Dialog');
 var fieldRegistry = require('web.field_registry');
 var utils = require('web.utils');
 var ViewManager = require('web.ViewManager');
@@ -62,7 +63,15 @@ var TestProgress = AbstractField.extend({
     },
     _render: function () {
         this.$el.html(this.value || '');
-        this.$el.toggleClass('alert alert-warning', !!this.value);
+        var states = _.map(this.$('.o_mail_sync_test_line'), function (line) {
+            return $(line).data('state');
+        });
+        var failed = _.contains(states, 'failure');
+        var running = _.contains(states, 'running');
+        this.$el.removeClass('alert alert-success alert-danger alert-info');
+        if (states.length) {
+            this.$el.addClass('alert ' + (running ? 'alert-info' : (failed ? 'alert-danger' : 'alert-success')));
+        }
         this.$el.attr('role', 'status');
     },
     _onNotification: function (notifications) {
@@ -99,6 +108,25 @@ bus.on('notification', null, function (notifications) {
         }
     });
 });
+
+// Our own errors (models/user_error.py) in a dialog titled with our name, not "Odoo".
+var MailSyncWarning = Dialog.extend({
+    init: function (parent, error) {
+        this._super(parent);
+        this.error = error;
+    },
+    display: function () {
+        var self = this;
+        new Dialog(this, {
+            size: 'medium',
+            title: _t('Server-Side Sync'),
+            $content: $('<div class="o_mail_sync_dialog" role="alert"/>').text(
+                this.error.data.arguments[0]),
+            buttons: [{text: _t('Ok'), classes: 'btn-primary', close: true}],
+        }).open().on('closed', null, function () { self.destroy(); });
+    },
+});
+core.crash_registry.add('odoo.addons.mail_sync.models.user_error.MailSyncUserError', MailSyncWarning);
 
 return {TestProgress: TestProgress, FieldSize: FieldSize};
 });
