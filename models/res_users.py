@@ -75,9 +75,10 @@ class ResUsers(models.Model):
             for field, source in MAILBOX_FIELDS:
                 user[field] = mailbox[source] if mailbox else False
             user.mail_sync_mailbox_id = mailbox.id if mailbox else False
-            # The owner's own alerts only (not a manager's view of a colleague's).
-            user.mail_sync_alert_ids = mailbox.sudo(user.id).alert_ids.ids \
-                if mailbox and user == self.env.user else False
+            # The owner's own alerts, read with the owner's rights, for the owner (Odoo reads
+            # a user's own Preferences as superuser), not for a manager reading the user.
+            own = user == self.env.user or self.env.user._is_superuser()
+            user.mail_sync_alert_ids = mailbox.sudo(user.id).alert_ids.ids if mailbox and own else False
             user.mail_sync_act = bool(mailbox) and mailbox.server_type == 'exchange' and mailbox.act_enabled
 
     @api.constrains(*ACT_USER_FIELDS)
