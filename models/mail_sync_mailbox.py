@@ -32,7 +32,8 @@ TEST_STATES = [('not_run', 'Not Run'), ('running', 'Testing...'), ('success', 'S
                ('failure', 'Failure')]
 # Changing one of these means the last connection test proves nothing any more.
 CONNECTION_FIELDS = ('email', 'login', 'password', 'user_id', 'server_id')
-CHANNEL_STATES = [('ok', 'Running'), ('retrying', 'Retrying'), ('suspended', 'Suspended')]
+# 'ok' says no error, not that the channel runs: a Not Enabled mailbox has no errors either.
+CHANNEL_STATES = [('ok', 'No Errors'), ('retrying', 'Retrying'), ('suspended', 'Suspended')]
 # Appointments, contacts and tasks: the Odoo model of each kind, and the field holding
 # its filter (on the profile; the same field on res.users overrides it when set).
 ACT_MODELS = {'appointment': 'calendar.event', 'contact': 'res.partner', 'task': 'mail.activity'}

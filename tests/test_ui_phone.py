@@ -78,6 +78,9 @@ def test_my_mailbox_is_cards_with_track_on_a_phone_and_a_list_on_a_desktop(odoo_
         alerts = ui.find('.modal .o_mail_sync_alerts')
         assert 'Mailbox enabled' in alerts.text
         assert _fits(browser, status) and _fits(browser, alerts)
+        browser.execute_script('arguments[0].scrollIntoView({block: "start"});',
+                               ui.find('.modal .o_mail_sync_health_box'))
+        ui.idle()
         browser.save_screenshot(os.path.join(DOCS, 'phone-preferences.png'))
     except (AssertionError, WebDriverException):
         _fail(browser)
@@ -116,6 +119,20 @@ def test_test_enable_runs_in_the_background_against_a_silent_server(odoo_http, b
     os.makedirs(DOCS, exist_ok=True)
     try:
         ui.login('admin', 'admin')
+        # Our own errors come in a dialog with our name, not "Odoo".
+        rpc('admin', 'admin', 'mail.sync.mailbox', 'write', [box_id], {'incoming_enabled': False})
+        browser.set_window_size(*DESKTOP)
+        browser.get(odoo_http.url + '/web#action=mail_sync.action_mail_sync_mailbox&id=%d&view_type=form'
+                    % box_id)
+        ui.find('.o_form_view .o_mail_sync_status')
+        ui.idle()
+        ui.button('Test & Enable')
+        dialog = ui.find('.modal .o_mail_sync_dialog')
+        assert 'Turn on at least one channel' in dialog.text
+        assert ui.find('.modal .modal-title').text == 'Server-Side Sync'
+        ui.click('.modal .modal-footer .btn-primary')
+        rpc('admin', 'admin', 'mail.sync.mailbox', 'write', [box_id], {'incoming_enabled': True})
+
         for size in (DESKTOP, PHONE):
             browser.set_window_size(*size)
             form_url = odoo_http.url + '/web#action=mail_sync.action_mail_sync_mailbox&id=%d&view_type=form' % box_id
