@@ -110,7 +110,8 @@ class MailSyncMailboxHealth(models.Model):
         def names(channels):
             return ', '.join(mailbox._channel_label(c) for c in channels)
 
-        if mailbox.test_running:
+        if mailbox.test_running and mailbox.test_started and \
+                mailbox.test_started >= mailbox._test_deadline():
             return 'warning', _('Testing the connection...'), _(
                 'Test & Enable is checking each channel; the result appears at the top of the '
                 'mailbox form.')

@@ -61,7 +61,9 @@ class TestDerivedStatus(MailSyncCase):
              'error', 'connection test failed (Outgoing email)'),
             ({'approved': False}, 'warning', 'approve'),
             ({'db_uuid': 'another-database'}, 'warning', 'copy'),
-            ({'test_running': True}, 'warning', 'Testing the connection'),
+            ({'test_running': True, 'test_started': _ago(seconds=5)}, 'warning', 'Testing the connection'),
+            # A test whose process died long ago no longer counts as running.
+            ({'test_running': True, 'test_started': _ago(days=1)}, 'ok', 'Synchronizing.'),
         ]
         for values, health, words in cases:
             with self.subTest(values=values):
@@ -116,6 +118,26 @@ class TestDerivedStatus(MailSyncCase):
         self.box.sudo(self.manager).action_test_enable()
         self.assertEqual(self.box.state, 'enabled')
         self.assertFalse(self.box.needs_test_reason)
+
+
+    def test_background_test_starts_once_and_shows_each_channel_running(self):
+        box = self.box.sudo(self.manager).with_context(mail_sync_background=True)
+        self.assertTrue(box.action_test_enable())
+        self.box.invalidate_cache()
+        self.assertTrue(self.box.test_running)
+        self.assertEqual((self.box.incoming_test_state, self.box.outgoing_test_state), ('running', 'running'))
+        started = self.box.test_started
+        self.assertIn('data-state="running"', self.box.test_summary)
+        self.assertIn('Testing the connection', self.status()[1])
+        # A second click while it runs starts nothing.
+        self.assertFalse(box._start_background_test())
+        self.box.invalidate_cache()
+        self.assertEqual(self.box.test_started, started)
+        # Without the context (XML-RPC, scripts), Test & Enable runs at once and returns the result.
+        self.box.sudo().write({'test_running': False})
+        self.box.sudo(self.manager).action_test_enable()
+        self.assertEqual((self.box.state, self.box.incoming_test_state), ('enabled', 'success'))
+        self.assertIn('data-state="success"', self.box.test_summary)
 
 
 class TestHumanErrors(MailSyncCase):
