@@ -2,6 +2,7 @@
 Mailbox as cards with Track on a phone, Test & Enable in the background with live
 progress (the page stays usable against a silent server), and its result at the top."""
 import os
+import re
 import time
 
 from selenium.common.exceptions import WebDriverException
@@ -44,8 +45,11 @@ def test_my_mailbox_is_cards_with_track_on_a_phone_and_a_list_on_a_desktop(odoo_
 
         browser.set_window_size(*DESKTOP)
         browser.get(odoo_http.url + '/web#action=mail_sync.action_mail_sync_my_mailbox')
-        assert any(QUOTE[1] in ' '.join(cells.text for cells in [row]) for row in ui.list_rows())
+        assert any(QUOTE[1] in row.text for row in ui.list_rows())
         assert not browser.find_elements(By.CSS_SELECTOR, '.o_mail_sync_email_card')
+        # Sizes come with their unit.
+        assert any(re.match(r'^\d+\.\d\d (Bytes|Kb)$', cell) for cell in ui.row_cells(QUOTE[1])), \
+            ui.row_cells(QUOTE[1])
 
         browser.set_window_size(*PHONE)
         browser.get(odoo_http.url + '/web')
