@@ -23,7 +23,9 @@ def _card(ui, subject):
 
 
 def _fail(browser):
-    browser.save_screenshot(os.path.join(os.environ.get('TMPDIR', '/tmp'), 'mail_sync_ui_failure.png'))
+    path = os.path.join(os.environ.get('TMPDIR', '/tmp'), 'mail_sync_ui_phone_failure.png')
+    browser.save_screenshot(path)
+    print('failure at %s, screenshot %s' % (browser.current_url, path))
 
 
 def _fits(browser, element):
@@ -41,6 +43,7 @@ def test_my_mailbox_is_cards_with_track_on_a_phone_and_a_list_on_a_desktop(odoo_
     try:
         mail_servers.dovecot.append_many(account, [raw_mail(*QUOTE, to=account)])
         assert rpc(login, password, 'mail.sync.mailbox', 'action_sync_now', [box_id])
+        browser.get(odoo_http.url + '/web/session/logout')  # whoever the last test left logged in
         ui.login(login, password)
 
         browser.set_window_size(*DESKTOP)
@@ -122,6 +125,7 @@ def test_test_enable_runs_in_the_background_against_a_silent_server(odoo_http, b
     ui = Ui(browser, odoo_http.url)
     os.makedirs(DOCS, exist_ok=True)
     try:
+        browser.get(odoo_http.url + '/web/session/logout')  # whoever the last test left logged in
         ui.login('admin', 'admin')
         # Our own errors come in a dialog with our name, not "Odoo".
         rpc('admin', 'admin', 'mail.sync.mailbox', 'write', [box_id], {'incoming_enabled': False})
@@ -165,6 +169,7 @@ def test_test_enable_runs_in_the_background_against_a_silent_server(odoo_http, b
             assert again['test_started'] == state['test_started']
 
             # The page stays usable: go to the list and back while the test runs.
+            ui.idle()
             ui.click('.breadcrumb li:first-child a')
             ui.find('.o_list_view, .o_kanban_view')
             ui.idle()

@@ -79,7 +79,9 @@ var TestProgress = AbstractField.extend({
         var mine = _.some(notifications, function (notification) {
             return isTestMessage(notification) && notification[1].mailbox_id === self.res_id;
         });
-        if (mine && this.mode === 'readonly' && !this.isDestroyed()) {
+        // Only the form on screen reloads (a form left through the breadcrumbs stays
+        // alive, detached, and reloads when it comes back).
+        if (mine && this.mode === 'readonly' && !this.isDestroyed() && this.$el.is(':visible')) {
             this.trigger_up('reload');
         }
     },
