@@ -473,10 +473,12 @@ class MailSyncMailbox(models.Model):
         if channel:
             message.update(state=self[channel + '_test_state'], label=self._channel_label(channel))
         if done:
-            message.update(title=_('Server-Side Sync: Test & Enable'),
-                           text=(_('%s: every channel passed; the mailbox is enabled.') % self.email
-                                 if passed else _('%s: the test failed. The form says what to fix.')
-                                 % self.email))
+            # The same words as the status line (an enabled mailbox may still wait for approval).
+            status = self.sudo()._sync_status()[1]
+            message.update(title=_('Server-Side Sync: Test & Enable'), text=(
+                _('%(email)s: every channel passed. %(status)s') if passed else
+                _('%(email)s: the test failed. %(status)s The top of the mailbox form says what '
+                  'to fix.')) % {'email': self.email, 'status': status})
         self.env['bus.bus'].sendone((self.env.cr.dbname, 'res.partner', self.env.user.partner_id.id),
                                     message)
 

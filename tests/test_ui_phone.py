@@ -196,7 +196,7 @@ def test_test_enable_runs_in_the_background_against_a_silent_server(odoo_http, b
             assert 'connection test failed' in status, status
             notes = ui.wait.until(lambda d: [n for n in d.find_elements(By.CSS_SELECTOR, '.o_notification')
                                              if 'Test & Enable' in n.text])
-            assert 'failed' in notes[0].text
+            assert 'the test failed' in notes[0].text and status in notes[0].text, notes[0].text
             if size == PHONE:
                 browser.save_screenshot(os.path.join(DOCS, 'phone-test-enable-failed.png'))
             ui.wait = type(ui.wait)(browser, 30, ignored_exceptions=ui.wait._ignored_exceptions)
