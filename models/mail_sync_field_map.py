@@ -80,7 +80,9 @@ class MailSyncFieldMap(models.Model):
     @api.depends('kind', 'field')
     def _compute_canonical_fields(self):
         for row in self:
-            row.canonical_fields = ', '.join(FIELD_GROUPS.get(row.kind, {}).get(row.field, ()))
+            # In words: the canonical names are keys (``is_all_day``), not labels.
+            row.canonical_fields = ', '.join(name.replace('_', ' ')
+                                             for name in FIELD_GROUPS.get(row.kind, {}).get(row.field, ()))
 
     @api.constrains('kind', 'field')
     def _check_field(self):

@@ -14,6 +14,35 @@ CHANNELS = [
     ('general', 'General'),
 ]
 
+# What each code means, in a few words, for lists and graphs (the code itself is for admins).
+CODE_LABELS = {
+    'access_denied': 'Access denied', 'auth_failed': 'Wrong login or password',
+    'autodiscover_failed': 'Exchange server not found (Autodiscover)',
+    'bad_encryption': 'Wrong encryption setting', 'connection_lost': 'Connection lost',
+    'connection_refused': 'Server unreachable', 'folder_missing': 'Folder missing',
+    'impersonation_denied': 'Impersonation refused', 'item_missing': 'Item missing on the server',
+    'mailbox_missing': 'Mailbox missing on the server', 'missing_ews_url': 'EWS URL missing',
+    'missing_host': 'Server host missing', 'missing_login': 'Login missing',
+    'missing_password': 'Password missing', 'network': 'Network error',
+    'no_free_connection': 'No free connection', 'not_imported': 'Email not imported',
+    'not_supported': 'Not supported by this server', 'protocol': 'Unexpected server answer',
+    'recipients_refused': 'Recipients refused', 'secret_key_missing': 'Encryption key missing',
+    'secret_unreadable': 'Stored password unreadable', 'sender_refused': 'Sender refused',
+    'server_busy': 'Server busy (throttled)', 'smtp_auth_unsupported': 'SMTP login not offered',
+    'starttls_unsupported': 'STARTTLS not offered', 'sync_state_invalid': 'Sync state reset',
+    'timeout': 'Server did not answer in time', 'tls_failed': 'Secure connection failed',
+    'tls_untrusted': 'Untrusted certificate', 'too_large': 'Email too large',
+    'unexpected': 'Unexpected error', 'unknown_host': 'Unknown server name',
+    'approved': 'Address approved', 'auto_disabled': 'Disabled automatically',
+    'category_track_failed': 'Outlook category not tracked', 'disabled': 'Mailbox disabled',
+    'enabled': 'Mailbox enabled', 'mapped': 'Mailbox mapped',
+    'message_quarantined': 'Email quarantined', 'profile_failing': 'Profile failing',
+    'remapped': 'Address moved', 'sent_folder_missing': 'Sent folder missing',
+    'sync_state_reset': 'Sync state reset', 'appointment': 'Appointment', 'contact': 'Contact',
+    'task': 'Task',
+}
+PROBLEMS = sorted(CODE_LABELS.items(), key=lambda item: item[1]) + [('other', 'Other')]
+
 
 class MailSyncLog(models.Model):
     """Errors and notable events of server-side sync, one row per recurring problem.
@@ -41,11 +70,21 @@ class MailSyncLog(models.Model):
         string='Kind', default='event', required=True,
         help='Transient errors are retried automatically; permanent ones need someone to act.')
     code = fields.Char(required=True, help='Stable code of the problem, e.g. auth_failed.')
+    problem = fields.Selection(PROBLEMS, compute='_compute_problem', store=True, string='Problem',
+                               help='What the code means, in words.')
+    details = fields.Text(string='Technical Details', readonly=True,
+                          groups='mail_sync.group_mail_sync_manager',
+                          help='For administrators: the code and what the server or library said.')
     message = fields.Text(required=True)
     count = fields.Integer(string='Occurrences', default=1)
     first_seen = fields.Datetime(default=fields.Datetime.now, required=True)
     last_seen = fields.Datetime(default=fields.Datetime.now, required=True, index=True)
     resolved = fields.Boolean(help='Set when a later success on the same channel cleared the problem.')
+
+    @api.depends('code')
+    def _compute_problem(self):
+        for log in self:
+            log.problem = log.code if log.code in CODE_LABELS else 'other'
 
     @api.model
     def record(self, code, message, mailbox=None, server=None, channel='general',
@@ -73,9 +112,12 @@ class MailSyncLog(models.Model):
     def record_error(self, error, mailbox=None, server=None, channel='general'):
         """Log a SyncError with its translated explanation; return that explanation."""
         text = self.describe(error, mailbox=mailbox)
-        self.record(error.code, text, mailbox=mailbox, server=server, channel=channel,
-                    severity='warning' if error.transient else 'error',
-                    error_class='transient' if error.transient else 'permanent')
+        row = self.record(error.code, text, mailbox=mailbox, server=server, channel=channel,
+                          severity='warning' if error.transient else 'error',
+                          error_class='transient' if error.transient else 'permanent')
+        row.sudo().write({'details': self._scrub(str(error), mailbox or self.env['mail.sync.mailbox'],
+                                                 server or (mailbox and mailbox.server_id)
+                                                 or self.env['mail.sync.server'])})
         return text
 
     @api.model
@@ -165,7 +207,13 @@ class MailSyncLog(models.Model):
                                 'the login may not be allowed to send as the mailbox\'s address.'),
             'too_large': _('The email is larger than this profile allows (%(detail)s).'),
         }
-        template = messages.get(error.code, _('Unexpected error (%(code)s): %(detail)s'))
+        template = messages.get(error.code)
+        if not template:
+            # No class names nor library text for users: the details are in the Sync Log,
+            # for administrators.
+            return _('Something unexpected went wrong while synchronizing with the mail server. '
+                     'Sync retries by itself; if this keeps happening, ask your administrator '
+                     'to look at the technical details in the Sync Log.')
         return template % {'detail': detail, 'login': login, 'code': error.code}
 
     @api.model

@@ -1,11 +1,15 @@
+import datetime
+import logging
 import socket
+import threading
 
 import psycopg2
 
+import odoo
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.osv import expression
-from odoo.tools import mute_logger
+from odoo.tools import html_escape as escape, mute_logger
 
 from ..sync.endpoint import Credentials, Endpoint
 from ..sync.errors import SyncError
@@ -15,14 +19,21 @@ from ..sync.pop3 import Pop3Connector
 from ..sync.smtp import SmtpConnector
 from .act.filter_domain import FilterError, parse_filter, user_names
 from .secret_store import ca_file
+from .user_error import MailSyncUserError
+
+_logger = logging.getLogger(__name__)
 
 CHANNEL_FIELDS = {
     'incoming': 'incoming_enabled',
     'outgoing': 'outgoing_enabled',
     'act': 'act_enabled',
 }
-TEST_STATES = [('not_run', 'Not Run'), ('success', 'Success'), ('failure', 'Failure')]
-CHANNEL_STATES = [('ok', 'Running'), ('retrying', 'Retrying'), ('suspended', 'Suspended')]
+TEST_STATES = [('not_run', 'Not Run'), ('running', 'Testing...'), ('success', 'Success'),
+               ('failure', 'Failure')]
+# Changing one of these means the last connection test proves nothing any more.
+CONNECTION_FIELDS = ('email', 'login', 'password', 'user_id', 'server_id')
+# 'ok' says no error, not that the channel runs: a Not Enabled mailbox has no errors either.
+CHANNEL_STATES = [('ok', 'No Errors'), ('retrying', 'Retrying'), ('suspended', 'Suspended')]
 # Appointments, contacts and tasks: the Odoo model of each kind, and the field holding
 # its filter (on the profile; the same field on res.users overrides it when set).
 ACT_MODELS = {'appointment': 'calendar.event', 'contact': 'res.partner', 'task': 'mail.activity'}
@@ -36,7 +47,7 @@ def db_fingerprint(uuid, dbname):
 
 
 STATES = [
-    ('draft', 'Draft'),
+    ('draft', 'Not Enabled'),
     ('enabled', 'Enabled'),
     ('disabled', 'Disabled by an Admin'),
     ('suspended', 'Suspended by Errors'),
@@ -108,6 +119,13 @@ class MailSyncMailbox(models.Model):
                                'and host): a copy of the database differs and does not sync until a '
                                'manager re-enables the mailbox.')
     status_message = fields.Char(compute='_compute_status_message', string='Status')
+    needs_test_reason = fields.Char(
+        string='Why a Test Is Needed', readonly=True, copy=False,
+        help='Set when the address or credentials changed after the last Test & Enable.')
+    test_running = fields.Boolean(string='Test Running', readonly=True, copy=False)
+    test_started = fields.Datetime(string='Test Started On', readonly=True, copy=False)
+    test_summary = fields.Html(string='Connection Test', compute='_compute_test_summary',
+                               sanitize=False)
     log_ids = fields.One2many('mail.sync.log', 'mailbox_id', string='Log')
 
     _sql_constraints = [
@@ -144,7 +162,7 @@ class MailSyncMailbox(models.Model):
 
     def _compute_status_message(self):
         for mailbox in self:
-            mailbox.status_message = mailbox.sudo()._blocked_reason() or _('Synchronizing')
+            mailbox.status_message = mailbox.sudo()._sync_status()[1]
 
     # ------------------------------------------------------------------ checks
     @api.constrains('act_enabled', 'server_id')
@@ -166,7 +184,7 @@ class MailSyncMailbox(models.Model):
         other = self.sudo().search([('email', '=ilike', email), ('id', 'not in', list(exclude_ids))],
                                    limit=1)
         if other:
-            raise UserError(_(
+            raise MailSyncUserError(_(
                 'The address %s is already mapped to the mailbox of %s. To move it, use '
                 '"Map Mailbox": it asks for confirmation and disables the old mapping.')
                 % (email, other.user_id.name))
@@ -190,12 +208,31 @@ class MailSyncMailbox(models.Model):
             for mailbox in self:
                 if (mailbox.email or '').lower() != (vals['email'] or '').lower():
                     self._check_address_free(vals['email'], exclude_ids=self.ids)
-            changed = self.filtered(lambda m: (m.email or '').lower() != (vals['email'] or '').lower())
-            if changed and not self.env.context.get('mail_sync_keep_state'):
-                super(MailSyncMailbox, changed).write(self._reset_values())
-        if 'user_id' in vals or 'server_id' in vals:
-            super(MailSyncMailbox, self).write(self._reset_values())
+        if not self.env.context.get('mail_sync_keep_state'):
+            for field, mailboxes in self._connection_changes(vals).items():
+                super(MailSyncMailbox, mailboxes).write(self._reset_values(field))
+                running = mailboxes.filtered(lambda m: m.state in ('enabled', 'suspended'))
+                super(MailSyncMailbox, running).write({'state': 'draft'})
         return super(MailSyncMailbox, self).write(vals)
+
+    def _connection_changes(self, vals):
+        """{field: mailboxes} of the connection fields that ``vals`` really changes."""
+        changes = {}
+        for field in CONNECTION_FIELDS:
+            if field not in vals:
+                continue
+            if field == 'password':
+                changed = self if vals['password'] else self.browse()
+            elif field == 'email':
+                changed = self.filtered(
+                    lambda m: (m.email or '').lower() != (vals['email'] or '').lower())
+            else:
+                changed = self.filtered(lambda m, f=field: (m[f].id if f.endswith('_id') else m[f])
+                                        != vals[f])
+            changed = changed - self.browse([m.id for ms in changes.values() for m in ms])
+            if changed:
+                changes[field] = changed
+        return changes
 
     @api.model
     def _normalize(self, vals):
@@ -204,9 +241,14 @@ class MailSyncMailbox(models.Model):
         return vals
 
     @api.model
-    def _reset_values(self):
-        """A new address, user or server must be approved and tested again."""
-        values = {'approved': False, 'approved_by_id': False, 'approved_date': False}
+    def _reset_values(self, field='email'):
+        """A new address, login, password, user or server must be tested again (and a new
+        address, user or server approved again): the mailbox stops until then."""
+        label = self._fields[field].get_description(self.env)['string']
+        values = {'needs_test_reason': _('%s changed since the last Test & Enable: run Test & '
+                                         'Enable to check it and start synchronizing again.') % label}
+        if field != 'login' and field != 'password':
+            values.update(approved=False, approved_by_id=False, approved_date=False)
         for channel in CHANNEL_FIELDS:
             values[channel + '_test_state'] = 'not_run'
         return values
@@ -373,45 +415,106 @@ class MailSyncMailbox(models.Model):
 
     # ------------------------------------------------------------------ actions
     def action_test_enable(self):
-        """Test each enabled channel for real; enable the mailbox when all pass."""
+        """Test each enabled channel for real; enable the mailbox when all pass.
+
+        From the form (context ``mail_sync_background``) the test runs in a thread with its
+        own cursor and reports each channel over the bus: the page never waits for a
+        server, and a second click while a test runs starts nothing."""
         # Results are written with sudo (read-only fields): check the caller's rights first.
         self.check_access_rights('write')
         self.check_access_rule('write')
+        if self.env.context.get('mail_sync_background'):
+            for mailbox in self:
+                mailbox._start_background_test()
+            return True
         for mailbox in self:
             mailbox._test_and_enable()
         return True
 
-    def _test_and_enable(self):
+    def _check_testable(self):
         self.ensure_one()
         if not self.email:
-            raise UserError(_('Enter the mailbox\'s email address first.'))
-        channels = self._active_channels()
-        if not channels:
-            raise UserError(_('Turn on at least one channel (incoming email, outgoing email, or '
+            raise MailSyncUserError(_('Enter the mailbox\'s email address first.'))
+        if not self._active_channels():
+            raise MailSyncUserError(_('Turn on at least one channel (incoming email, outgoing email, or '
                               'appointments, contacts and tasks).'))
+
+    def _test_deadline(self):
+        """When a running test is surely dead (its process stopped): every channel's
+        connection timeout, twice, plus a minute."""
+        seconds = 2 * (self.server_id.timeout or 60) * max(1, len(self._active_channels())) + 60
+        return fields.Datetime.to_string(datetime.datetime.utcnow() - datetime.timedelta(seconds=seconds))
+
+    def _start_background_test(self):
+        """Mark the test running (once: the row lock makes a concurrent click wait, then
+        see it running) and start it after this transaction commits."""
+        self._check_testable()
+        cr = self.env.cr
+        cr.execute("""UPDATE mail_sync_mailbox SET test_running = TRUE,
+                             test_started = (now() AT TIME ZONE 'UTC')
+                       WHERE id = %s AND (test_running IS NOT TRUE OR test_started < %s)
+                   RETURNING id""", (self.id, self._test_deadline()))
+        if not cr.fetchone():
+            return False  # already running: the form shows its progress
+        self.invalidate_cache(['test_running', 'test_started'], self.ids)
+        self.sudo().write({channel + '_test_state': 'running' for channel in self._active_channels()})
+        args = (cr.dbname, self.env.uid, self.id, dict(self.env.context, mail_sync_background=False))
+        thread = threading.Thread(target=_run_background_test, args=args, daemon=True,
+                                  name='mail_sync test mailbox %d' % self.id)
+        cr.after('commit', thread.start)
+        return True
+
+    def _notify_test(self, channel=None, done=False, passed=False):
+        """Tell the user who runs the test how it goes (their own partner channel)."""
+        message = {'type': 'mail_sync_test', 'mailbox_id': self.id, 'channel': channel,
+                   'done': done, 'passed': passed}
+        if channel:
+            message.update(state=self[channel + '_test_state'], label=self._channel_label(channel))
+        if done:
+            # The same words as the status line (an enabled mailbox may still wait for approval).
+            status = self.sudo()._sync_status()[1]
+            message.update(title=_('Server-Side Sync: Test & Enable'), text=(
+                _('%(email)s: every channel passed. %(status)s') if passed else
+                _('%(email)s: the test failed. %(status)s The top of the mailbox form says what '
+                  'to fix.')) % {'email': self.email, 'status': status})
+        self.env['bus.bus'].sendone((self.env.cr.dbname, 'res.partner', self.env.user.partner_id.id),
+                                    message)
+
+    def _test_and_enable(self, progress=None):
+        """Test each active channel; ``progress(channel)`` is called after each result is
+        written (the background test commits and notifies there)."""
+        self.ensure_one()
+        self._check_testable()
+        channels = self._active_channels()
         log = self.env['mail.sync.log']
-        now = fields.Datetime.now()
         values, passed = {}, True
         for channel in CHANNEL_FIELDS:
             if channel not in channels:
                 values[channel + '_test_state'] = 'not_run'
                 continue
+            result = {channel + '_test_date': fields.Datetime.now()}
             try:
                 summary = self.sudo()._connector(channel).check()
-                values[channel + '_test_state'] = 'success'
-                values[channel + '_test_message'] = self._describe_summary(channel, summary)
+                result[channel + '_test_state'] = 'success'
+                result[channel + '_test_message'] = self._describe_summary(channel, summary)
                 log.resolve(self, channel)
             except Exception as exc:  # every failure becomes a stored, explained result
                 passed = False
-                error = exc if isinstance(exc, SyncError) else None
-                message = (log.record_error(error, mailbox=self, channel=channel) if error
-                           else log.describe_exception(exc, mailbox=self))
-                values[channel + '_test_state'] = 'failure'
-                values[channel + '_test_message'] = message
-            values[channel + '_test_date'] = now
+                error = exc
+                if not isinstance(exc, SyncError):
+                    _logger.exception('mail_sync: unexpected error testing mailbox %s', self.id)
+                    error = SyncError('unexpected', '%s: %s' % (type(exc).__name__, exc))
+                message = log.record_error(error, mailbox=self, channel=channel)
+                result[channel + '_test_state'] = 'failure'
+                result[channel + '_test_message'] = message
+            values.update(result)
+            if progress:
+                self.sudo().write(result)
+                progress(channel)
         if passed:
             values.update(state='enabled', db_uuid=self._current_db_uuid(), next_sync=False,
-                          incoming_failures=0, outgoing_failures=0, act_failures=0, act_next_sync=False)
+                          incoming_failures=0, outgoing_failures=0, act_failures=0, act_next_sync=False,
+                          needs_test_reason=False)
             values.update({channel + '_status': 'ok' for channel in CHANNEL_FIELDS})
             log.record('enabled', _('Mailbox tested and enabled by %s.') % self.env.user.name,
                        mailbox=self, severity='info')
@@ -419,6 +522,28 @@ class MailSyncMailbox(models.Model):
             values['state'] = 'suspended'
         self.sudo().write(values)
         return passed
+
+    @api.depends()
+    def _compute_test_summary(self):
+        """One line per active channel for the top of the form: running, passed, or what
+        failed and what to do."""
+        icons = {'running': 'fa-spinner fa-spin', 'success': 'fa-check text-success',
+                 'failure': 'fa-times text-danger', 'not_run': 'fa-circle-o text-muted'}
+        states = dict(self._fields['incoming_test_state']._description_selection(self.env))
+        for mailbox in self:
+            box = mailbox.sudo()
+            lines = []
+            for channel in CHANNEL_FIELDS:
+                state = box[channel + '_test_state']
+                if not box[CHANNEL_FIELDS[channel]] or (state == 'not_run' and not box.test_running):
+                    continue
+                text = box[channel + '_test_message'] if state in ('success', 'failure') else ''
+                lines.append(
+                    '<div class="o_mail_sync_test_line" data-channel="%s" data-state="%s">'
+                    '<i class="fa %s"></i> <strong>%s: %s</strong> %s</div>' % (
+                        channel, state, icons[state], escape(mailbox._channel_label(channel)),
+                        escape(states[state]), escape(text or '')))
+            mailbox.test_summary = ''.join(lines)
 
     def _describe_summary(self, channel, summary):
         if 'url' in summary:
@@ -440,7 +565,7 @@ class MailSyncMailbox(models.Model):
 
     def action_approve(self):
         if not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
-            raise UserError(_('Only a Server-Side Sync manager can approve email addresses.'))
+            raise MailSyncUserError(_('Only a Server-Side Sync manager can approve email addresses.'))
         self.write({'approved': True, 'approved_by_id': self.env.uid,
                     'approved_date': fields.Datetime.now()})
         for mailbox in self:
@@ -494,3 +619,31 @@ class MailSyncMailbox(models.Model):
                 mailbox=mailbox, severity='warning')
             super(MailSyncMailbox, mailbox).write({'email': False, 'state': 'disabled',
                                                    'approved': False})
+
+
+def _run_background_test(dbname, uid, mailbox_id, context):
+    """Thread body of a background Test & Enable: its own cursor, one commit and one bus
+    message per channel, and the running flag cleared whatever happens."""
+    threading.current_thread().dbname = dbname
+    registry = odoo.registry(dbname)
+    with api.Environment.manage(), registry.cursor() as cr:
+        env = api.Environment(cr, uid, context)
+        mailbox = env['mail.sync.mailbox'].browse(mailbox_id).exists()
+        passed = False
+        try:
+            if mailbox:
+                def progress(channel):
+                    mailbox._notify_test(channel)
+                    cr.commit()
+                passed = mailbox._test_and_enable(progress=progress)
+        except Exception:  # the thread has no caller to tell: log it, and say it failed
+            _logger.exception('mail_sync: background Test & Enable of mailbox %s failed', mailbox_id)
+            cr.rollback()
+        finally:
+            if mailbox.exists():
+                running = [c for c in CHANNEL_FIELDS if mailbox.sudo()[c + '_test_state'] == 'running']
+                values = {c + '_test_state': 'not_run' for c in running}
+                values['test_running'] = False
+                mailbox.sudo().write(values)
+                mailbox._notify_test(done=True, passed=passed)
+            cr.commit()

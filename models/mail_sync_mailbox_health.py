@@ -8,6 +8,7 @@ from .mail_sync_mailbox import CHANNEL_FIELDS
 
 HEALTH = [('ok', 'OK'), ('warning', 'Warning'), ('error', 'Error')]
 RECENT_PROBLEMS = datetime.timedelta(hours=24)
+ALERTS_SHOWN = 30
 
 
 class MailSyncMailboxHealth(models.Model):
@@ -24,6 +25,17 @@ class MailSyncMailboxHealth(models.Model):
                                   digits=(16, 1),
                                   help='Hours since the last successful incoming sync (or since the '
                                        'mailbox was enabled when none succeeded yet).')
+    alert_ids = fields.One2many('mail.sync.log', compute='_compute_alert_ids', string='Alerts',
+                                help='The latest errors, warnings and events of this mailbox, '
+                                     'newest first.')
+
+    def _compute_alert_ids(self):
+        """The wall of alerts, as Dynamics shows on a mailbox: read with the reader's
+        rights (owners and managers only, by the log's record rules)."""
+        Log = self.env['mail.sync.log']
+        for mailbox in self:
+            mailbox.alert_ids = Log.search([('mailbox_id', '=', mailbox.id)], limit=ALERTS_SHOWN,
+                                           order='last_seen desc, id desc') if mailbox.id else Log
 
     # ------------------------------------------------------------------ lag
     @api.depends('state', 'incoming_enabled', 'incoming_last_success', 'incoming_test_date')
@@ -48,8 +60,8 @@ class MailSyncMailboxHealth(models.Model):
         problems = self._unresolved_problems()
         recent = fields.Datetime.to_string(datetime.datetime.utcnow() - RECENT_PROBLEMS)
         for mailbox in self:
-            logs = problems.get(mailbox.id, [])
-            mailbox.health, mailbox.health_message = mailbox._health(logs, recent)
+            level, _headline, details = mailbox._sync_status(problems.get(mailbox.id, []), recent)
+            mailbox.health, mailbox.health_message = level, details
 
     def _unresolved_problems(self):
         """Unresolved error and warning log rows of these mailboxes, newest first, by mailbox.
@@ -68,11 +80,26 @@ class MailSyncMailboxHealth(models.Model):
 
     def _health(self, logs, recent):
         """(health, message) of one mailbox, given its unresolved problems newest first."""
+        level, _headline, details = self._sync_status(logs, recent)
+        return level, details
+
+    def _sync_status(self, logs=None, recent=None):
+        """The one status of this mailbox: (health, headline, details).
+
+        Every place that says how a mailbox is doing (the form's status line and health
+        box, the managers' health list, the user's Preferences) reads it from here, from
+        the mailbox state and the state of each active channel, so they never disagree.
+        ``logs`` are its unresolved problems newest first (read when None)."""
         self.ensure_one()
         mailbox = self.sudo()
+        if logs is None:
+            logs = mailbox._unresolved_problems().get(mailbox.id, [])
+        if recent is None:
+            recent = fields.Datetime.to_string(datetime.datetime.utcnow() - RECENT_PROBLEMS)
         channels = [channel for channel, flag in CHANNEL_FIELDS.items() if mailbox[flag]]
         suspended = [c for c in channels if mailbox[c + '_status'] == 'suspended']
         retrying = [c for c in channels if mailbox[c + '_status'] == 'retrying']
+        failed_tests = [c for c in channels if mailbox[c + '_test_state'] == 'failure']
 
         def latest(channels=None):
             for log in logs:
@@ -80,32 +107,55 @@ class MailSyncMailboxHealth(models.Model):
                     return log.message
             return None
 
-        if mailbox.state in ('draft', 'disabled'):
-            # Nothing syncs, by choice rather than by fault: say so, without alarm.
-            return 'warning', _('Not synchronizing: %s.') % dict(
-                self._fields['state']._description_selection(self.env))[mailbox.state]
+        def names(channels):
+            return ', '.join(mailbox._channel_label(c) for c in channels)
+
+        if mailbox.test_running and mailbox.test_started and \
+                mailbox.test_started >= mailbox._test_deadline():
+            return 'warning', _('Testing the connection...'), _(
+                'Test & Enable is checking each channel; the result appears at the top of the '
+                'mailbox form.')
+        if mailbox.state == 'draft':
+            if failed_tests:
+                channel = failed_tests[0]
+                return 'error', _('Not synchronizing: the connection test failed (%s).') % names(
+                    failed_tests), _('%(channel)s: %(cause)s What to do: fix the cause, then run Test '
+                                     '& Enable again.') % {
+                    'channel': mailbox._channel_label(channel),
+                    'cause': mailbox[channel + '_test_message'] or ''}
+            reason = mailbox.needs_test_reason or _(
+                'A manager runs Test & Enable to check the connection and start synchronizing.')
+            return 'warning', _('Not synchronizing yet: needs Test & Enable.'), reason
+        if mailbox.state == 'disabled':
+            return 'warning', _('Not synchronizing: disabled by an administrator.'), _(
+                'Not synchronizing: the mailbox was disabled by an administrator. A manager runs '
+                'Test & Enable to start it again.')
         if mailbox.state == 'suspended' or suspended:
             cause = latest(suspended or None) or _('the last connection test or sync failed.')
-            names = ', '.join(mailbox._channel_label(c) for c in suspended)
-            return 'error', _(
+            headline = (_('Suspended: %s.') % names(suspended) if suspended
+                        else _('Suspended by errors.'))
+            return 'error', headline, _(
                 'Suspended%(channels)s: %(cause)s What to do: fix the cause above (or ask your '
                 'administrator to), then a manager runs Test & Enable on the mailbox; sync resumes '
-                'where it stopped.') % {'channels': ' (%s)' % names if names else '', 'cause': cause}
+                'where it stopped.') % {'channels': ' (%s)' % names(suspended) if suspended else '',
+                                        'cause': cause}
         blocked = mailbox._blocked_reason()
         if blocked:
-            return 'warning', blocked
+            return 'warning', blocked, blocked
         if retrying:
             channel = retrying[0]
             failures = mailbox[channel + '_failures'] if (channel + '_failures') in mailbox._fields \
                 else 0
             cause = latest(retrying) or _('no details were logged.')
-            return 'warning', _('Retrying after %(count)d failures (%(channel)s): %(cause)s') % {
+            return 'warning', _('Synchronizing; retrying after errors (%s).') % names(retrying), _(
+                'Retrying after %(count)d failures (%(channel)s): %(cause)s') % {
                 'channel': mailbox._channel_label(channel), 'count': failures, 'cause': cause}
         fresh = [log for log in logs if log.last_seen >= recent]
         if fresh:
-            return 'warning', _('%(count)d problem(s) in the last 24 hours, the latest: %(cause)s') % {
+            return 'warning', _('Synchronizing, with recent problems.'), _(
+                '%(count)d problem(s) in the last 24 hours, the latest: %(cause)s') % {
                 'count': len(fresh), 'cause': fresh[0].message}
-        return 'ok', mailbox._ok_message()
+        return 'ok', _('Synchronizing.'), mailbox._ok_message()
 
     def _ok_message(self):
         last, upcoming = self.incoming_last_success or self.last_sync, self.next_sync

@@ -36,6 +36,8 @@ class ResUsers(models.Model):
     mail_sync_health_message = fields.Text(string='Mailbox Health Details',
                                            compute='_compute_mail_sync_mailbox')
     mail_sync_next_sync = fields.Datetime(string='Next Sync', compute='_compute_mail_sync_mailbox')
+    mail_sync_alert_ids = fields.One2many('mail.sync.log', string='My Mailbox Alerts',
+                                          compute='_compute_mail_sync_mailbox')
     mail_sync_act = fields.Boolean(string='Appointments, Contacts and Tasks Synchronized',
                                    compute='_compute_mail_sync_mailbox')
     # Own filters of appointments, contacts and tasks; empty: the profile's.
@@ -50,7 +52,8 @@ class ResUsers(models.Model):
             'mail_sync_track', 'mail_sync_track_sent'] + ACT_USER_FIELDS
         type(self).SELF_READABLE_FIELDS = list(self.SELF_READABLE_FIELDS) + [
             'mail_sync_track', 'mail_sync_track_sent', 'mail_sync_mailbox_id', 'mail_sync_email', 'mail_sync_state',
-            'mail_sync_health', 'mail_sync_health_message', 'mail_sync_next_sync', 'mail_sync_act'] + ACT_USER_FIELDS
+            'mail_sync_health', 'mail_sync_health_message', 'mail_sync_next_sync', 'mail_sync_act',
+            'mail_sync_alert_ids'] + ACT_USER_FIELDS
         return init_res
 
     def _mail_sync_visible(self):
@@ -72,6 +75,10 @@ class ResUsers(models.Model):
             for field, source in MAILBOX_FIELDS:
                 user[field] = mailbox[source] if mailbox else False
             user.mail_sync_mailbox_id = mailbox.id if mailbox else False
+            # The owner's own alerts, read with the owner's rights, for the owner (Odoo reads
+            # a user's own Preferences as superuser), not for a manager reading the user.
+            own = user == self.env.user or self.env.user._is_superuser()
+            user.mail_sync_alert_ids = mailbox.sudo(user.id).alert_ids.ids if mailbox and own else False
             user.mail_sync_act = bool(mailbox) and mailbox.server_type == 'exchange' and mailbox.act_enabled
 
     @api.constrains(*ACT_USER_FIELDS)

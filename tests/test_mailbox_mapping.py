@@ -99,7 +99,7 @@ class TestMailboxMapping(MailSyncCase):
         alice = self.alice.sudo(self.alice)
         self.assertEqual(alice.mail_sync_mailbox_id, box)
         self.assertEqual(alice.mail_sync_email, box.email)
-        self.assertEqual(alice.mail_sync_state, 'Draft')
+        self.assertEqual(alice.mail_sync_state, 'Not synchronizing yet: needs Test & Enable.')
         self.assertEqual(alice.mail_sync_track, 'odoo_replies')
         alice.write({'mail_sync_track': 'all'})
         self.assertEqual(self.alice.mail_sync_track, 'all')

@@ -119,11 +119,20 @@ class TestTestEnable(MailSyncCase):
                          ('success', 'failure', 'draft'))
 
     def test_failing_enabled_mailbox_is_suspended(self):
-        box = self._enable(self.make_mailbox(self.user, self.imap))
+        server = self.make_server('imap', 'none')
+        box = self._enable(self.make_mailbox(self.user, server))
         self.assertEqual(box.state, 'enabled')
-        box.sudo(self.manager).password = 'changed-elsewhere'
+        # The server moved (the profile is shared: the mailbox's own settings are unchanged).
+        server.sudo(self.manager).incoming_port = free_port()
         self._enable(box)
         self.assertEqual(box.state, 'suspended')
+
+    def test_new_password_on_enabled_mailbox_needs_testing(self):
+        box = self._enable(self.make_mailbox(self.user, self.imap))
+        box.sudo(self.manager).password = 'changed-elsewhere'
+        self.assertEqual((box.state, box.incoming_test_state), ('draft', 'not_run'))
+        self._enable(box)
+        self.assertEqual((box.state, box.incoming_test_state), ('draft', 'failure'))
 
     def test_missing_password_and_no_channel(self):
         box = self.make_mailbox(self.user, self.imap, password=False)
