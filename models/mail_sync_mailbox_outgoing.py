@@ -19,11 +19,14 @@ class MailSyncMailboxOutgoing(models.Model):
     outgoing_next_sync = fields.Datetime(string='Next Outgoing Attempt', readonly=True, copy=False)
 
     @api.model
-    def _outgoing_mailbox_of(self, partner):
-        """The mailbox that sends for the user whose partner is ``partner``, if any."""
+    def _outgoing_mailbox_of(self, partner, sender):
+        """The mailbox that sends for the user whose partner is ``partner``, if any, when
+        ``sender`` (the user who made Odoo write the email) may send through it."""
         user = self.env['res.users'].sudo().search([('partner_id', '=', partner.id), ('share', '=', False)],
                                                    limit=1)
-        mailbox = user and self.sudo().search([('user_id', '=', user.id)], limit=1)
+        if not user or not user._mail_sync_lets_send(sender):
+            return self.browse()
+        mailbox = self.sudo().search([('user_id', '=', user.id)], limit=1)
         if mailbox and mailbox.outgoing_enabled and mailbox.outgoing_status != 'suspended' \
                 and not mailbox._blocked_reason():
             return mailbox
