@@ -148,7 +148,7 @@ class MailSyncLedger(models.Model):
             try:
                 message = mailbox._fetch_one(row)
             except SyncError as exc:
-                raise UserError(self.env['mail.sync.log'].describe(exc, mailbox=mailbox))
+                raise UserError(self.env['mail.sync.log']._describe(exc, mailbox=mailbox))
             row._track_message(message, target)
             mailbox._mark_remote(row, tracked=True)
         return True

@@ -114,13 +114,13 @@ class MailSyncLink(models.Model):
             raise ValueError('side is %s, not %r' % (' or '.join(BASE_SIDES), side))
         return 'base_' + side
 
-    def get_base(self, side):
+    def _get_base(self, side):
         """Canonical values of ``side`` ('local': Odoo, 'remote': Exchange) at the last sync,
         as a dict with dates, aware UTC datetimes and tuples restored."""
         self.ensure_one()
         return canonical_json.loads(self[self._base_field(side)])
 
-    def set_base(self, side, values):
+    def _set_base(self, side, values):
         """Remember ``values`` (a dict of canonical values) as ``side``'s base."""
         field = self._base_field(side)
         text = canonical_json.dumps(values)

@@ -48,7 +48,7 @@ class MailSyncLog(models.Model):
     resolved = fields.Boolean(help='Set when a later success on the same channel cleared the problem.')
 
     @api.model
-    def record(self, code, message, mailbox=None, server=None, channel='general',
+    def _record(self, code, message, mailbox=None, server=None, channel='general',
                severity='error', error_class='event'):
         """Add an occurrence, merging with an unresolved row of the same problem."""
         mailbox = mailbox or self.env['mail.sync.mailbox']
@@ -70,16 +70,16 @@ class MailSyncLog(models.Model):
         })
 
     @api.model
-    def record_error(self, error, mailbox=None, server=None, channel='general'):
+    def _record_error(self, error, mailbox=None, server=None, channel='general'):
         """Log a SyncError with its translated explanation; return that explanation."""
-        text = self.describe(error, mailbox=mailbox)
-        self.record(error.code, text, mailbox=mailbox, server=server, channel=channel,
+        text = self._describe(error, mailbox=mailbox)
+        self._record(error.code, text, mailbox=mailbox, server=server, channel=channel,
                     severity='warning' if error.transient else 'error',
                     error_class='transient' if error.transient else 'permanent')
         return text
 
     @api.model
-    def resolve(self, mailbox, channel):
+    def _resolve(self, mailbox, channel):
         self.sudo().search([('mailbox_id', '=', mailbox.id), ('channel', '=', channel),
                             ('resolved', '=', False), ('error_class', '!=', 'event')]).write(
             {'resolved': True})
@@ -107,7 +107,7 @@ class MailSyncLog(models.Model):
         return message
 
     @api.model
-    def describe(self, error, mailbox=None):
+    def _describe(self, error, mailbox=None):
         """A translated sentence that says what went wrong and what to fix."""
         detail = error.detail or ''
         login = mailbox and mailbox.sudo()._effective_login() or ''
@@ -169,8 +169,8 @@ class MailSyncLog(models.Model):
         return template % {'detail': detail, 'login': login, 'code': error.code}
 
     @api.model
-    def describe_exception(self, exc, mailbox=None):
+    def _describe_exception(self, exc, mailbox=None):
         if isinstance(exc, SyncError):
-            return self.describe(exc, mailbox=mailbox)
+            return self._describe(exc, mailbox=mailbox)
         _logger.exception('Unexpected error in server-side sync')
-        return self.describe(SyncError('unexpected', '%s: %s' % (type(exc).__name__, exc)))
+        return self._describe(SyncError('unexpected', '%s: %s' % (type(exc).__name__, exc)))

@@ -4,7 +4,7 @@ import psycopg2
 from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import mute_logger
 from odoo.tools.safe_eval import safe_eval
@@ -16,6 +16,7 @@ from ..sync.imap import ImapConnector
 from ..sync.pop3 import Pop3Connector
 from ..sync.smtp import SmtpConnector
 from .secret_store import ca_file
+from .exact_match import exact_ilike
 
 CHANNEL_FIELDS = {
     'incoming': 'incoming_enabled',
@@ -179,8 +180,8 @@ class MailSyncMailbox(models.Model):
     def _check_address_free(self, email, exclude_ids=()):
         if not email:
             return
-        other = self.sudo().search([('email', '=ilike', email), ('id', 'not in', list(exclude_ids))],
-                                   limit=1)
+        other = self.sudo().search([('email', '=ilike', exact_ilike(email)),
+                                    ('id', 'not in', list(exclude_ids))], limit=1)
         if other:
             raise UserError(_(
                 'The address %s is already mapped to the mailbox of %s. To move it, use '
@@ -194,7 +195,7 @@ class MailSyncMailbox(models.Model):
         if vals.get('email') and not vals.get('login'):
             vals['login'] = vals['email']
         mailbox = super(MailSyncMailbox, self).create(vals)
-        self.env['mail.sync.log'].record(
+        self.env['mail.sync.log']._record(
             'mapped', _('Mailbox %s mapped to %s by %s.') % (
                 mailbox.email or '-', mailbox.user_id.name, self.env.user.name),
             mailbox=mailbox, severity='info')
@@ -231,8 +232,9 @@ class MailSyncMailbox(models.Model):
     def _onchange_email(self):
         if self.email and not self.login:
             self.login = self.email.strip()
-        if self.email:
-            other = self.sudo().search([('email', '=ilike', self.email.strip()),
+        # Only managers learn who owns an address (users can call onchange over RPC too).
+        if self.email and self.env.user.has_group('mail_sync.group_mail_sync_manager'):
+            other = self.sudo().search([('email', '=ilike', exact_ilike(self.email.strip())),
                                         ('user_id', '!=', self.user_id.id)], limit=1)
             if other:
                 return {'warning': {
@@ -403,12 +405,12 @@ class MailSyncMailbox(models.Model):
                 summary = self.sudo()._connector(channel).check()
                 values[channel + '_test_state'] = 'success'
                 values[channel + '_test_message'] = self._describe_summary(channel, summary)
-                log.resolve(self, channel)
+                log._resolve(self, channel)
             except Exception as exc:  # every failure becomes a stored, explained result
                 passed = False
                 error = exc if isinstance(exc, SyncError) else None
-                message = (log.record_error(error, mailbox=self, channel=channel) if error
-                           else log.describe_exception(exc, mailbox=self))
+                message = (log._record_error(error, mailbox=self, channel=channel) if error
+                           else log._describe_exception(exc, mailbox=self))
                 values[channel + '_test_state'] = 'failure'
                 values[channel + '_test_message'] = message
             values[channel + '_test_date'] = now
@@ -416,7 +418,7 @@ class MailSyncMailbox(models.Model):
             values.update(state='enabled', db_uuid=self._current_db_uuid(), next_sync=False,
                           incoming_failures=0, outgoing_failures=0, act_failures=0, act_next_sync=False)
             values.update({channel + '_status': 'ok' for channel in CHANNEL_FIELDS})
-            log.record('enabled', _('Mailbox tested and enabled by %s.') % self.env.user.name,
+            log._record('enabled', _('Mailbox tested and enabled by %s.') % self.env.user.name,
                        mailbox=self, severity='info')
         elif self.state == 'enabled':
             values['state'] = 'suspended'
@@ -434,20 +436,22 @@ class MailSyncMailbox(models.Model):
         return _('Connected and authenticated.')
 
     def action_disable(self):
+        self.check_access_rights('write')
+        self.check_access_rule('write')
         for mailbox in self:
             mailbox.state = 'disabled'
-            self.env['mail.sync.log'].record(
+            self.env['mail.sync.log']._record(
                 'disabled', _('Mailbox disabled by %s.') % self.env.user.name, mailbox=mailbox,
                 severity='info')
         return True
 
     def action_approve(self):
         if not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
-            raise UserError(_('Only a Server-Side Sync manager can approve email addresses.'))
+            raise AccessError(_('Only a Server-Side Sync manager can approve email addresses.'))
         self.write({'approved': True, 'approved_by_id': self.env.uid,
                     'approved_date': fields.Datetime.now()})
         for mailbox in self:
-            self.env['mail.sync.log'].record(
+            self.env['mail.sync.log']._record(
                 'approved', _('Address %s approved by %s.') % (mailbox.email, self.env.user.name),
                 mailbox=mailbox, severity='info')
         return True
@@ -455,6 +459,8 @@ class MailSyncMailbox(models.Model):
     def action_map(self):
         """Open the mapping wizard for this mailbox (to change its address safely)."""
         self.ensure_one()
+        if not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
+            raise AccessError(_('Only a Server-Side Sync manager can map mailboxes.'))
         return {
             'type': 'ir.actions.act_window', 'res_model': 'mail.sync.mailbox.map',
             'view_mode': 'form', 'target': 'new',
@@ -487,7 +493,7 @@ class MailSyncMailbox(models.Model):
     def _break_mapping(self, new_owner):
         """Give up this mailbox's address: disable it and log why (used by remapping)."""
         for mailbox in self:
-            self.env['mail.sync.log'].record(
+            self.env['mail.sync.log']._record(
                 'remapped', _('Address %s moved to %s by %s; this mailbox is disabled.') % (
                     mailbox.email, new_owner.name, self.env.user.name),
                 mailbox=mailbox, severity='warning')

@@ -91,7 +91,7 @@ class MailSyncMailboxOutgoing(models.Model):
                         self._settle_interrupted(row, stats)
                 raise
             if exc.code in ('recipients_refused', 'sender_refused', 'protocol'):
-                self._fail(row, self.env['mail.sync.log'].describe(exc, mailbox=self), stats)
+                self._fail(row, self.env['mail.sync.log']._describe(exc, mailbox=self), stats)
                 return
             raise
         copy_error = copies.save(raw)
@@ -185,7 +185,7 @@ class MailSyncMailboxOutgoing(models.Model):
             mail.write({'state': 'exception', 'failure_reason': text})
             mail._postprocess_sent_message(mail_sent=False)
         stats[state] += 1
-        self.env['mail.sync.log'].record(
+        self.env['mail.sync.log']._record(
             code, '%s (%s)' % (text, row.subject or row.message_id), mailbox=self,
             channel='outgoing', severity=severity, error_class='permanent')
 
@@ -218,7 +218,7 @@ class _SentCopies(object):
             self.imap.append(self.folder, raw)
         except SyncError as exc:
             self.close()
-            text = self.mailbox.env['mail.sync.log'].record_error(exc, mailbox=self.mailbox, channel='outgoing')
+            text = self.mailbox.env['mail.sync.log']._record_error(exc, mailbox=self.mailbox, channel='outgoing')
             return _('Sent, but its copy could not be saved in the Sent folder: %s') % text
         return False
 
