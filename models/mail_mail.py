@@ -1,5 +1,7 @@
 from odoo import SUPERUSER_ID, api, fields, models
 
+SYNC_FIELDS = ('mail_sync_sender_id', 'mail_sync_mailbox_id')
+
 
 class MailMail(models.Model):
     """Email that Odoo sends for a user whose mailbox has outgoing email on leaves through
@@ -19,6 +21,7 @@ class MailMail(models.Model):
     @api.model
     def create(self, values):
         values = dict(values, mail_sync_sender_id=self._mail_sync_acting_uid(values))
+        values.pop('mail_sync_mailbox_id', None)
         mail = super(MailMail, self).create(values)
         mailbox = mail.author_id and self.env['mail.sync.mailbox'].sudo()._outgoing_mailbox_of(
             mail.author_id, mail.sudo().mail_sync_sender_id)
@@ -38,8 +41,10 @@ class MailMail(models.Model):
 
     @api.multi
     def write(self, values):
-        if 'mail_sync_sender_id' in values and self.env.uid != SUPERUSER_ID:
-            values = {key: value for key, value in values.items() if key != 'mail_sync_sender_id'}
+        """Who sent an email and through which mailbox are decided when it is created:
+        users (who may write their emails) cannot change them."""
+        if self.env.uid != SUPERUSER_ID:
+            values = {key: value for key, value in values.items() if key not in SYNC_FIELDS}
         return super(MailMail, self).write(values)
 
     def _mail_sync_enqueue(self, mailbox):

@@ -6,6 +6,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
 
 from ..sync.errors import SyncError
+from .rpc_guard import superuser_only
 
 INDEX_RETENTION_DAYS = 30
 LEDGER_STATES = [
@@ -74,6 +75,7 @@ class MailSyncLedger(models.Model):
 
     @api.model_cr
     def init(self):
+        superuser_only(self.env)
         cr = self.env.cr
         cr.execute("""CREATE UNIQUE INDEX IF NOT EXISTS mail_sync_ledger_imap_uniq
                       ON mail_sync_ledger (mailbox_id, folder, uidvalidity, uid) WHERE uid IS NOT NULL""")

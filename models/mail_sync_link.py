@@ -3,6 +3,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, MissingError, UserError
 
 from ..sync import canonical_json
+from .rpc_guard import superuser_only
 
 KINDS = [('appointment', 'Appointment'), ('contact', 'Contact'), ('task', 'Task')]
 LINK_STATES = [
@@ -65,6 +66,7 @@ class MailSyncLink(models.Model):
 
     @api.model_cr
     def init(self):
+        superuser_only(self.env)
         super(MailSyncLink, self).init()
         self.env.cr.execute("""
             CREATE INDEX IF NOT EXISTS mail_sync_link_res_idx ON mail_sync_link (res_model, res_id)
