@@ -281,7 +281,8 @@ def test_managers_see_states_and_sizes_of_untracked_mail_not_its_content(world, 
     exported = max_('mail.sync.ledger', 'export_data', [ann_rows['untracked']], ['subject', 'email_from', 'preview'])
     assert SECRET not in str(exported) and 'cfo@cfo.test' not in str(exported)
     # ... while the figures to run the service are all there.
-    by_state = {group['state']: group for group in max_('mail.sync.ledger', 'read_group', mine, ['size', 'state'], ['state'])}
+    by_state = {group['state']: group
+                for group in max_('mail.sync.ledger', 'read_group', mine, ['size', 'state'], ['state'])}
     assert by_state['indexed']['state_count'] == 1 and by_state['indexed']['size'] == 4321
     # And a manager cannot pull the email into Odoo to read it there.
     refused(max_, 'mail.sync.ledger', 'action_track', [ann_rows['untracked']])
@@ -492,10 +493,13 @@ AUDIT = {
     (MAILBOX, 'action_map'): _refused_on(MAILBOX, 'action_map', 'ben_box'),
     (MAILBOX, 'action_sync_now'): _refused_on(MAILBOX, 'action_sync_now', 'ann_box'),
     (MAILBOX, 'action_sync_outgoing_now'): _refused_on(MAILBOX, 'action_sync_outgoing_now', 'ann_box'),
-    ('mail.sync.migration', 'action_run_test_enable'): _refused_model('mail.sync.migration', 'action_run_test_enable', [1]),
+    ('mail.sync.migration', 'action_run_test_enable'):
+        _refused_model('mail.sync.migration', 'action_run_test_enable', [1]),
     ('mail.sync.server', 'init'): _refused_on('mail.sync.server', 'init', 'none'),
-    ('mail.sync.server', 'action_open_field_map'): _harmless_action('mail.sync.server', 'action_open_field_map', 'server'),
-    ('mail.sync.server', 'action_view_mailboxes'): _harmless_action('mail.sync.server', 'action_view_mailboxes', 'server'),
+    ('mail.sync.server', 'action_open_field_map'):
+        _harmless_action('mail.sync.server', 'action_open_field_map', 'server'),
+    ('mail.sync.server', 'action_view_mailboxes'):
+        _harmless_action('mail.sync.server', 'action_view_mailboxes', 'server'),
     ('mail.sync.server', 'action_test_enable_all'): _refused_on('mail.sync.server', 'action_test_enable_all', 'server'),
     ('res.config.settings', 'get_values'): _audit_settings_get_values,
     ('res.config.settings', 'set_values'): _audit_settings_set_values,
