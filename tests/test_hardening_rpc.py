@@ -198,6 +198,9 @@ def ann_rows(world):
     rows['channel_message'] = world.as_('ann')(
         'mail.channel', 'message_post', [rows['channel']], body='<p>%s: 12%% more</p>' % SECRET,
         subject=SECRET, message_type='comment', subtype='mail.mt_comment')
+    rows['alert'] = admin('mail.sync.mailbox', 'message_post', [world.boxes['ann']],
+                          body='<p>%s: the server refused the password</p>' % SECRET, subject=SECRET,
+                          message_type='notification', partner_ids=[world.partners['ann']])
     return rows
 
 
@@ -218,6 +221,10 @@ def test_grouped_reads_of_messages_show_only_what_the_user_could_search(world, a
     for groupby in (['subject'], ['body'], ['author_id']):
         groups = ben('mail.message', 'read_group', domain, groupby, groupby)
         assert groups == [], groups
+    # Alerts on Ann's mailbox are Ann's (and the managers').
+    alerts = [('model', '=', 'mail.sync.mailbox'), ('res_id', '=', world.boxes['ann'])]
+    assert ann('mail.message', 'read_group', alerts, ['subject'], ['subject'])
+    assert ben('mail.message', 'read_group', alerts, ['subject'], ['subject']) == []
     everything = ben('mail.message', 'read_group', [], ['subject'], ['subject'], lazy=False)
     assert SECRET not in [group['subject'] for group in everything]
 
