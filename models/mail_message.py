@@ -1,8 +1,19 @@
-from odoo import _, api, models
+from odoo import SUPERUSER_ID, _, api, models
 
 
 class MailMessage(models.Model):
     _inherit = 'mail.message'
+
+    @api.model
+    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
+        """Group only the messages the user could search. Odoo 11's grouped read applies
+        record rules only, not the access filter of ``_search`` (private channels, documents
+        the user cannot read), which let any user read other users' email bodies."""
+        # mail.compose.message copies this class: it has its own access rules.
+        if self._name == 'mail.message' and self.env.uid != SUPERUSER_ID:
+            domain = [('id', 'in', self._search(list(domain or [])))]
+        return super(MailMessage, self).read_group(
+            domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy)
 
     @api.multi
     def message_format(self):

@@ -77,7 +77,7 @@ class MailSyncConflict(models.Model):
             conflict.field_label = labels.get((conflict.kind, conflict.field), conflict.field)
 
     @api.model
-    def record(self, link, field, odoo_value, exchange_value, winner, rule, record_name=None):
+    def _record(self, link, field, odoo_value, exchange_value, winner, rule, record_name=None):
         """Log a settled conflict of ``field`` on ``link`` (values are canonical values)."""
         return self.sudo().create({
             'mailbox_id': link.mailbox_id.id, 'link_id': link.id, 'kind': link.kind,

@@ -92,7 +92,7 @@ class MailSyncFieldMap(models.Model):
                     row.field, row.kind, ', '.join(sorted(FIELD_GROUPS.get(row.kind, {})))))
 
     @api.model
-    def directions(self, kind):
+    def _directions(self, kind):
         """{canonical field: direction} for every canonical field of ``kind``; a grouped
         row gives its direction to each field it covers, a field without a row syncs
         both ways."""

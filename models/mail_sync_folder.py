@@ -32,7 +32,7 @@ class MailSyncFolder(models.Model):
         ('mailbox_role_uniq', 'UNIQUE(mailbox_id, role)', 'A mailbox syncs one folder per role.'),
     ]
 
-    def is_unchanged(self, status):
+    def _is_unchanged(self, status):
         """True when ``status`` (a FolderState from STATUS) says nothing arrived."""
         self.ensure_one()
         return bool(self.uidnext) and self.uidvalidity == status.uidvalidity \

@@ -1,10 +1,12 @@
 import datetime
 import threading
 
-from odoo import _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.osv import expression
 
 from ..sync.errors import SyncError
+from .rpc_guard import superuser_only
 
 INDEX_RETENTION_DAYS = 30
 LEDGER_STATES = [
@@ -14,6 +16,10 @@ LEDGER_STATES = [
     ('quarantined', 'Quarantined'),
     ('expired', 'Expired from the Index'),
 ]
+# What untracked email says: its owner's alone (tracked email is in Odoo, under its
+# document's access rules). Others, managers included, see these as empty.
+CONTENT_FIELDS = ('subject', 'email_from', 'recipients', 'preview')
+TRACKED_STATES = ('imported', 'linked')
 TRACK_REASONS = [
     ('reply', 'Reply to an Odoo email'),
     ('alias', 'Sent to an Odoo alias'),
@@ -69,6 +75,7 @@ class MailSyncLedger(models.Model):
 
     @api.model_cr
     def init(self):
+        superuser_only(self.env)
         cr = self.env.cr
         cr.execute("""CREATE UNIQUE INDEX IF NOT EXISTS mail_sync_ledger_imap_uniq
                       ON mail_sync_ledger (mailbox_id, folder, uidvalidity, uid) WHERE uid IS NOT NULL""")
@@ -76,6 +83,50 @@ class MailSyncLedger(models.Model):
                       ON mail_sync_ledger (mailbox_id, uidl) WHERE uidl IS NOT NULL""")
         cr.execute("""CREATE UNIQUE INDEX IF NOT EXISTS mail_sync_ledger_ews_uniq
                       ON mail_sync_ledger (mailbox_id, item_id) WHERE item_id IS NOT NULL""")
+
+    # ------------------------------------------------------------------ untracked content
+    # Record rules hide no row from managers (they see states, sizes, dates, errors), so the
+    # content of other users' untracked email is protected field by field: blank when read,
+    # and searching, grouping or sorting on it only considers what the user may see.
+    @api.model
+    def _content_visible_domain(self):
+        return ['|', ('user_id', '=', self.env.uid), ('state', 'in', list(TRACKED_STATES))]
+
+    def _read_from_database(self, field_names, inherited_field_names=[]):
+        super(MailSyncLedger, self)._read_from_database(field_names, inherited_field_names)
+        hidden = [self._fields[name] for name in field_names if name in CONTENT_FIELDS]
+        if not hidden or not self.ids or self.env.uid == SUPERUSER_ID:
+            return
+        self.env.cr.execute("""SELECT id FROM mail_sync_ledger WHERE id IN %s
+                              AND state NOT IN %s AND user_id IS DISTINCT FROM %s""",
+                            [tuple(self.ids), TRACKED_STATES, self.env.uid])
+        cache = self.env.cache
+        for row in self.browse([row_id for row_id, in self.env.cr.fetchall()]):
+            for field in hidden:
+                if cache.contains_value(row, field):
+                    cache.set(row, field, False)
+
+    @api.model
+    def _mentions_content(self, names):
+        return any(isinstance(name, str) and name.split('.')[0].split(':')[0].strip().split(' ')[0]
+                   in CONTENT_FIELDS for name in names)
+
+    @api.model
+    def _search(self, args, offset=0, limit=None, order=None, count=False, access_rights_uid=None):
+        if self.env.uid != SUPERUSER_ID and (
+                self._mentions_content(leaf[0] for leaf in args if isinstance(leaf, (list, tuple)) and leaf)
+                or self._mentions_content((order or '').split(','))):
+            args = expression.AND([list(args), self._content_visible_domain()])
+        return super(MailSyncLedger, self)._search(args, offset=offset, limit=limit, order=order, count=count,
+                                                   access_rights_uid=access_rights_uid)
+
+    @api.model
+    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
+        groupby_names = [groupby] if isinstance(groupby, str) else list(groupby or [])
+        if self.env.uid != SUPERUSER_ID and self._mentions_content(groupby_names + (orderby or '').split(',')):
+            domain = expression.AND([list(domain or []), self._content_visible_domain()])
+        return super(MailSyncLedger, self).read_group(domain, fields, groupby, offset=offset, limit=limit,
+                                                      orderby=orderby, lazy=lazy)
 
     @api.model
     def _insert(self, values):
@@ -128,9 +179,12 @@ class MailSyncLedger(models.Model):
             self.env.cr.commit()
 
     def _check_owner(self):
+        """Only the owner decides about their email (not even a manager: tracking would
+        put a user's untracked email into Odoo for others to read)."""
+        if self.env.uid == SUPERUSER_ID:
+            return
         for row in self:
-            if row.mailbox_id.user_id != self.env.user and \
-                    not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
+            if row.mailbox_id.user_id != self.env.user:
                 raise AccessError(_('Only the owner of a mailbox can track its email.'))
 
     def action_track(self):
@@ -148,7 +202,7 @@ class MailSyncLedger(models.Model):
             try:
                 message = mailbox._fetch_one(row)
             except SyncError as exc:
-                raise UserError(self.env['mail.sync.log'].describe(exc, mailbox=mailbox))
+                raise UserError(self.env['mail.sync.log']._describe(exc, mailbox=mailbox))
             row._track_message(message, target)
             mailbox._mark_remote(row, tracked=True)
         return True

@@ -3,6 +3,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, MissingError, UserError
 
 from ..sync import canonical_json
+from .rpc_guard import superuser_only
 
 KINDS = [('appointment', 'Appointment'), ('contact', 'Contact'), ('task', 'Task')]
 LINK_STATES = [
@@ -65,6 +66,7 @@ class MailSyncLink(models.Model):
 
     @api.model_cr
     def init(self):
+        superuser_only(self.env)
         super(MailSyncLink, self).init()
         self.env.cr.execute("""
             CREATE INDEX IF NOT EXISTS mail_sync_link_res_idx ON mail_sync_link (res_model, res_id)
@@ -114,13 +116,13 @@ class MailSyncLink(models.Model):
             raise ValueError('side is %s, not %r' % (' or '.join(BASE_SIDES), side))
         return 'base_' + side
 
-    def get_base(self, side):
+    def _get_base(self, side):
         """Canonical values of ``side`` ('local': Odoo, 'remote': Exchange) at the last sync,
         as a dict with dates, aware UTC datetimes and tuples restored."""
         self.ensure_one()
         return canonical_json.loads(self[self._base_field(side)])
 
-    def set_base(self, side, values):
+    def _set_base(self, side, values):
         """Remember ``values`` (a dict of canonical values) as ``side``'s base."""
         field = self._base_field(side)
         text = canonical_json.dumps(values)

@@ -87,7 +87,7 @@ class MailSyncLog(models.Model):
             log.problem = log.code if log.code in CODE_LABELS else 'other'
 
     @api.model
-    def record(self, code, message, mailbox=None, server=None, channel='general',
+    def _record(self, code, message, mailbox=None, server=None, channel='general',
                severity='error', error_class='event'):
         """Add an occurrence, merging with an unresolved row of the same problem."""
         mailbox = mailbox or self.env['mail.sync.mailbox']
@@ -109,19 +109,19 @@ class MailSyncLog(models.Model):
         })
 
     @api.model
-    def record_error(self, error, mailbox=None, server=None, channel='general'):
+    def _record_error(self, error, mailbox=None, server=None, channel='general'):
         """Log a SyncError with its translated explanation; return that explanation."""
-        text = self.describe(error, mailbox=mailbox)
-        row = self.record(error.code, text, mailbox=mailbox, server=server, channel=channel,
-                          severity='warning' if error.transient else 'error',
-                          error_class='transient' if error.transient else 'permanent')
+        text = self._describe(error, mailbox=mailbox)
+        row = self._record(error.code, text, mailbox=mailbox, server=server, channel=channel,
+                           severity='warning' if error.transient else 'error',
+                           error_class='transient' if error.transient else 'permanent')
         row.sudo().write({'details': self._scrub(str(error), mailbox or self.env['mail.sync.mailbox'],
                                                  server or (mailbox and mailbox.server_id)
                                                  or self.env['mail.sync.server'])})
         return text
 
     @api.model
-    def resolve(self, mailbox, channel):
+    def _resolve(self, mailbox, channel):
         self.sudo().search([('mailbox_id', '=', mailbox.id), ('channel', '=', channel),
                             ('resolved', '=', False), ('error_class', '!=', 'event')]).write(
             {'resolved': True})
@@ -149,7 +149,7 @@ class MailSyncLog(models.Model):
         return message
 
     @api.model
-    def describe(self, error, mailbox=None):
+    def _describe(self, error, mailbox=None):
         """A translated sentence that says what went wrong and what to fix."""
         detail = error.detail or ''
         login = mailbox and mailbox.sudo()._effective_login() or ''
@@ -217,8 +217,8 @@ class MailSyncLog(models.Model):
         return template % {'detail': detail, 'login': login, 'code': error.code}
 
     @api.model
-    def describe_exception(self, exc, mailbox=None):
+    def _describe_exception(self, exc, mailbox=None):
         if isinstance(exc, SyncError):
-            return self.describe(exc, mailbox=mailbox)
+            return self._describe(exc, mailbox=mailbox)
         _logger.exception('Unexpected error in server-side sync')
-        return self.describe(SyncError('unexpected', '%s: %s' % (type(exc).__name__, exc)))
+        return self._describe(SyncError('unexpected', '%s: %s' % (type(exc).__name__, exc)))

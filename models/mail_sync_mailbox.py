@@ -7,7 +7,7 @@ import psycopg2
 
 import odoo
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.osv import expression
 from odoo.tools import html_escape as escape, mute_logger
 
@@ -19,6 +19,7 @@ from ..sync.pop3 import Pop3Connector
 from ..sync.smtp import SmtpConnector
 from .act.filter_domain import FilterError, parse_filter, user_names
 from .secret_store import ca_file
+from .exact_match import exact_ilike
 from .user_error import MailSyncUserError
 
 _logger = logging.getLogger(__name__)
@@ -181,8 +182,8 @@ class MailSyncMailbox(models.Model):
     def _check_address_free(self, email, exclude_ids=()):
         if not email:
             return
-        other = self.sudo().search([('email', '=ilike', email), ('id', 'not in', list(exclude_ids))],
-                                   limit=1)
+        other = self.sudo().search([('email', '=ilike', exact_ilike(email)),
+                                    ('id', 'not in', list(exclude_ids))], limit=1)
         if other:
             raise MailSyncUserError(_(
                 'The address %s is already mapped to the mailbox of %s. To move it, use '
@@ -196,7 +197,7 @@ class MailSyncMailbox(models.Model):
         if vals.get('email') and not vals.get('login'):
             vals['login'] = vals['email']
         mailbox = super(MailSyncMailbox, self).create(vals)
-        self.env['mail.sync.log'].record(
+        self.env['mail.sync.log']._record(
             'mapped', _('Mailbox %s mapped to %s by %s.') % (
                 mailbox.email or '-', mailbox.user_id.name, self.env.user.name),
             mailbox=mailbox, severity='info')
@@ -257,8 +258,9 @@ class MailSyncMailbox(models.Model):
     def _onchange_email(self):
         if self.email and not self.login:
             self.login = self.email.strip()
-        if self.email:
-            other = self.sudo().search([('email', '=ilike', self.email.strip()),
+        # Only managers learn who owns an address (users can call onchange over RPC too).
+        if self.email and self.env.user.has_group('mail_sync.group_mail_sync_manager'):
+            other = self.sudo().search([('email', '=ilike', exact_ilike(self.email.strip())),
                                         ('user_id', '!=', self.user_id.id)], limit=1)
             if other:
                 return {'warning': {
@@ -497,14 +499,14 @@ class MailSyncMailbox(models.Model):
                 summary = self.sudo()._connector(channel).check()
                 result[channel + '_test_state'] = 'success'
                 result[channel + '_test_message'] = self._describe_summary(channel, summary)
-                log.resolve(self, channel)
+                log._resolve(self, channel)
             except Exception as exc:  # every failure becomes a stored, explained result
                 passed = False
                 error = exc
                 if not isinstance(exc, SyncError):
                     _logger.exception('mail_sync: unexpected error testing mailbox %s', self.id)
                     error = SyncError('unexpected', '%s: %s' % (type(exc).__name__, exc))
-                message = log.record_error(error, mailbox=self, channel=channel)
+                message = log._record_error(error, mailbox=self, channel=channel)
                 result[channel + '_test_state'] = 'failure'
                 result[channel + '_test_message'] = message
             values.update(result)
@@ -516,7 +518,7 @@ class MailSyncMailbox(models.Model):
                           incoming_failures=0, outgoing_failures=0, act_failures=0, act_next_sync=False,
                           needs_test_reason=False)
             values.update({channel + '_status': 'ok' for channel in CHANNEL_FIELDS})
-            log.record('enabled', _('Mailbox tested and enabled by %s.') % self.env.user.name,
+            log._record('enabled', _('Mailbox tested and enabled by %s.') % self.env.user.name,
                        mailbox=self, severity='info')
         elif self.state == 'enabled':
             values['state'] = 'suspended'
@@ -556,20 +558,22 @@ class MailSyncMailbox(models.Model):
         return _('Connected and authenticated.')
 
     def action_disable(self):
+        self.check_access_rights('write')
+        self.check_access_rule('write')
         for mailbox in self:
             mailbox.state = 'disabled'
-            self.env['mail.sync.log'].record(
+            self.env['mail.sync.log']._record(
                 'disabled', _('Mailbox disabled by %s.') % self.env.user.name, mailbox=mailbox,
                 severity='info')
         return True
 
     def action_approve(self):
         if not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
-            raise MailSyncUserError(_('Only a Server-Side Sync manager can approve email addresses.'))
+            raise AccessError(_('Only a Server-Side Sync manager can approve email addresses.'))
         self.write({'approved': True, 'approved_by_id': self.env.uid,
                     'approved_date': fields.Datetime.now()})
         for mailbox in self:
-            self.env['mail.sync.log'].record(
+            self.env['mail.sync.log']._record(
                 'approved', _('Address %s approved by %s.') % (mailbox.email, self.env.user.name),
                 mailbox=mailbox, severity='info')
         return True
@@ -577,6 +581,8 @@ class MailSyncMailbox(models.Model):
     def action_map(self):
         """Open the mapping wizard for this mailbox (to change its address safely)."""
         self.ensure_one()
+        if not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
+            raise AccessError(_('Only a Server-Side Sync manager can map mailboxes.'))
         return {
             'type': 'ir.actions.act_window', 'res_model': 'mail.sync.mailbox.map',
             'view_mode': 'form', 'target': 'new',
@@ -613,7 +619,7 @@ class MailSyncMailbox(models.Model):
     def _break_mapping(self, new_owner):
         """Give up this mailbox's address: disable it and log why (used by remapping)."""
         for mailbox in self:
-            self.env['mail.sync.log'].record(
+            self.env['mail.sync.log']._record(
                 'remapped', _('Address %s moved to %s by %s; this mailbox is disabled.') % (
                     mailbox.email, new_owner.name, self.env.user.name),
                 mailbox=mailbox, severity='warning')

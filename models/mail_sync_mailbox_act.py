@@ -40,7 +40,7 @@ class MailSyncMailboxAct(models.Model):
         try:
             for kind in KINDS:
                 adapter = ADAPTERS[kind](self)
-                directions = self.env['mail.sync.field.map'].sudo().directions(kind)
+                directions = self.env['mail.sync.field.map'].sudo()._directions(kind)
                 self._act_pull(connector, adapter, directions, stats)
                 pushed = stats['pushed'] + stats['deleted']
                 self._act_push(connector, adapter, directions, stats)
@@ -168,7 +168,7 @@ class MailSyncMailboxAct(models.Model):
 
     def _act_merge(self, connector, adapter, directions, link, record, remote, stats):
         local = adapter.read(record)
-        merge = reconcile(local, remote.values, link.get_base('local'), link.get_base('remote'), directions,
+        merge = reconcile(local, remote.values, link._get_base('local'), link._get_base('remote'), directions,
                           rule=self._act_rule(), local_time=_aware(record.write_date),
                           remote_time=remote.last_modified)
         change_key = remote.change_key
@@ -234,7 +234,7 @@ class MailSyncMailboxAct(models.Model):
              ('state', '=', 'linked')]).write({'local_write_date': False})
 
     def _act_conflict(self, link, conflict):
-        self.env['mail.sync.conflict'].sudo().record(
+        self.env['mail.sync.conflict'].sudo()._record(
             link, conflict.field, conflict.odoo_value, conflict.exchange_value, conflict.winner,
             self._act_rule())
 
@@ -245,8 +245,8 @@ class MailSyncMailboxAct(models.Model):
 
     def _act_store(self, link, record, base_local, base_remote, change_key, remote_modified):
         record.invalidate_cache()
-        link.set_base('local', base_local)
-        link.set_base('remote', base_remote)
+        link._set_base('local', base_local)
+        link._set_base('remote', base_remote)
         link.write({'change_key': change_key, 'local_write_date': record.write_date,
                     'remote_modified': _naive(remote_modified)})
 
@@ -299,9 +299,9 @@ class MailSyncMailboxAct(models.Model):
             self._commit()
 
     def _act_push_changes(self, connector, adapter, directions, link, record, stats):
-        base_remote = link.get_base('remote')
+        base_remote = link._get_base('remote')
         local = adapter.read(record)
-        merge = reconcile(local, base_remote, link.get_base('local'), base_remote, directions,
+        merge = reconcile(local, base_remote, link._get_base('local'), base_remote, directions,
                           rule=self._act_rule())
         change_key = link.change_key
         if merge.to_exchange:
@@ -333,7 +333,7 @@ class MailSyncMailboxAct(models.Model):
                                 'res_id': record.id, 'uid': uid, 'state': 'pending'})
         if link.uid:
             values['uid'] = link.uid
-        link.set_base('remote', values)
+        link._set_base('remote', values)
         self._commit()
         item_id, change_key = connector.create_record(adapter.kind, values, categories=(self._act_category(),))
         link.write({'item_id': item_id, 'change_key': change_key, 'state': 'linked'})
@@ -350,7 +350,7 @@ class MailSyncMailboxAct(models.Model):
         identity = adapter.identity(remote.values, remote.uid)
         for link in self.env['mail.sync.link'].sudo().search(
                 [('mailbox_id', '=', self.id), ('kind', '=', adapter.kind), ('state', '=', 'pending')]):
-            intended = link.get_base('remote')
+            intended = link._get_base('remote')
             if adapter.identity(intended, intended.get('uid')) == identity:
                 return link
         return self.env['mail.sync.link']
@@ -370,7 +370,7 @@ class MailSyncMailboxAct(models.Model):
     def _act_was_future_own(self, link):
         """For a deleted event: its last synced values say the user organized it and it
         had not started yet."""
-        base = link.get_base('local')
+        base = link._get_base('local')
         start = base.get('start')
         if isinstance(start, datetime.datetime):
             future = start > datetime.datetime.now(datetime.timezone.utc)

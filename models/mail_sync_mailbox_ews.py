@@ -50,7 +50,7 @@ class MailSyncMailboxEws(models.Model):
         was no state to lose."""
         if not folder.sync_state:
             raise exc
-        self.env['mail.sync.log'].record(
+        self.env['mail.sync.log']._record(
             'sync_state_reset', _('Exchange no longer knows where the last sync of %(folder)s stopped '
                                   '(%(why)s): it is read again from the start; %(consequence)s.') % {
                 'folder': folder.name, 'why': exc.detail or exc.code, 'consequence': consequence},
@@ -151,7 +151,7 @@ class MailSyncMailboxEws(models.Model):
         except Exception as exc:  # bad input never stops the mailbox
             _logger.info('mail_sync: tagged email %s of mailbox %s not tracked: %s',
                          message.message_id, self.id, exc)
-            self.env['mail.sync.log'].record(
+            self.env['mail.sync.log']._record(
                 'category_track_failed', _('An email tagged in Outlook could not be tracked: "%s" '
                                            '(%s).') % (row.subject, exc),
                 mailbox=self, channel='incoming', severity='warning', error_class='permanent')
@@ -180,7 +180,7 @@ class MailSyncMailboxEws(models.Model):
                 finally:
                     connector.close()
         except SyncError as exc:
-            self.env['mail.sync.log'].sudo().record_error(exc, mailbox=self, channel='incoming')
+            self.env['mail.sync.log'].sudo()._record_error(exc, mailbox=self, channel='incoming')
         else:
             row.sudo().ews_tagged = tracked
 

@@ -54,7 +54,7 @@ class MailSyncMailboxHousekeeping(models.Model):
         for mailbox, reason in [(m, _('its user is archived')) for m in archived] + \
                                [(m, _('no successful sync for %d days') % days) for m in stale]:
             mailbox.write({'state': 'disabled'})
-            self.env['mail.sync.log'].record(
+            self.env['mail.sync.log']._record(
                 'auto_disabled', _('Mailbox disabled automatically: %s.') % reason,
                 mailbox=mailbox, severity='warning', error_class='event')
         return archived | stale

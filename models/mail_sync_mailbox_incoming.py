@@ -84,7 +84,7 @@ class MailSyncMailboxIncoming(models.Model):
         if not sent:
             name = connector.find_sent_folder()
             if not name:
-                self.env['mail.sync.log'].record(
+                self.env['mail.sync.log']._record(
                     'sent_folder_missing', _('No Sent folder was found in this mailbox: sent email '
                                              'is not tracked.'),
                     mailbox=self, channel='incoming', severity='warning', error_class='permanent')
@@ -103,7 +103,7 @@ class MailSyncMailboxIncoming(models.Model):
                     raise SyncError('folder_missing', folder.name)
                 folder.unlink()  # the Sent folder was renamed or removed: found again next cycle
                 continue
-            if folder.is_unchanged(status):
+            if folder._is_unchanged(status):
                 continue
             if self._sync_imap_folder(connector, folder, stats, budget):
                 folder.write({'uidnext': status.uidnext})
@@ -146,7 +146,7 @@ class MailSyncMailboxIncoming(models.Model):
         try:
             connector.move(rows.mapped('uid'), folder, server.failed_folder)
         except SyncError as exc:
-            self.env['mail.sync.log'].record_error(exc, mailbox=self, channel='incoming')
+            self.env['mail.sync.log']._record_error(exc, mailbox=self, channel='incoming')
         else:
             rows.write({'moved_to': server.failed_folder})
         self._commit()
@@ -235,7 +235,7 @@ class MailSyncMailboxIncoming(models.Model):
             }).id
             row = Ledger.create(values)
             stats['quarantined'] += 1
-            self.env['mail.sync.log'].record(
+            self.env['mail.sync.log']._record(
                 'message_quarantined', _('A message could not be imported and was set aside: '
                                          '"%s" from %s (%s).') % (values['subject'], values['email_from'],
                                                                   error),

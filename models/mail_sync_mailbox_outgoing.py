@@ -19,11 +19,14 @@ class MailSyncMailboxOutgoing(models.Model):
     outgoing_next_sync = fields.Datetime(string='Next Outgoing Attempt', readonly=True, copy=False)
 
     @api.model
-    def _outgoing_mailbox_of(self, partner):
-        """The mailbox that sends for the user whose partner is ``partner``, if any."""
+    def _outgoing_mailbox_of(self, partner, sender):
+        """The mailbox that sends for the user whose partner is ``partner``, if any, when
+        ``sender`` (the user who made Odoo write the email) may send through it."""
         user = self.env['res.users'].sudo().search([('partner_id', '=', partner.id), ('share', '=', False)],
                                                    limit=1)
-        mailbox = user and self.sudo().search([('user_id', '=', user.id)], limit=1)
+        if not user or not user._mail_sync_lets_send(sender):
+            return self.browse()
+        mailbox = self.sudo().search([('user_id', '=', user.id)], limit=1)
         if mailbox and mailbox.outgoing_enabled and mailbox.outgoing_status != 'suspended' \
                 and not mailbox._blocked_reason():
             return mailbox
@@ -88,7 +91,7 @@ class MailSyncMailboxOutgoing(models.Model):
                         self._settle_interrupted(row, stats)
                 raise
             if exc.code in ('recipients_refused', 'sender_refused', 'protocol'):
-                self._fail(row, self.env['mail.sync.log'].describe(exc, mailbox=self), stats)
+                self._fail(row, self.env['mail.sync.log']._describe(exc, mailbox=self), stats)
                 return
             raise
         copy_error = copies.save(raw)
@@ -182,7 +185,7 @@ class MailSyncMailboxOutgoing(models.Model):
             mail.write({'state': 'exception', 'failure_reason': text})
             mail._postprocess_sent_message(mail_sent=False)
         stats[state] += 1
-        self.env['mail.sync.log'].record(
+        self.env['mail.sync.log']._record(
             code, '%s (%s)' % (text, row.subject or row.message_id), mailbox=self,
             channel='outgoing', severity=severity, error_class='permanent')
 
@@ -215,7 +218,7 @@ class _SentCopies(object):
             self.imap.append(self.folder, raw)
         except SyncError as exc:
             self.close()
-            text = self.mailbox.env['mail.sync.log'].record_error(exc, mailbox=self.mailbox, channel='outgoing')
+            text = self.mailbox.env['mail.sync.log']._record_error(exc, mailbox=self.mailbox, channel='outgoing')
             return _('Sent, but its copy could not be saved in the Sent folder: %s') % text
         return False
 

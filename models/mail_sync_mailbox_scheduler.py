@@ -324,7 +324,7 @@ class MailSyncMailboxScheduler(models.Model):
             values.update(sync_interval=interval, incoming_last_success=fields.Datetime.now(),
                           next_sync=_in_minutes(0 if stats.get('remaining') else interval))
         self.sudo().write(values)
-        self.env['mail.sync.log'].resolve(self, channel)
+        self.env['mail.sync.log']._resolve(self, channel)
         self._count(channel, items=items)
 
     def _channel_failed(self, channel, exc):
@@ -334,7 +334,7 @@ class MailSyncMailboxScheduler(models.Model):
             'unexpected', '%s: %s' % (type(exc).__name__, exc))
         if not isinstance(exc, SyncError):
             _logger.exception('mail_sync: unexpected error in mailbox %s (%s)', self.id, channel)
-        text = log.record_error(error, mailbox=self, channel=channel)
+        text = log._record_error(error, mailbox=self, channel=channel)
         server = self.server_id
         failures = self[channel + '_failures'] + 1
         limit = int(self.env['ir.config_parameter'].sudo().get_param(
@@ -389,7 +389,7 @@ class MailSyncMailboxScheduler(models.Model):
         for (server_id, channel), (items, cycles, failures) in counts.items():
             try:
                 with self.env.cr.savepoint():
-                    Stat.record(server_id, channel, items=items, failures=failures, cycles=cycles)
+                    Stat._record(server_id, channel, items=items, failures=failures, cycles=cycles)
             except Exception:  # counters are a nicety: log, go on
                 _logger.exception('mail_sync: could not count the cycles of profile %s', server_id)
 

@@ -3,6 +3,7 @@ from psycopg2 import sql
 from odoo import api, models
 
 from .secret_store import secret_box
+from .rpc_guard import superuser_only
 
 
 class MailSyncSecretMixin(models.AbstractModel):
@@ -19,6 +20,7 @@ class MailSyncSecretMixin(models.AbstractModel):
 
     @api.model_cr
     def init(self):
+        superuser_only(self.env)
         if self._abstract:
             return
         for column in self._secret_columns:

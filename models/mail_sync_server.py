@@ -257,7 +257,7 @@ class MailSyncServer(models.Model):
             subject=_('Most mailboxes of %s are failing') % self.name,
             partner_ids=self.owner_id.partner_id.ids, message_type='notification',
             subtype='mail.mt_comment')
-        self.env['mail.sync.log'].record(
+        self.env['mail.sync.log']._record(
             'profile_failing', _('%d of %d mailboxes failed within the last hour.') % (failing, total),
             server=self, severity='error', error_class='event')
         return True
@@ -271,6 +271,7 @@ class MailSyncServer(models.Model):
 
     def action_test_enable_all(self):
         """Test & Enable every mailbox of the profile that is not disabled by an admin."""
+        self.check_access_rights('write')
         mailboxes = self.mapped('mailbox_ids').filtered(lambda m: m.state != 'disabled' and m.email)
         mailboxes.action_test_enable()
         return self.action_view_mailboxes()

@@ -53,7 +53,7 @@ class MailSyncStat(models.Model):
 
     @api.model
     @api.returns('self', lambda stat: stat.id)
-    def record(self, server_id, channel, items=0, failures=0, cycles=1):
+    def _record(self, server_id, channel, items=0, failures=0, cycles=1):
         """Count ``cycles`` cycles of ``channel`` on profile ``server_id`` in the current hour.
 
         Sync code calls it with ``sudo()``; other callers must be managers (the model is

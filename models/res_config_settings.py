@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from .mail_sync_ledger import INDEX_RETENTION_DAYS
 from .mail_sync_mailbox_housekeeping import DISABLE_AFTER_DAYS, LOG_RETENTION_DAYS
@@ -62,6 +62,10 @@ class ResConfigSettings(models.TransientModel):
         return values
 
     def set_values(self):
+        # Settings are a transient model (no access rights in Odoo 11): only Odoo's ``execute``
+        # checks the caller, and this method is reachable over RPC on its own.
+        if not self.env.user._is_admin():
+            raise AccessError(_('Only an administrator can change the settings.'))
         super(ResConfigSettings, self).set_values()
         params = self.env['ir.config_parameter'].sudo()
         params.set_param('mail_sync.approved_only', repr(bool(self.mail_sync_approved_only)))

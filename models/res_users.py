@@ -1,5 +1,5 @@
-from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.exceptions import AccessError, ValidationError
 
 from .mail_sync_mailbox_health import HEALTH
 
@@ -15,6 +15,7 @@ MAILBOX_FIELDS = [('mail_sync_email', 'email'), ('mail_sync_state', 'status_mess
                   ('mail_sync_health', 'health'), ('mail_sync_health_message', 'health_message'),
                   ('mail_sync_next_sync', 'next_sync')]
 ACT_USER_FIELDS = ['act_filter_appointment', 'act_filter_contact', 'act_filter_task']
+SEND_USER_FIELDS = ['mail_sync_send_delegate_ids', 'mail_sync_send_automated']
 ACT_OVERRIDE_HELP = ('Leave empty to use the filter of your mailbox\'s server profile. A literal Odoo domain '
                      'where "user" is you, e.g. [(\'user_id\', \'=\', user.id)].')
 
@@ -44,16 +45,29 @@ class ResUsers(models.Model):
     act_filter_appointment = fields.Char(string='My Appointments to Sync', help=ACT_OVERRIDE_HELP)
     act_filter_contact = fields.Char(string='My Contacts to Sync', help=ACT_OVERRIDE_HELP)
     act_filter_task = fields.Char(string='My Tasks to Sync', help=ACT_OVERRIDE_HELP)
+    # Who else may make Odoo send email through this user's mailbox (Dynamics: "Allow other
+    # users to send email on your behalf"); everyone else's email leaves through Odoo's servers.
+    mail_sync_send_delegate_ids = fields.Many2many(
+        'res.users', 'mail_sync_send_delegate_rel', 'owner_id', 'delegate_id',
+        string='Users Who May Send Email on My Behalf', domain=[('share', '=', False)],
+        help='Email these users write in Odoo with you as the author leaves through your own '
+             'mailbox (and lands in your Sent folder). Email anyone else writes as you goes '
+             'through the company\'s outgoing mail servers.')
+    mail_sync_send_automated = fields.Boolean(
+        string='Send Automated Email Through My Mailbox',
+        help='Email that Odoo writes by itself with you as the author (email templates, '
+             'scheduled actions, automated actions) leaves through your own mailbox. Otherwise '
+             'it goes through the company\'s outgoing mail servers.')
 
     def __init__(self, pool, cr):
         """Let users read and change their own tracking choice, and read their mailbox's health, in Preferences."""
         init_res = super(ResUsers, self).__init__(pool, cr)
         type(self).SELF_WRITEABLE_FIELDS = list(self.SELF_WRITEABLE_FIELDS) + [
-            'mail_sync_track', 'mail_sync_track_sent'] + ACT_USER_FIELDS
+            'mail_sync_track', 'mail_sync_track_sent'] + ACT_USER_FIELDS + SEND_USER_FIELDS
         type(self).SELF_READABLE_FIELDS = list(self.SELF_READABLE_FIELDS) + [
             'mail_sync_track', 'mail_sync_track_sent', 'mail_sync_mailbox_id', 'mail_sync_email', 'mail_sync_state',
             'mail_sync_health', 'mail_sync_health_message', 'mail_sync_next_sync', 'mail_sync_act',
-            'mail_sync_alert_ids'] + ACT_USER_FIELDS
+            'mail_sync_alert_ids'] + ACT_USER_FIELDS + SEND_USER_FIELDS
         return init_res
 
     def _mail_sync_visible(self):
@@ -94,8 +108,22 @@ class ResUsers(models.Model):
         # A form's record is a new record here: the constraint checks with the user on save.
         return self.env['mail.sync.mailbox']._act_filters_warning(self)
 
+    def _mail_sync_lets_send(self, sender):
+        """Whether email that ``sender`` (a user) made Odoo write with this user as its
+        author may leave through this user's mailbox. The superuser is how Odoo writes
+        automated email (templates, scheduled actions), which needs its own opt-in."""
+        self.ensure_one()
+        owner = self.sudo()
+        if sender == owner:
+            return True
+        if sender.id == SUPERUSER_ID:
+            return owner.mail_sync_send_automated
+        return sender in owner.mail_sync_send_delegate_ids
+
     def action_mail_sync_map(self):
         self.ensure_one()
+        if not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
+            raise AccessError(_('Only a Server-Side Sync manager can map mailboxes.'))
         return {
             'type': 'ir.actions.act_window', 'res_model': 'mail.sync.mailbox.map',
             'view_mode': 'form', 'target': 'new',

@@ -47,17 +47,17 @@ class TestActModel(MailSyncCase):
         self.assertEqual({(row.kind, row.field) for row in rows},
                          {(kind, group) for kind, groups in FIELD_GROUPS.items() for group in groups})
         self.assertEqual(set(rows.mapped('direction')), {'both'})
-        appointment = self.FieldMap.directions('appointment')
+        appointment = self.FieldMap._directions('appointment')
         self.assertEqual(set(appointment), {
             'subject', 'start', 'end', 'all_day', 'timezone', 'recurrence', 'location', 'body',
             'attendees', 'organizer', 'show_as', 'importance'})
-        self.assertEqual(set(self.FieldMap.directions('contact')), {
+        self.assertEqual(set(self.FieldMap._directions('contact')), {
             'first_name', 'last_name', 'display_name', 'company', 'job_title', 'email', 'email2',
             'email3', 'phone', 'mobile', 'home_phone', 'street', 'city', 'state', 'zip', 'country'})
-        self.assertEqual(self.FieldMap.directions('task'), dict.fromkeys(
+        self.assertEqual(self.FieldMap._directions('task'), dict.fromkeys(
             ('subject', 'due', 'start', 'status', 'percent', 'notes'), 'both'))
         with self.assertRaises(ValueError):
-            self.FieldMap.directions('email')
+            self.FieldMap._directions('email')
 
     def test_directions_expand_grouped_rows(self):
         time_row = self.env.ref('mail_sync.field_map_appointment_time')
@@ -65,15 +65,15 @@ class TestActModel(MailSyncCase):
         time_row.sudo(self.manager).direction = 'to_odoo'
         address_row.sudo(self.manager).direction = 'none'
         self.env.ref('mail_sync.field_map_task_status').sudo(self.manager).direction = 'to_exchange'
-        appointment = self.FieldMap.sudo(self.alice).directions('appointment')
+        appointment = self.FieldMap.sudo(self.alice)._directions('appointment')
         self.assertEqual({name: appointment[name] for name in ('start', 'end', 'all_day', 'timezone')},
                          dict.fromkeys(('start', 'end', 'all_day', 'timezone'), 'to_odoo'))
         self.assertEqual(appointment['subject'], 'both')
-        contact = self.FieldMap.directions('contact')
+        contact = self.FieldMap._directions('contact')
         self.assertEqual([contact[name] for name in ('street', 'city', 'state', 'zip', 'country')],
                          ['none'] * 5)
         self.assertEqual(contact['email'], 'both')
-        self.assertEqual(self.FieldMap.directions('task')['status'], 'to_exchange')
+        self.assertEqual(self.FieldMap._directions('task')['status'], 'to_exchange')
 
     def test_field_map_managers_edit_users_read(self):
         row = self.env.ref('mail_sync.field_map_contact_email')
@@ -85,7 +85,7 @@ class TestActModel(MailSyncCase):
         with self.assertRaises(AccessError):
             row.sudo(self.manager).unlink()
         row.sudo(self.manager).write({'direction': 'to_exchange'})
-        self.assertEqual(self.FieldMap.directions('contact')['email'], 'to_exchange')
+        self.assertEqual(self.FieldMap._directions('contact')['email'], 'to_exchange')
         with self.assertRaises(ValidationError):
             self.FieldMap.create({'kind': 'task', 'field': 'no_such_field', 'name': 'Nope'})
         with self.assertRaises(IntegrityError), mute_logger('odoo.sql_db'), self.cr.savepoint():
@@ -200,8 +200,8 @@ class TestActModel(MailSyncCase):
     # ------------------------------------------------------------------ links and conflicts
     def test_users_read_only_their_own_links_and_conflicts(self):
         link_a, link_b = self._link(self.box_a, 'AAA='), self._link(self.box_b, 'BBB=')
-        conflict_a = self.Conflict.record(link_a, 'email', 'a@odoo.test', 'a@exchange.test', 'odoo', 'odoo')
-        conflict_b = self.Conflict.record(link_b, 'email', 'b@odoo.test', 'b@exchange.test',
+        conflict_a = self.Conflict._record(link_a, 'email', 'a@odoo.test', 'a@exchange.test', 'odoo', 'odoo')
+        conflict_b = self.Conflict._record(link_b, 'email', 'b@odoo.test', 'b@exchange.test',
                                           'exchange', 'recent')
         self.assertEqual(self.Link.sudo(self.alice).search([]), link_a)
         self.assertEqual(self.Conflict.sudo(self.alice).search([]), conflict_a)
@@ -230,12 +230,12 @@ class TestActModel(MailSyncCase):
     def test_conflict_values_are_readable_text(self):
         link = self._link(self.box_a, 'CCC=', kind='appointment')
         start = datetime.datetime(2030, 3, 3, 9, 30, tzinfo=UTC)
-        conflict = self.Conflict.record(
+        conflict = self.Conflict._record(
             link, 'attendees', (('ann@example.com', 'Ann', 'required'),),
             (('bob@example.com', 'Bob', 'optional'),), 'exchange', 'recent')
         self.assertEqual(conflict.odoo_value, 'ann@example.com; Ann; required')
         self.assertEqual(conflict.field_label, 'Attendees')
-        conflict = self.Conflict.record(link, 'start', start, None, 'odoo', 'odoo')
+        conflict = self.Conflict._record(link, 'start', start, None, 'odoo', 'odoo')
         self.assertEqual((conflict.odoo_value, conflict.exchange_value), ('2030-03-03 09:30:00 UTC', False))
         self.assertEqual(conflict.field_label, 'Start, End, All Day, Time Zone and Recurrence (start)')
 
@@ -255,7 +255,7 @@ class TestActModel(MailSyncCase):
 
     def test_link_base_round_trip(self):
         link = self._link(self.box_a, 'DDD=', kind='appointment')
-        self.assertEqual(link.get_base('local'), {})
+        self.assertEqual(link._get_base('local'), {})
         values = {
             'subject': 'Review', 'all_day': False, 'show_as': 'busy', 'body': '',
             'start': datetime.datetime(2030, 3, 3, 15, 0, tzinfo=UTC),
@@ -264,23 +264,23 @@ class TestActModel(MailSyncCase):
             'recurrence': {'freq': 'weekly', 'interval': 2, 'weekdays': ('MO',),
                            'start': datetime.date(2030, 3, 3), 'count': None, 'until': datetime.date(2030, 6, 1)},
         }
-        link.set_base('remote', values)
-        link.set_base('local', {'due': datetime.date(2030, 2, 28), 'percent': 50.0})
+        link._set_base('remote', values)
+        link._set_base('local', {'due': datetime.date(2030, 2, 28), 'percent': 50.0})
         link.invalidate_cache()
-        remote = link.get_base('remote')
+        remote = link._get_base('remote')
         self.assertEqual(remote, values)
         self.assertEqual(remote['end'], datetime.datetime(2030, 3, 3, 16, 0, tzinfo=UTC))
         self.assertIs(type(remote['recurrence']['start']), datetime.date)
         self.assertIsInstance(remote['attendees'][0], tuple)
-        self.assertEqual(link.get_base('local'), {'due': datetime.date(2030, 2, 28), 'percent': 50.0})
+        self.assertEqual(link._get_base('local'), {'due': datetime.date(2030, 2, 28), 'percent': 50.0})
         # Deterministic text: the same values store the same text, whatever the key order.
         text = link.base_remote
-        link.set_base('remote', dict(reversed(list(values.items()))))
+        link._set_base('remote', dict(reversed(list(values.items()))))
         self.assertEqual(link.base_remote, text)
         with self.assertRaises(ValueError):
-            link.set_base('remote', {'start': datetime.datetime(2030, 3, 3, 15, 0)})
+            link._set_base('remote', {'start': datetime.datetime(2030, 3, 3, 15, 0)})
         with self.assertRaises(ValueError):
-            link.get_base('odoo')
+            link._get_base('odoo')
 
     # ------------------------------------------------------------------ other fields
     def test_new_fields_and_folder_roles(self):

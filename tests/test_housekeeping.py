@@ -67,7 +67,7 @@ class TestHousekeeping(MailSyncCase):
             'mailbox_id': box.id, 'kind': 'contact', 'res_model': 'res.partner', 'res_id': box.user_id.partner_id.id,
             'item_id': 'housekeeping-item', 'state': 'linked'})
         Conflict = self.env['mail.sync.conflict']
-        old, recent = [Conflict.record(link, 'job_title', 'Buyer', 'Head of Purchasing', 'exchange', 'recent')
+        old, recent = [Conflict._record(link, 'job_title', 'Buyer', 'Head of Purchasing', 'exchange', 'recent')
                        for _ in range(2)]
         old.sudo().write({'date': _days_ago(31)})
         self.env['ir.config_parameter'].sudo().set_param('mail_sync.log_retention_days', '30')
@@ -77,9 +77,9 @@ class TestHousekeeping(MailSyncCase):
 
     def test_housekeeping_deletes_old_log_entries_in_batches(self):
         box = self.enabled_box('logged')
-        old = self.Log.record('old_problem', 'Long ago', mailbox=box)
+        old = self.Log._record('old_problem', 'Long ago', mailbox=box)
         old.sudo().last_seen = _days_ago(31)
-        recent = self.Log.record('new_problem', 'Yesterday', mailbox=box)
+        recent = self.Log._record('new_problem', 'Yesterday', mailbox=box)
         deleted = self.Log._gc(30, 1, lambda: None)
         self.assertEqual(deleted, 1)
         self.assertFalse(old.exists())

@@ -29,8 +29,8 @@ class TestSyncStat(MailSyncCase):
         return self.Stat.search([('server_id', '=', self.server.id)], order='channel')
 
     def test_record_adds_to_the_current_hour_row(self):
-        first = self.Stat.sudo().record(self.server.id, 'incoming', items=3)
-        second = self.Stat.sudo().record(self.server.id, 'incoming', items=4, failures=1)
+        first = self.Stat.sudo()._record(self.server.id, 'incoming', items=3)
+        second = self.Stat.sudo()._record(self.server.id, 'incoming', items=4, failures=1)
         self.assertEqual(first, second)
         rows = self.rows()
         self.assertEqual(len(rows), 1)
@@ -40,9 +40,9 @@ class TestSyncStat(MailSyncCase):
         self.assertLess(abs(datetime.datetime.utcnow() - hour), datetime.timedelta(hours=1, minutes=1))
         self.assertEqual(rows.hour_label, rows.hour[:13] + ':00')
 
-        self.Stat.sudo().record(self.server.id, 'outgoing', items=2)
+        self.Stat.sudo()._record(self.server.id, 'outgoing', items=2)
         other_server = self.make_server('pop3', 'none')
-        self.Stat.sudo().record(other_server.id, 'incoming', items=5)
+        self.Stat.sudo()._record(other_server.id, 'incoming', items=5)
         self.assertEqual([(r.channel, r.items, r.cycles) for r in self.rows()],
                          [('incoming', 7, 2), ('outgoing', 2, 1)])
         self.assertEqual(self.Stat.search([('server_id', '=', other_server.id)]).items, 5)
@@ -50,8 +50,8 @@ class TestSyncStat(MailSyncCase):
     def test_managers_read_and_record_users_cannot(self):
         user = self.make_user('plain')
         with self.assertRaises(AccessError):
-            self.Stat.sudo(user).record(self.server.id, 'incoming', items=1)
-        stat = self.Stat.sudo(self.manager).record(self.server.id, 'incoming', items=1)
+            self.Stat.sudo(user)._record(self.server.id, 'incoming', items=1)
+        stat = self.Stat.sudo(self.manager)._record(self.server.id, 'incoming', items=1)
         self.assertEqual(stat.sudo(self.manager).read(['items'])[0]['items'], 1)
         with self.assertRaises(AccessError):
             stat.sudo(self.manager).write({'items': 100})
@@ -63,7 +63,7 @@ class TestSyncStat(MailSyncCase):
                                 'channel': 'incoming', 'items': 1, 'cycles': 1})
         kept = self.Stat.create({'hour': _ago(days=89)[:13] + ':00:00', 'server_id': self.server.id,
                                  'channel': 'incoming', 'items': 1, 'cycles': 1})
-        current = self.Stat.sudo().record(self.server.id, 'incoming', items=1)
+        current = self.Stat.sudo()._record(self.server.id, 'incoming', items=1)
         self.assertEqual(self.Stat._gc(), 1)
         self.assertEqual(self.rows(), kept | current)
         self.assertFalse(old.exists())
@@ -88,7 +88,7 @@ class TestMailboxHealth(MailSyncCase):
         return box
 
     def log_error(self, box, code, detail, channel='incoming'):
-        return self.Log.record_error(SyncError(code, detail), mailbox=box, channel=channel)
+        return self.Log._record_error(SyncError(code, detail), mailbox=box, channel=channel)
 
     def test_ok_says_when_it_synced_and_when_it_syncs_next(self):
         self.enable(self.box)
@@ -120,12 +120,12 @@ class TestMailboxHealth(MailSyncCase):
         log.last_seen = _ago(hours=1)
         self.box.invalidate_cache()
         self.assertEqual(self.box.health, 'warning')
-        self.Log.resolve(self.box, 'incoming')
+        self.Log._resolve(self.box, 'incoming')
         self.box.invalidate_cache()
         self.assertEqual(self.box.health, 'ok')
 
         # Events (here a remapping notice) are not problems: they never get resolved.
-        self.Log.record('remapped', 'Address moved.', mailbox=self.box, severity='warning')
+        self.Log._record('remapped', 'Address moved.', mailbox=self.box, severity='warning')
         self.box.invalidate_cache()
         self.assertEqual(self.box.health, 'ok')
 
@@ -190,7 +190,7 @@ class TestPreferencesHealth(MailSyncCase):
         self.alice_box.sudo().write({
             'state': 'enabled', 'approved': True, 'db_uuid': self.alice_box._current_db_uuid(),
             'incoming_status': 'retrying', 'incoming_failures': 2, 'next_sync': _in(minutes=4)})
-        self.Log.record_error(SyncError('timeout', '60 s'), mailbox=self.alice_box, channel='incoming')
+        self.Log._record_error(SyncError('timeout', '60 s'), mailbox=self.alice_box, channel='incoming')
         values = self.env['res.users'].sudo(self.alice).browse(self.alice.id).read(self.fields)[0]
         self.assertEqual(values['mail_sync_health'], 'warning')
         self.assertIn('Retrying after 2 failures', values['mail_sync_health_message'])

@@ -16,8 +16,8 @@ class TestSecurity(MailSyncCase):
         self.bob = self.make_user('bob')
         self.box_a = self.make_mailbox(self.alice, self.server, password='Alice-Secret-1')
         self.box_b = self.make_mailbox(self.bob, self.server, password='Bob-Secret-2')
-        self.Log.record('auth_failed', 'bob problem', mailbox=self.box_b)
-        self.Log.record('auth_failed', 'alice problem', mailbox=self.box_a)
+        self.Log._record('auth_failed', 'bob problem', mailbox=self.box_b)
+        self.Log._record('auth_failed', 'alice problem', mailbox=self.box_a)
 
     def test_users_see_only_their_own_mailbox(self):
         Mailbox = self.Mailbox.sudo(self.alice)
@@ -82,7 +82,7 @@ class TestSecurity(MailSyncCase):
         self.assertEqual(self.server._plain_service_password(), 'Service-Secret-3')
 
     def test_log_messages_hide_passwords_echoed_by_a_server(self):
-        entry = self.Log.record('protocol', 'server said: LOGIN bob Bob-Secret-2 failed',
+        entry = self.Log._record('protocol', 'server said: LOGIN bob Bob-Secret-2 failed',
                                 mailbox=self.box_b)
         self.assertNotIn('Bob-Secret-2', entry.message)
         self.assertIn('********', entry.message)

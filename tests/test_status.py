@@ -149,7 +149,7 @@ class TestHumanErrors(MailSyncCase):
 
     def test_unexpected_error_is_a_sentence_with_details_for_admins_only(self):
         error = SyncError('unexpected', 'ValueError: invalid literal for int()')
-        text = self.Log.record_error(error, mailbox=self.box, channel='incoming')
+        text = self.Log._record_error(error, mailbox=self.box, channel='incoming')
         self.assertNotIn('ValueError', text)
         self.assertNotIn('unexpected)', text)
         self.assertIn('Sync Log', text)
@@ -166,7 +166,7 @@ class TestHumanErrors(MailSyncCase):
 
     def test_every_logged_code_has_a_label(self):
         for code in ('message_quarantined', 'auth_failed', 'timeout', 'no_such_code'):
-            log = self.Log.record(code, 'x', mailbox=self.box)
+            log = self.Log._record(code, 'x', mailbox=self.box)
             label = dict(self.Log._fields['problem']._description_selection(self.env))[log.problem]
             self.assertNotIn('_', label)
         self.assertEqual(log.problem, 'other')
@@ -185,12 +185,12 @@ class TestAlertsWall(MailSyncCase):
     def test_mailbox_lists_its_alerts_newest_first_and_the_owner_sees_his_own(self):
         Log = self.Log
         Log.search([('mailbox_id', 'in', (self.box | self.other_box).ids)]).unlink()
-        info = Log.record('approved', 'Address approved.', mailbox=self.box, severity='info')
-        error = Log.record('auth_failed', 'Wrong password.', mailbox=self.box, channel='incoming',
+        info = Log._record('approved', 'Address approved.', mailbox=self.box, severity='info')
+        error = Log._record('auth_failed', 'Wrong password.', mailbox=self.box, channel='incoming',
                            error_class='permanent')
-        warning = Log.record('timeout', 'No answer.', mailbox=self.box, channel='outgoing',
+        warning = Log._record('timeout', 'No answer.', mailbox=self.box, channel='outgoing',
                              severity='warning', error_class='transient')
-        Log.record('approved', 'Other approved.', mailbox=self.other_box, severity='info')
+        Log._record('approved', 'Other approved.', mailbox=self.other_box, severity='info')
         info.last_seen, error.last_seen = _ago(hours=2), _ago(hours=1)
         self.box.invalidate_cache()
         wall = self.box.sudo(self.rep).alert_ids

@@ -164,7 +164,7 @@ class TestTestEnable(MailSyncCase):
         box = self.make_mailbox(self.user, self.imap)
         with self.assertRaises(AccessError):
             box.sudo(self.user).action_test_enable()
-        with self.assertRaises(UserError):
+        with self.assertRaises(AccessError):
             box.sudo(self.user).action_approve()
 
     def test_approval_and_copied_database_gate_the_sync(self):

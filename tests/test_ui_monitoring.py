@@ -66,10 +66,12 @@ def test_manager_monitors_mailboxes_and_user_sees_health(odoo_http, browser, mai
             rpc('admin', 'admin', 'mail.sync.log', 'create', {
                 'mailbox_id': box_id, 'server_id': server_id, 'channel': 'incoming', 'code': code,
                 'severity': severity, 'error_class': error_class, 'message': message})
-        # Throughput: this hour through the API sync cycles use, earlier hours directly.
-        for channel, items in (('incoming', 12), ('incoming', 30), ('outgoing', 4)):
-            assert rpc('admin', 'admin', 'mail.sync.stat', 'record', server_id, channel, items=items)
+        # Throughput: rows of this hour and of earlier hours (the sync's own API is private).
         now = datetime.datetime.utcnow().replace(minute=0, second=0, microsecond=0)
+        for channel, items in (('incoming', 12), ('incoming', 30), ('outgoing', 4)):
+            assert rpc('admin', 'admin', 'mail.sync.stat', 'create', {
+                'hour': now.strftime('%Y-%m-%d %H:%M:%S'), 'server_id': server_id, 'channel': channel,
+                'items': items, 'cycles': 1})
         for hours_back, incoming, outgoing in ((1, 55, 9), (2, 18, 3), (3, 70, 12), (4, 25, 6), (5, 40, 2)):
             hour = (now - datetime.timedelta(hours=hours_back)).strftime('%Y-%m-%d %H:%M:%S')
             for channel, items in (('incoming', incoming), ('outgoing', outgoing)):

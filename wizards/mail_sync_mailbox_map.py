@@ -1,9 +1,16 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+from ..models.exact_match import exact_ilike
+
+MANAGER = 'mail_sync.group_mail_sync_manager'
 
 
 class MailSyncMailboxMap(models.TransientModel):
-    """Map a user to a mailbox address, with a confirmation when the address is taken."""
+    """Map a user to a mailbox address, with a confirmation when the address is taken.
+
+    Managers only: it says who owns an address, and Odoo 11 applies no access rights to
+    transient models (anyone may create one), so create and the lookup check the group."""
 
     _name = 'mail.sync.mailbox.map'
     _description = 'Map a User to a Mailbox'
@@ -16,13 +23,24 @@ class MailSyncMailboxMap(models.TransientModel):
     conflict_message = fields.Char(compute='_compute_conflict')
     state = fields.Selection([('edit', 'Edit'), ('confirm', 'Confirm')], default='edit')
 
+    @api.model
+    def _check_manager(self):
+        if not self.env.user.has_group(MANAGER):
+            raise AccessError(_('Only a Server-Side Sync manager can map mailboxes.'))
+
+    @api.model
+    def create(self, values):
+        self._check_manager()
+        return super(MailSyncMailboxMap, self).create(values)
+
     @api.depends('email', 'user_id')
     def _compute_conflict(self):
         Mailbox = self.env['mail.sync.mailbox'].sudo()
+        manager = self.env.user.has_group(MANAGER)
         for wizard in self:
-            other = Mailbox.search([('email', '=ilike', (wizard.email or '').strip()),
+            other = Mailbox.search([('email', '=ilike', exact_ilike((wizard.email or '').strip())),
                                     ('user_id', '!=', wizard.user_id.id)], limit=1) \
-                if wizard.email else Mailbox
+                if wizard.email and manager else Mailbox
             wizard.conflict_mailbox_id = other.id
             wizard.conflict_message = other and _(
                 '%s is already mapped to the mailbox of %s. Confirming disables that mailbox, '
@@ -31,6 +49,7 @@ class MailSyncMailboxMap(models.TransientModel):
 
     def action_map(self):
         self.ensure_one()
+        self._check_manager()
         if self.conflict_mailbox_id and self.state != 'confirm':
             self.state = 'confirm'
             return {'type': 'ir.actions.act_window', 'res_model': self._name, 'res_id': self.id,
