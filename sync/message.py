@@ -100,7 +100,7 @@ def decode_header(value):
         if isinstance(text, bytes):
             text = _unencoded(text) if charset is None else _decode_part(text, charset)
         out.append(text)
-    return clean_text(re.sub(r'\s+', ' ', ''.join(out)).strip())
+    return re.sub(r'\s+', ' ', clean_text(''.join(out))).strip()
 
 
 class RemoteMessage(object):
@@ -183,7 +183,7 @@ class RemoteMessage(object):
                 if part.get_content_type() == 'text/plain' and not part.get_filename():
                     payload = part.get_payload(decode=True) or b''
                     text = _decode_part(payload, part.get_content_charset())
-                    return clean_text(re.sub(r'\s+', ' ', text).strip()[:length])
+                    return re.sub(r'\s+', ' ', clean_text(text)).strip()[:length]
         except Exception:  # a preview is a nicety: never fail on it
             pass
         return ''
