@@ -13,7 +13,7 @@ from psycopg2.extensions import TransactionRollbackError
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..sync.errors import SyncError
+from ..sync.errors import PermanentError, SyncError
 from ..sync.ews import EwsConnector
 from ..sync.imap import ImapConnector, size_batches
 from ..sync.message import clean_text
@@ -170,11 +170,9 @@ class MailSyncMailboxIncoming(models.Model):
         limit = self.server_id.max_message_mb * 1024 * 1024
         batch = []
         for number, uidl in todo:
-            size = sizes.get(number)
-            if size is not None and size > limit:
-                message = connector.fetch_header(number, uidl, size)
-            else:
-                message = connector.retrieve(number, uidl, size)
+            message = self._pop3_read(connector, number, uidl, sizes.get(number), limit)
+            if message is None:
+                continue  # gone meanwhile: no longer listed at the next cycle
             if since and _utc(message.date) and _utc(message.date) < since:
                 continue  # older than "process email received after": never imported
             batch.append(message)
@@ -184,6 +182,29 @@ class MailSyncMailboxIncoming(models.Model):
                 batch = []
         self._ingest_batch(batch, False, stats, listed=uidls)
         self._commit()
+
+    def _pop3_read(self, connector, number, uidl, size, limit):
+        """One POP3 message: whole, or its header block when above ``limit``. When the server
+        refuses it (-ERR), its header block is kept with the reason, to be quarantined; when
+        the server refuses that too (another client deleted it: "-ERR Message 2 expunged."),
+        None: one message never stops the others."""
+        try:
+            if size is not None and size > limit:
+                return connector.fetch_header(number, uidl, size)
+            return connector.retrieve(number, uidl, size)
+        except PermanentError as exc:
+            if exc.code != 'protocol':
+                raise
+            refused = exc.detail
+        try:
+            message = connector.fetch_header(number, uidl, size)
+        except PermanentError as exc:
+            if exc.code != 'protocol':
+                raise
+            _logger.info('mail_sync: POP3 message %s of mailbox %s skipped: %s', uidl, self.id, exc)
+            return None
+        message.refused = refused
+        return message
 
     def _first_sync_since(self):
         process_after = self.server_id.process_after
@@ -234,6 +255,8 @@ class MailSyncMailboxIncoming(models.Model):
                       recipients=', '.join(message.recipients)[:500], size=message.size,
                       date=_naive(message.date))
         try:
+            if message.refused:
+                raise SyncError('refused', _('the server refused to send it: %s') % message.refused)
             if message.truncated:
                 raise SyncError('too_large', _('%.1f MB is above this profile\'s maximum email size '
                                                '(%d MB)') % (message.size / 1048576.0,

@@ -110,6 +110,7 @@ class RemoteMessage(object):
                  truncated=False, item_id=None):
         self.raw = raw
         self.truncated = truncated  # only the header block was fetched (too large)
+        self.refused = None  # why the server would not send the whole message, if it would not
         self.uid = uid
         self.uidl = uidl
         self.item_id = item_id

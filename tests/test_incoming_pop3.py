@@ -1,6 +1,9 @@
 """POP3 on the real Dovecot: odd messages never stop a mailbox, the maximum size holds,
 mail stays unread; and the decoding and quarantine rules shared by every protocol."""
 import base64
+from unittest.mock import patch
+
+from odoo.addons.mail_sync.sync.pop3 import Pop3Connector
 
 from .common import MailSyncCase
 
@@ -90,6 +93,29 @@ class TestIncomingPop3(MailSyncCase):
         row.sudo(self.rep).action_track()
         self.assertEqual(row.state, 'imported')
         self.assertIn('Cheap  stuff', row.mail_message_id.body)
+
+    def test_a_message_deleted_during_the_cycle_is_skipped_not_a_failure(self):
+        """Another client (here IMAP) expunges a message after our UIDL: Dovecot answers
+        "-ERR Message 2 expunged." for it. The other messages are imported, the cycle ends well."""
+        box = self.mailbox()
+        for n in range(3):
+            self.deliver(box, _mail(b'Reply %d' % n, b'<gone-%d@customer.test>' % n, self.thread))
+        original = Pop3Connector.list_uidls
+
+        def list_then_expunge(connector):
+            found = original(connector)
+            client = self.servers.dovecot.imap(box.login)
+            client.select('INBOX')
+            client.store('2', '+FLAGS', '\\Deleted')
+            client.expunge()
+            client.logout()
+            return found
+        with patch.object(Pop3Connector, 'list_uidls', list_then_expunge):
+            stats = box._sync_incoming()
+        self.assertEqual(stats['imported'], 2)
+        self.assertEqual(sorted(self.rows(box).mapped('message_id')),
+                         ['<gone-0@customer.test>', '<gone-2@customer.test>'])
+        self.assertEqual(box._sync_incoming(), dict.fromkeys(stats, 0))
 
     # ------------------------------------------------------------------ item 11
     def test_maximum_size_holds_over_pop3(self):
