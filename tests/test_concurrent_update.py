@@ -40,7 +40,7 @@ def _state(registry, box_id):
                              next_sync IS NULL OR next_sync <= now() at time zone 'UTC'
                       FROM mail_sync_mailbox WHERE id = %s""", [box_id])
         status = cr.fetchone()
-        cr.execute('SELECT code, count FROM mail_sync_log WHERE mailbox_id = %s', [box_id])
+        cr.execute('SELECT code, count FROM mail_sync_log WHERE mailbox_id = %s ORDER BY id', [box_id])
         logs = cr.fetchall()
         cr.execute('SELECT message_id, state FROM mail_sync_ledger WHERE mailbox_id = %s', [box_id])
         return status, logs, cr.fetchall()
@@ -51,6 +51,7 @@ def test_a_concurrent_update_is_a_quiet_retry(mailbox):
     once the worker waits on that row: PostgreSQL refuses the worker's update
     ("could not serialize access due to concurrent update")."""
     registry, box_id = mailbox
+    _status, logs_before, _ledger = _state(registry, box_id)  # the mapping's own event
     with registry.cursor() as other:
         other.execute('SELECT pg_backend_pid()')
         other_pid = other.fetchone()[0]
@@ -81,11 +82,11 @@ def test_a_concurrent_update_is_a_quiet_retry(mailbox):
     assert 'synced=1' in out and 'could not serialize' in out, out[-3000:]
     assert 'mail_sync: unexpected error' not in out and 'Traceback' not in out, out[-3000:]
     (status, failures, due), logs, ledger = _state(registry, box_id)
-    assert (failures, logs) == (0, []), (status, failures, logs)
+    assert (failures or 0, logs) == (0, logs_before), (status, failures, logs)
     assert status != 'retrying' and due, status  # not backed off: still due for the next turn
     assert ledger == [('<race-1@race.test>', 'indexed')]  # what the cycle committed stands
     # The next turn syncs it as usual.
     commits(run_worker(box_id, '--cron'))
     (status, failures, due), logs, ledger = _state(registry, box_id)
-    assert (status, failures, logs, due) == ('ok', 0, [], False)
+    assert (status, failures or 0, logs, due) == ('ok', 0, logs_before, False)
     assert ledger == [('<race-1@race.test>', 'indexed')]
