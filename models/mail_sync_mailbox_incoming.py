@@ -163,18 +163,18 @@ class MailSyncMailboxIncoming(models.Model):
         known = set(Ledger.search([('mailbox_id', '=', self.id), ('uidl', 'in', list(uidls))]).mapped('uidl'))
         since = self._first_sync_since() if not known else None
         todo = sorted((number, uidl) for uidl, number in uidls.items() if uidl not in known)
+        sizes = connector.list_sizes() if todo else {}
+        if since:
+            todo = self._pop3_set_aside_old(connector, todo, sizes, since)
         cap = self.server_id.cycle_cap or CYCLE_CAP
         stats['remaining'] += max(0, len(todo) - cap)
         todo = todo[:cap]
-        sizes = connector.list_sizes() if todo else {}
         limit = self.server_id.max_message_mb * 1024 * 1024
         batch = []
         for number, uidl in todo:
             message = self._pop3_read(connector, number, uidl, sizes.get(number), limit)
             if message is None:
                 continue  # gone meanwhile: no longer listed at the next cycle
-            if since and _utc(message.date) and _utc(message.date) < since:
-                continue  # older than "process email received after": never imported
             batch.append(message)
             if len(batch) == BATCH:
                 self._ingest_batch(batch, False, stats, listed=uidls)
@@ -182,6 +182,26 @@ class MailSyncMailboxIncoming(models.Model):
                 batch = []
         self._ingest_batch(batch, False, stats, listed=uidls)
         self._commit()
+
+    def _pop3_set_aside_old(self, connector, todo, sizes, since):
+        """First sync: read the header block of every message and remember those dated before
+        ``since`` ("Process Email Received After") as expired, so they are never imported
+        nor read again, whatever the per-cycle cap. Returns the (number, UIDL) still to do."""
+        Ledger = self.env['mail.sync.ledger'].sudo()
+        rest = []
+        for count, (number, uidl) in enumerate(todo, 1):
+            head = self._pop3_read(connector, number, uidl, sizes.get(number), 0)
+            if head is None:
+                continue
+            if not (_utc(head.date) and _utc(head.date) < since):
+                rest.append((number, uidl))
+                continue
+            Ledger._insert({'mailbox_id': self.id, 'uidl': uidl, 'message_id': head.message_id,
+                            'state': 'expired', 'size': head.size, 'date': _naive(head.date)})
+            if count % (BATCH * 10) == 0:
+                self._commit()
+        self._commit()
+        return rest
 
     def _pop3_read(self, connector, number, uidl, size, limit):
         """One POP3 message: whole, or its header block when above ``limit``. When the server

@@ -118,6 +118,25 @@ class TestIncomingPop3(MailSyncCase):
                          ['<gone-0@customer.test>', '<gone-2@customer.test>'])
         self.assertEqual(box._sync_incoming(), dict.fromkeys(stats, 0))
 
+    def test_first_sync_bound_holds_over_pop3_whatever_the_cap(self):
+        """Email dated before "Process Email Received After" is never imported, also when the
+        first sync takes several cycles (before: with more old email than the cap, the first
+        cycle re-read the same old messages at every run and never went further)."""
+        box = self.mailbox(cycle_cap=1, process_after='2026-01-01 00:00:00')
+        old = b'Date: Fri, 01 May 2020 09:00:00 +0000\r\n'
+        for n in range(2):
+            self.deliver(box, _mail(b'Old %d' % n, b'<old-%d@customer.test>' % n, self.thread).replace(
+                b'Date: Sat, 28 Nov 2026 09:00:00 +0100\r\n', old))
+        for n in range(2):
+            self.deliver(box, _mail(b'New %d' % n, b'<new-%d@customer.test>' % n, self.thread))
+        self.assertEqual((box._sync_incoming()['imported'], box._sync_incoming()['imported']), (1, 1))
+        self.assertEqual(box._sync_incoming(), dict.fromkeys(('imported', 'linked', 'indexed', 'quarantined',
+                                                              'remaining'), 0))
+        self.assertEqual([(r.message_id, r.state) for r in self.rows(box)],
+                         [('<old-0@customer.test>', 'expired'), ('<old-1@customer.test>', 'expired'),
+                          ('<new-0@customer.test>', 'imported'), ('<new-1@customer.test>', 'imported')])
+        self.assertFalse(self.Message.search([('message_id', 'like', '<old-%')]))
+
     # ------------------------------------------------------------------ item 11
     def test_maximum_size_holds_over_pop3(self):
         box = self.mailbox(max_message_mb=1)
@@ -200,8 +219,14 @@ class TestNulOverEws(EwsCase):
         box.sudo(self.manager).action_test_enable()
         thread = self.env['res.partner'].create({'name': 'Customer'}).message_post(
             body='Our quote', message_type='comment').message_id
-        self.ews.store.deliver(box.email, _mail(b'Nul in the body', b'<ews-nul@customer.test>', thread,
-                                                body=b'before \x00 after'), 'inbox')
+        # The NUL is in the HTML part: the endpoint, like Exchange, puts the plain text part
+        # into an XML property, where no NUL can go.
+        alternative = (b'--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain version\r\n'
+                       b'--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>before \x00 after</p>\r\n'
+                       b'--b--')
+        self.ews.store.deliver(box.email, _mail(
+            b'Nul in the body', b'<ews-nul@customer.test>', thread, body=alternative,
+            extra=b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="b"\r\n'), 'inbox')
         stats = box._sync_incoming()
         self.assertEqual((stats['imported'], stats['quarantined']), (1, 0), stats)
         row = self.env['mail.sync.ledger'].search([('mailbox_id', '=', box.id)])
