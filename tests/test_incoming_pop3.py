@@ -6,7 +6,6 @@ from unittest.mock import patch
 from odoo.addons.mail_sync.sync.pop3 import Pop3Connector
 
 from .common import MailSyncCase
-from .test_ews_incoming import EwsCase, ews_on_class  # noqa: F401 (the class's fixture)
 
 THREAD_SUBJECT = 'Our quote'
 ONE_MB = 1024 * 1024
@@ -208,26 +207,3 @@ class TestIncomingPop3(MailSyncCase):
         self.assertEqual((quarantined.uidvalidity, quarantined.uid), (folder.uidvalidity, 1))
         self.assertEqual(log.count, 1)
 
-
-class TestNulOverEws(EwsCase):
-    """The same cleaning on the Exchange path: MimeContent carries NUL bytes as they are."""
-
-    def test_nul_bytes_in_an_exchange_email_are_imported(self):
-        server = self.make_ews_server()
-        rep = self.make_user('rep')
-        box = self.make_ews_mailbox(rep, server)
-        box.sudo(self.manager).action_test_enable()
-        thread = self.env['res.partner'].create({'name': 'Customer'}).message_post(
-            body='Our quote', message_type='comment').message_id
-        # The NUL is in the HTML part: the endpoint, like Exchange, puts the plain text part
-        # into an XML property, where no NUL can go.
-        alternative = (b'--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain version\r\n'
-                       b'--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>before \x00 after</p>\r\n'
-                       b'--b--')
-        self.ews.store.deliver(box.email, _mail(
-            b'Nul in the body', b'<ews-nul@customer.test>', thread, body=alternative,
-            extra=b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="b"\r\n'), 'inbox')
-        stats = box._sync_incoming()
-        self.assertEqual((stats['imported'], stats['quarantined']), (1, 0), stats)
-        row = self.env['mail.sync.ledger'].search([('mailbox_id', '=', box.id)])
-        self.assertIn('before  after', row.mail_message_id.body)
