@@ -22,5 +22,6 @@ from . import mail_activity
 from . import res_users
 from . import res_config_settings
 from . import mail_message
+from . import mail_thread
 from . import mail_sync_migration
 from . import mail_sync_migration_line

@@ -7,6 +7,7 @@ from odoo.osv import expression
 
 from ..sync.errors import SyncError
 from .rpc_guard import superuser_only
+from ..sync.message import clean_text
 
 INDEX_RETENTION_DAYS = 30
 LEDGER_STATES = [
@@ -129,10 +130,18 @@ class MailSyncLedger(models.Model):
                                                       orderby=orderby, lazy=lazy)
 
     @api.model
+    def create(self, values):
+        return super(MailSyncLedger, self).create(_storable(values))
+
+    @api.multi
+    def write(self, values):
+        return super(MailSyncLedger, self).write(_storable(values))
+
+    @api.model
     def _insert(self, values):
         """Create one row with a single INSERT. The sync writes a row per remote message,
         and the ORM's create cost more than all the rest of the sync's bookkeeping."""
-        values = dict(values, user_id=self.env['mail.sync.mailbox'].browse(values['mailbox_id']).user_id.id)
+        values = dict(_storable(values), user_id=self.env['mail.sync.mailbox'].browse(values['mailbox_id']).user_id.id)
         columns, params = [], []
         for name, value in sorted(values.items()):
             field = self._fields[name]
@@ -252,3 +261,9 @@ class MailSyncLedger(models.Model):
             raise UserError(_('This email is not linked to a document.'))
         return {'type': 'ir.actions.act_window', 'res_model': self.model, 'res_id': self.res_id,
                 'view_mode': 'form', 'target': 'current'}
+
+
+def _storable(values):
+    """Remote text as PostgreSQL stores it: a NUL in a subject or an address, or bytes that
+    decoded to lone surrogates, would make the INSERT fail and the message unrecordable."""
+    return {name: clean_text(value) if isinstance(value, str) else value for name, value in values.items()}

@@ -8,12 +8,15 @@ the server's flags), so an interrupted cycle resumes where its last commit left.
 import base64
 import logging
 
+from psycopg2.extensions import TransactionRollbackError
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..sync.errors import SyncError
+from ..sync.errors import PermanentError, SyncError
 from ..sync.ews import EwsConnector
 from ..sync.imap import ImapConnector, size_batches
+from ..sync.message import clean_text
 
 _logger = logging.getLogger(__name__)
 
@@ -153,43 +156,97 @@ class MailSyncMailboxIncoming(models.Model):
 
     # ------------------------------------------------------------------ POP3
     def _sync_pop3(self, connector, stats):
+        """Import what is new by UIDL. Sizes come first (LIST): a message above the
+        profile's maximum is never downloaded, only its header block (``TOP n 0``)."""
         Ledger = self.env['mail.sync.ledger'].sudo()
         uidls = connector.list_uidls()
         known = set(Ledger.search([('mailbox_id', '=', self.id), ('uidl', 'in', list(uidls))]).mapped('uidl'))
         since = self._first_sync_since() if not known else None
         todo = sorted((number, uidl) for uidl, number in uidls.items() if uidl not in known)
+        sizes = connector.list_sizes() if todo else {}
+        if since:
+            todo = self._pop3_set_aside_old(connector, todo, sizes, since)
         cap = self.server_id.cycle_cap or CYCLE_CAP
         stats['remaining'] += max(0, len(todo) - cap)
+        todo = todo[:cap]
+        limit = self.server_id.max_message_mb * 1024 * 1024
         batch = []
-        for number, uidl in todo[:cap]:
-            message = connector.retrieve(number, uidl)
-            if since and _utc(message.date) and _utc(message.date) < since:
-                continue  # older than "process email received after": never imported
+        for number, uidl in todo:
+            message = self._pop3_read(connector, number, uidl, sizes.get(number), limit)
+            if message is None:
+                continue  # gone meanwhile: no longer listed at the next cycle
             batch.append(message)
             if len(batch) == BATCH:
-                self._ingest_batch(batch, False, stats)
+                self._ingest_batch(batch, False, stats, listed=uidls)
                 self._commit()
                 batch = []
-        self._ingest_batch(batch, False, stats)
+        self._ingest_batch(batch, False, stats, listed=uidls)
         self._commit()
+
+    def _pop3_set_aside_old(self, connector, todo, sizes, since):
+        """First sync: read the header block of every message and remember those dated before
+        ``since`` ("Process Email Received After") as expired, so they are never imported
+        nor read again, whatever the per-cycle cap. Returns the (number, UIDL) still to do."""
+        Ledger = self.env['mail.sync.ledger'].sudo()
+        rest = []
+        for count, (number, uidl) in enumerate(todo, 1):
+            head = self._pop3_read(connector, number, uidl, sizes.get(number), 0)
+            if head is None:
+                continue
+            if not (_utc(head.date) and _utc(head.date) < since):
+                rest.append((number, uidl))
+                continue
+            Ledger._insert({'mailbox_id': self.id, 'uidl': uidl, 'message_id': head.message_id,
+                            'state': 'expired', 'size': head.size, 'date': _naive(head.date)})
+            if count % (BATCH * 10) == 0:
+                self._commit()
+        self._commit()
+        return rest
+
+    def _pop3_read(self, connector, number, uidl, size, limit):
+        """One POP3 message: whole, or its header block when above ``limit``. When the server
+        refuses it (-ERR), its header block is kept with the reason, to be quarantined; when
+        the server refuses that too (another client deleted it: "-ERR Message 2 expunged."),
+        None: one message never stops the others."""
+        try:
+            if size is not None and size > limit:
+                return connector.fetch_header(number, uidl, size)
+            return connector.retrieve(number, uidl, size)
+        except PermanentError as exc:
+            if exc.code != 'protocol':
+                raise
+            refused = exc.detail
+        try:
+            message = connector.fetch_header(number, uidl, size)
+        except PermanentError as exc:
+            if exc.code != 'protocol':
+                raise
+            _logger.info('mail_sync: POP3 message %s of mailbox %s skipped: %s', uidl, self.id, exc)
+            return None
+        message.refused = refused
+        return message
 
     def _first_sync_since(self):
         process_after = self.server_id.process_after
         return fields.Datetime.from_string(process_after) if process_after else None
 
     # ------------------------------------------------------------------ messages
-    def _ingest_batch(self, messages, folder, stats):
+    def _ingest_batch(self, messages, folder, stats, listed=None):
         """Ingest messages, with the duplicate look-ups of the whole batch in two queries.
-        Returns their ledger rows."""
+        Returns their ledger rows. ``listed``: the UIDLs on a POP3 server now."""
         Ledger = self.env['mail.sync.ledger'].sudo()
         if not messages:
             return Ledger
         ids = list({message.message_id for message in messages})
+        known = {}
+        for row in Ledger.search([('mailbox_id', '=', self.id), ('message_id', 'in', ids)]):
+            if row.message_id not in known or known[row.message_id].state == 'quarantined':
+                known[row.message_id] = row  # a row that is not quarantined speaks first
         seen = {
-            'ledger': {row.message_id: row for row in Ledger.search(
-                [('mailbox_id', '=', self.id), ('message_id', 'in', ids), ('state', '!=', 'quarantined')])},
+            'ledger': known,
             'odoo': {msg.message_id: msg for msg in self.env['mail.message'].sudo().search(
                 [('message_id', 'in', ids)])},
+            'listed': listed,
         }
         rows = Ledger
         for message in messages:
@@ -207,11 +264,19 @@ class MailSyncMailboxIncoming(models.Model):
         """Record one remote message in the ledger, importing it when the rules say so."""
         Ledger = self.env['mail.sync.ledger'].sudo()
         seen = seen or {'ledger': {}, 'odoo': {}}
+        earlier = seen['ledger'].get(message.message_id)
+        if earlier and earlier.state == 'quarantined' and _moved(earlier, location, seen.get('listed')):
+            # Set aside before, now at a new place (UIDVALIDITY change, new UIDL or item id):
+            # the one quarantine row follows the message; no new row, no new log line.
+            earlier.write(location)
+            return earlier
         values = dict(location, mailbox_id=self.id, message_id=message.message_id,
                       subject=(message.subject or '')[:500], email_from=message.header('From')[:500],
                       recipients=', '.join(message.recipients)[:500], size=message.size,
                       date=_naive(message.date))
         try:
+            if message.refused:
+                raise SyncError('refused', _('the server refused to send it: %s') % message.refused)
             if message.truncated:
                 raise SyncError('too_large', _('%.1f MB is above this profile\'s maximum email size '
                                                '(%d MB)') % (message.size / 1048576.0,
@@ -222,8 +287,11 @@ class MailSyncMailboxIncoming(models.Model):
                     values['preview'] = message.preview()
                 row = Ledger._insert(values)
             stats[values['state']] += 1
+        except TransactionRollbackError:  # a concurrent update, not bad input: the cycle retries
+            raise
         except Exception as exc:  # bad input never stops the mailbox: quarantine it
-            error = (exc.detail or exc.code) if isinstance(exc, SyncError) else '%s: %s' % (type(exc).__name__, exc)
+            error = clean_text((exc.detail or exc.code) if isinstance(exc, SyncError)
+                               else '%s: %s' % (type(exc).__name__, exc))
             _logger.info('mail_sync: quarantined %s in mailbox %s: %s', message.message_id, self.id, error)
             values.update(state='quarantined', error=error, track_reason=False, mail_message_id=False,
                           model=False, res_id=False)
@@ -352,6 +420,16 @@ class MailSyncMailboxIncoming(models.Model):
         if not found:
             raise UserError(_('This email is no longer on the server.'))
         return found[0]
+
+
+def _moved(row, location, listed=None):
+    """Whether the quarantined ``row`` is the message now found at ``location`` having
+    left its old place, rather than a second copy of it that sits on the server too."""
+    if location.get('uidl'):
+        return bool(row.uidl) and listed is not None and row.uidl not in listed
+    if location.get('item_id'):
+        return bool(row.item_id) and row.folder == location['folder']
+    return bool(row.uid) and row.folder == location['folder'] and row.uidvalidity != location['uidvalidity']
 
 
 def _utc(value):

@@ -20,6 +20,8 @@ import logging
 import threading
 import time
 
+from psycopg2.extensions import TransactionRollbackError
+
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
@@ -271,13 +273,25 @@ class MailSyncMailboxScheduler(models.Model):
         try:
             with self._cycle_guard():
                 stats = getattr(self, '_sync_' + channel)()
+                self._channel_succeeded(channel, stats)
+        except TransactionRollbackError as exc:  # serialization failure or deadlock
+            self._concurrent_update(channel, exc)
+            return None
         except Exception as exc:  # classified and logged below
             self._channel_failed(channel, exc)
             self._commit()
             return None
-        self._channel_succeeded(channel, stats)
         self._commit()
         return stats
+
+    def _concurrent_update(self, channel, exc):
+        """Another transaction (another channel's worker, a manager's edit) changed a row
+        this cycle wrote. That is not a failure of the mailbox: what the cycle committed
+        stands, the rest was rolled back, and the mailbox stays due, so it is simply synced
+        again at the next turn (no failure counted, no log entry, no back-off)."""
+        _logger.info('mail_sync: mailbox %s (%s) met a concurrent update, retried later: %s',
+                     self.id, channel, str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+        self.env.clear()
 
     @contextlib.contextmanager
     def _cycle_guard(self):

@@ -21,23 +21,86 @@ import re
 _ID_RE = re.compile(r'<[^<>\s]+>')
 
 
+_SURROGATE_RE = re.compile('[\ud800-\udfff]')
+
+
+def clean_text(text):
+    """Text PostgreSQL accepts: without NUL characters and without the lone surrogates
+    that undecodable bytes leave (neither can be stored in a text column).
+
+    >>> clean_text('a\\x00b\\udcfc')
+    'ab\\ufffd'
+    """
+    if not text:
+        return text
+    return _SURROGATE_RE.sub('\ufffd', text.replace('\x00', ''))
+
+
+def decode_8bit(data):
+    """Bytes in an undeclared charset: UTF-8 when they are valid UTF-8, else Windows-1252
+    (what mail clients that send raw 8-bit headers mostly use), else Latin-1.
+
+    >>> decode_8bit(b'Gr\\xfc\\xdfe'), decode_8bit(b'Gr\\xc3\\xbc\\xc3\\x9fe')
+    ('Grüße', 'Grüße')
+    """
+    for charset in ('utf-8', 'windows-1252'):
+        try:
+            return data.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return data.decode('latin-1')
+
+
+def _decode_part(data, charset):
+    if charset in (None, 'unknown-8bit'):
+        return decode_8bit(data)
+    try:
+        return data.decode(charset, 'replace')
+    except LookupError:  # unknown charset name
+        return decode_8bit(data)
+
+
+def _unencoded(data):
+    """An unencoded run of a header that email.header handed back as bytes: ASCII, or
+    text it encoded with raw-unicode-escape (after our 8-bit decoding)."""
+    try:
+        return data.decode('ascii')
+    except UnicodeDecodeError:
+        try:
+            return data.decode('raw-unicode-escape')
+        except UnicodeDecodeError:
+            return decode_8bit(data)
+
+
 def decode_header(value):
-    """Decode an RFC 2047 header into text, never raising."""
+    """Decode an RFC 2047 header into text, never raising. Undeclared 8-bit bytes (which
+    the email package marks ``unknown-8bit``) are decoded by ``decode_8bit``.
+
+    >>> decode_header(email.message_from_bytes(b'Subject: Gr\\xfc\\xdfe =?utf-8?q?K=C3=B6ln?=\\r\\n\\r\\n',
+    ...               policy=email.policy.compat32)['Subject'])
+    'Grüße Köln'
+    """
     if value is None:
         return ''
+    if isinstance(value, email.header.Header):
+        try:
+            value = ''.join(_decode_part(chunk, charset) if isinstance(chunk, bytes) else chunk
+                            for chunk, charset in email.header.decode_header(value))
+        except Exception:
+            value = str(value)
+    value = str(value)
+    if _SURROGATE_RE.search(value):  # bytes smuggled as surrogates (surrogateescape)
+        value = decode_8bit(value.encode('ascii', 'surrogateescape'))
     try:
-        parts = email.header.decode_header(str(value))
+        parts = email.header.decode_header(value)
     except Exception:  # malformed encoded words: keep the raw text
-        return str(value)
+        parts = [(value, None)]
     out = []
     for text, charset in parts:
         if isinstance(text, bytes):
-            try:
-                text = text.decode(charset or 'ascii', 'replace')
-            except LookupError:  # unknown charset name
-                text = text.decode('utf-8', 'replace')
+            text = _unencoded(text) if charset is None else _decode_part(text, charset)
         out.append(text)
-    return re.sub(r'\s+', ' ', ''.join(out)).strip()
+    return re.sub(r'\s+', ' ', clean_text(''.join(out))).strip()
 
 
 class RemoteMessage(object):
@@ -47,6 +110,7 @@ class RemoteMessage(object):
                  truncated=False, item_id=None):
         self.raw = raw
         self.truncated = truncated  # only the header block was fetched (too large)
+        self.refused = None  # why the server would not send the whole message, if it would not
         self.uid = uid
         self.uidl = uidl
         self.item_id = item_id
@@ -119,12 +183,8 @@ class RemoteMessage(object):
             for part in message.walk():
                 if part.get_content_type() == 'text/plain' and not part.get_filename():
                     payload = part.get_payload(decode=True) or b''
-                    charset = part.get_content_charset() or 'utf-8'
-                    try:
-                        text = payload.decode(charset, 'replace')
-                    except LookupError:
-                        text = payload.decode('utf-8', 'replace')
-                    return re.sub(r'\s+', ' ', text).strip()[:length]
+                    text = _decode_part(payload, part.get_content_charset())
+                    return re.sub(r'\s+', ' ', clean_text(text)).strip()[:length]
         except Exception:  # a preview is a nicety: never fail on it
             pass
         return ''

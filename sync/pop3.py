@@ -1,4 +1,10 @@
-"""POP3 connector (poplib with timeouts, TLS and our error mapping)."""
+"""POP3 connector (poplib with timeouts, TLS and our error mapping).
+
+Messages are read with ``TOP n <lines>`` when the server offers TOP: Dovecot marks a
+message read (\\Seen) on RETR but not on TOP, so the user's read state stays theirs.
+Responses are read by our own loop, without poplib's 2,048-byte line limit: one long
+line must not make a message unreadable.
+"""
 import poplib
 
 from .connector import Connector
@@ -9,6 +15,7 @@ from .message import RemoteMessage
 
 class Pop3Connector(Connector):
     protocol = 'pop3'
+    _top = None  # whether the server offers TOP, asked once per session
 
     def connect(self):
         ep = self.endpoint
@@ -56,12 +63,69 @@ class Pop3Connector(Connector):
         except Exception as exc:
             raise self._map(exc)
 
-    def retrieve(self, number, uidl=None):
+    def list_sizes(self):
+        """{message number: size in octets} (LIST), read before any message is downloaded."""
+        client = self.client or self.connect()
         try:
-            _resp, lines, octets = self.client.retr(number)
+            _resp, lines, _octets = client.list()
+            sizes = {}
+            for line in lines:
+                number, size = line.split()[:2]
+                sizes[int(number)] = int(size)
+            return sizes
         except Exception as exc:
             raise self._map(exc)
-        return RemoteMessage(b'\r\n'.join(lines) + b'\r\n', uidl=uidl, size=octets)
+
+    def retrieve(self, number, uidl=None, size=None):
+        """The whole message. With TOP, ``size`` lines of body are asked for (a body has
+        fewer lines than octets), so the message comes whole and is not marked read."""
+        try:
+            if self._has_top():
+                if size is None:
+                    size = int(self.client.list(number).split()[2])
+                raw = self._multiline('TOP %d %d' % (number, size + 1))
+            else:
+                raw = self._multiline('RETR %d' % number)
+        except Exception as exc:
+            raise self._map(exc)
+        return RemoteMessage(raw, uidl=uidl, size=size if size is not None else len(raw))
+
+    def fetch_header(self, number, uidl=None, size=None):
+        """Only the header block (``TOP n 0``), for a message too large to download."""
+        try:
+            raw = self._multiline('TOP %d 0' % number)
+        except Exception as exc:
+            raise self._map(exc)
+        return RemoteMessage(raw, uidl=uidl, size=size if size is not None else len(raw), truncated=True)
+
+    def _has_top(self):
+        if self._top is None:
+            try:
+                self._top = 'TOP' in self.client.capa()
+            except poplib.error_proto:  # no CAPA (RFC 1939 server): RETR only
+                self._top = False
+        return self._top
+
+    def _multiline(self, command, chunk=65536):
+        """Send ``command`` and return its multi-line answer, dot-unstuffed, line ends kept.
+        Lines of any length are read in chunks (poplib's own reader refuses lines over
+        2,048 bytes); the socket's timeout applies to every read."""
+        client = self.client
+        client._putcmd(command)
+        client._getresp()  # raises error_proto on -ERR
+        parts, line_start = [], True
+        while True:
+            line = client.file.readline(chunk)
+            if not line:
+                raise ConnectionResetError('the server closed the connection during %s'
+                                           % command.split()[0])
+            if line_start:
+                if line in (b'.\r\n', b'.\n'):
+                    return b''.join(parts)
+                if line.startswith(b'..'):
+                    line = line[1:]
+            line_start = line.endswith(b'\n')
+            parts.append(line)
 
     def _map(self, exc):
         mapped = map_network_error(exc, self.endpoint)

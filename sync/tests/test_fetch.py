@@ -167,3 +167,43 @@ def test_sizes_are_listed_before_bodies_and_batches_are_bounded(mail_servers, ma
     batches = list(size_batches(listed * 3, limit_bytes=len(_raw(2)) * 2 + 1, limit_count=50))
     assert [len(batch) for batch in batches] == [2, 2, 2]
     assert uid_set([5, 1, 2, 3, 9]) == '1:3,5,9'
+
+
+def _long_line_raw():
+    return (b'From: Wide <wide@example.test>\r\nTo: rep@example.test\r\nSubject: One long line\r\n'
+            b'Message-ID: <wide@example.test>\r\n\r\n' + b'x' * (70 * 1024) + b'\r\n'
+            b'..dot-stuffed line\r\n.\r\nlast line\r\n')
+
+
+def _pop3(mail_servers, creds):
+    return Pop3Connector(Endpoint('127.0.0.1', mail_servers.dovecot.ports['pop3'], 'none', 10), creds)
+
+
+def test_pop3_reads_lines_over_64_kib_and_leaves_mail_unread(mail_servers):
+    """poplib refuses lines over 2,048 bytes ("line too long"); RETR would also mark the
+    message read in Dovecot. Our reader takes any line length and reads with TOP."""
+    login, password = mail_servers.new_account()
+    mail_servers.dovecot.append(login, _long_line_raw())
+    mail_servers.dovecot.append(login, _raw(1))
+    conn = _pop3(mail_servers, Credentials(login, password))
+    try:
+        uidls = conn.list_uidls()
+        sizes = conn.list_sizes()
+        assert sorted(sizes) == [1, 2] and sizes[1] == len(_long_line_raw())
+        by_number = {number: uidl for uidl, number in uidls.items()}
+        wide = conn.retrieve(1, by_number[1], sizes[1])
+        assert wide.raw == _long_line_raw() and wide.size == sizes[1] and not wide.truncated
+        assert conn.retrieve(2, by_number[2]).raw == _raw(1)  # size looked up by LIST n
+        header = conn.fetch_header(1, by_number[1], sizes[1])
+        assert header.truncated and header.size == sizes[1]
+        assert header.raw == _long_line_raw().split(b'\r\n\r\n')[0] + b'\r\n\r\n'
+        assert header.message_id == '<wide@example.test>'
+    finally:
+        conn.close()  # QUIT: Dovecot applies \Seen of RETR'd messages here
+    client = mail_servers.dovecot.imap(login)
+    try:
+        client.select('INBOX', readonly=True)
+        typ, data = client.fetch('1:*', '(FLAGS)')
+        assert typ == 'OK' and all(b'\\Seen' not in line for line in data), data
+    finally:
+        client.logout()
