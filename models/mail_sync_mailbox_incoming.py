@@ -284,6 +284,10 @@ class MailSyncMailboxIncoming(models.Model):
             parties = [pair for pair in message.addressees if pair[1] not in own][:MAX_PARTIES]
         else:
             parties = [message.sender] if message.sender[1] else []
+        for _name, address in parties:
+            lead = self._open_lead_of(address)
+            if lead:
+                return ('known_lead', 'crm.lead', lead.id)
         Partner = self.env['res.partner'].sudo()
         for _name, address in parties:
             partner = Partner.search([('email', '=ilike', address)], limit=1)
