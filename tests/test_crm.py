@@ -41,7 +41,7 @@ class TestCrm(MailSyncCase):
         self.assertEqual((row.state, row.track_reason, row.model, row.res_id),
                          ('imported', 'known_lead', 'crm.lead', self.opportunity.id))
         self.assertIn('Body of Chairs: delivery date', self.opportunity.message_ids[0].body)
-        origin = row.mail_message_id.message_format()[0]['mail_sync_origin']
+        origin = row.mail_message_id.sudo().message_format()[0]['mail_sync_origin']
         self.assertEqual(origin, "Tracked from %s's mailbox: From the contact of an open lead or "
                                  "opportunity" % self.box.email)
 

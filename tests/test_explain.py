@@ -130,6 +130,6 @@ class TestEmptyStates(MailSyncCase):
                 ('mail_sync.action_mail_sync_monitoring_health', 'none is mapped',
                  'Server-Side Sync &gt; Mailboxes'),
                 ('mail_sync.action_mail_sync_migration', 'none was', 'Server-Side Sync &gt; Migrate')):
-            help_text = self.env.ref(xmlid).help
+            help_text = ' '.join(self.env.ref(xmlid).help.split())
             self.assertIn(why, help_text, xmlid)
             self.assertIn(todo, help_text, xmlid)
