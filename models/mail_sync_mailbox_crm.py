@@ -16,8 +16,10 @@ class MailSyncMailboxCrm(models.Model):
         most recent), or None. Won (100 %) and lost (archived) ones are closed."""
         if not address or not self._crm_installed():
             return None
+        # =ilike is case-insensitive equality once its wildcards are escaped (_ is common).
+        pattern = address.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
         lead = self.env['crm.lead'].sudo().search(
             [('probability', '<', 100),
-             '|', ('email_from', '=ilike', address), ('partner_id.email', '=ilike', address)],
+             '|', ('email_from', '=ilike', pattern), ('partner_id.email', '=ilike', pattern)],
             order='type desc, id desc', limit=1)
         return lead or None

@@ -55,6 +55,11 @@ class TestCrm(MailSyncCase):
         self.assertEqual((won.track_reason, won.model), ('known_sender', 'res.partner'))
         self.assertEqual(self.row('<c3@deal.test>').state, 'indexed')
 
+    def test_only_the_exact_address_matches(self):
+        self.Lead.create({'name': 'Lookalike', 'type': 'opportunity', 'email_from': 'joxann@under.test'})
+        self.sync(raw_mail('Jo Ann <jo_ann@under.test>', 'Hello', '<u1@under.test>'))
+        self.assertEqual(self.row('<u1@under.test>').state, 'indexed')
+
     def test_track_as_new_lead(self):
         self.sync(raw_mail('Nina Newcomer <nina@newco.test>', 'Quote for 30 desks', '<n1@newco.test>'))
         row = self.row('<n1@newco.test>').sudo(self.rep)
