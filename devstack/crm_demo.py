@@ -28,10 +28,11 @@ PIPELINE = [
 def seed_pipeline(rpc, user_id):
     """Create the customers and the pipeline of ``user_id`` (a salesperson), and the quote
     the demo's first email replies to. ``rpc(model, method, *args, **kwargs)`` as admin."""
+    # A salesperson who works with leads, not only opportunities (set on the user rather than
+    # through the settings, which would rewrite every other setting too).
     rpc('res.users', 'write', [user_id], {'groups_id': [
-        (4, rpc('ir.model.data', 'xmlid_to_res_id', 'sales_team.group_sale_salesman'))]})
-    settings = rpc('res.config.settings', 'create', {'group_use_lead': True})
-    rpc('res.config.settings', 'execute', [settings])  # leads, not only opportunities
+        (4, rpc('ir.model.data', 'xmlid_to_res_id', xmlid))
+        for xmlid in ('sales_team.group_sale_salesman', 'crm.group_use_lead')]})
     contacts = {}
     for company, name, email in COMPANIES:
         parent = _find_or_create(rpc, 'res.partner', [('name', '=', company), ('is_company', '=', True)],

@@ -57,6 +57,9 @@ def seed_demo(url):
     # Email from the customers of the pipeline lands on their leads and opportunities.
     _rpc(url, 'res.users', 'write', [user], {'mail_sync_track': 'contacts'})
     seed_pipeline(lambda model, method, *args, **kwargs: _rpc(url, model, method, *args, **kwargs), user)
+    admin = _rpc(url, 'res.users', 'search', [('login', '=', 'admin')])
+    _rpc(url, 'res.users', 'write', admin, {'groups_id': [  # admin sees the Leads menu too
+        (4, _rpc(url, 'ir.model.data', 'xmlid_to_res_id', 'crm.group_use_lead'))]})
     mailbox = _rpc(url, 'mail.sync.mailbox', 'search', [('user_id', '=', user)])
     values = {'user_id': user, 'server_id': profile, 'email': DEMO_ACCOUNT[0],
               'login': DEMO_ACCOUNT[0], 'password': DEMO_ACCOUNT[1], 'outgoing_enabled': True}

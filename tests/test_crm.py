@@ -55,6 +55,18 @@ class TestCrm(MailSyncCase):
         self.assertEqual((won.track_reason, won.model), ('known_sender', 'res.partner'))
         self.assertEqual(self.row('<c3@deal.test>').state, 'indexed')
 
+    def test_reply_without_a_to_header_still_reaches_its_thread(self):
+        # crm's default alias has an empty name, which defeats Odoo's reply detection for
+        # mail without a To header: the thread of the replied message is the fallback.
+        customer = self.env['res.partner'].create({'name': 'No To', 'email': 'noto@customer.test'})
+        quote = customer.message_post(body='Our quote', subject='Quote', message_type='comment')
+        self.sync(b'Message-ID: <noto@customer.test>\r\nIn-Reply-To: ' + quote.message_id.encode() +
+                  b'\r\nSubject: Re: Quote\r\n\r\nFine\r\n')
+        row = self.row('<noto@customer.test>')
+        self.assertEqual((row.state, row.track_reason, row.model, row.res_id),
+                         ('imported', 'reply', 'res.partner', customer.id), row.error)
+        self.assertEqual(row.mail_message_id.parent_id, quote)
+
     def test_only_the_exact_address_matches(self):
         self.Lead.create({'name': 'Lookalike', 'type': 'opportunity', 'email_from': 'joxann@under.test'})
         self.sync(raw_mail('Jo Ann <jo_ann@under.test>', 'Hello', '<u1@under.test>'))
