@@ -47,6 +47,8 @@ def test_salesperson_tracks_an_email_as_a_new_lead(odoo_http, browser, mail_serv
                                 '[.//*[contains(., "Body of %s")]]' % ENQUIRY[1])
         origin = message.find_element(By.CSS_SELECTOR, '.o_mail_sync_origin')
         assert origin.text == "Tracked by hand from %s's mailbox" % account
+        browser.execute_script('arguments[0].scrollIntoView({block: "center"});', message)
+        ui.idle()
         os.makedirs(DOCS, exist_ok=True)
         browser.save_screenshot(os.path.join(DOCS, 'track-as-new-lead.png'))
         rows = rpc(login, password, 'mail.sync.ledger', 'search_read', [('mailbox_id', '=', box_id)],
@@ -56,6 +58,7 @@ def test_salesperson_tracks_an_email_as_a_new_lead(odoo_http, browser, mail_serv
         browser.save_screenshot(os.path.join(os.environ.get('TMPDIR', '/tmp'), 'mail_sync_ui_crm_failure.png'))
         raise
     finally:
+        browser.get(odoo_http.url + '/web/session/logout')  # before the user is archived
         admin('mail.sync.mailbox', 'unlink', [box_id])
         admin('mail.sync.server', 'unlink', [server_id])
         if lead_ids:
