@@ -2,8 +2,9 @@
 
 Starts PostgreSQL (a private cluster in .build/run/pg unless PGHOST names a
 server), Dovecot and an SMTP server with a demo account holding a few emails,
-creates or updates the database ``mail_sync_demo`` with the addon, maps the demo
-user's mailbox to that account and enables it, and serves Odoo on
+creates or updates the database ``mail_sync_demo`` with the addon and Odoo's CRM
+app, seeds a small sales pipeline whose customers wrote the demo emails, maps the
+demo user's mailbox to that account and enables it, and serves Odoo on
 http://localhost:8069. Ctrl-C stops everything it started.
 """
 import os
@@ -11,6 +12,7 @@ import signal
 import sys
 import xmlrpc.client
 
+from .crm_demo import seed_pipeline
 from .demo_mail import demo_messages
 from .dovecot import Dovecot
 from .odoo import install, serve, write_config
@@ -52,6 +54,12 @@ def seed_demo(url):
     else:
         user = _rpc(url, 'res.users', 'create', {
             'name': 'Demo User', 'login': 'demo', 'password': 'demo', 'email': DEMO_ACCOUNT[0]})
+    # Email from the customers of the pipeline lands on their leads and opportunities.
+    _rpc(url, 'res.users', 'write', [user], {'mail_sync_track': 'contacts'})
+    seed_pipeline(lambda model, method, *args, **kwargs: _rpc(url, model, method, *args, **kwargs), user)
+    admin = _rpc(url, 'res.users', 'search', [('login', '=', 'admin')])
+    _rpc(url, 'res.users', 'write', admin, {'groups_id': [  # admin sees the Leads menu too
+        (4, _rpc(url, 'ir.model.data', 'xmlid_to_res_id', 'crm.group_use_lead'))]})
     mailbox = _rpc(url, 'mail.sync.mailbox', 'search', [('user_id', '=', user)])
     values = {'user_id': user, 'server_id': profile, 'email': DEMO_ACCOUNT[0],
               'login': DEMO_ACCOUNT[0], 'password': DEMO_ACCOUNT[1], 'outgoing_enabled': True}
@@ -93,7 +101,12 @@ def main():
         exists = pg.psql("SELECT 1 FROM pg_database WHERE datname = '%s'" % DB).strip() == '1'
         print('run: %s database %s (about a minute the first time)...' % (
             'updating' if exists else 'creating', DB), flush=True)
-        install(conf, DB, os.path.join(RUN_DIR, 'install.log'), update=exists)
+        log = os.path.join(RUN_DIR, 'install.log')
+        if exists:
+            install(conf, DB, log, update=True)
+            install(conf, DB, log, modules='crm')  # does nothing once the CRM app is there
+        else:
+            install(conf, DB, log, modules='mail_sync,crm')
         odoo_proc = serve(conf, DB, HTTP_PORT)
         wait_port(HTTP_PORT, timeout=120, proc=odoo_proc, what='Odoo')
         url = 'http://localhost:%d' % HTTP_PORT

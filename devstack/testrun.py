@@ -34,7 +34,8 @@ def main(argv):
         pg.start()
         print('test: installing mail_sync into a fresh database %s' % db, flush=True)
         started = time.time()
-        install(conf, db, os.path.join(TEST_DIR, 'odoo.log'))
+        # crm too (a few seconds more), so the bridge to leads is tested for real.
+        install(conf, db, os.path.join(TEST_DIR, 'odoo.log'), modules='mail_sync,crm')
         print('test: installed in %.0f s; running pytest' % (time.time() - started), flush=True)
         addon = os.path.join(BUILD, 'addons', 'mail_sync')
         env = dict(os.environ, PYTHONPATH=ROOT, MAIL_SYNC_TEST_CONF=conf, MAIL_SYNC_TEST_DB=db,

@@ -3,6 +3,7 @@ from . import mail_sync_log
 from . import mail_sync_server
 from . import mail_sync_mailbox
 from . import mail_sync_mailbox_incoming
+from . import mail_sync_mailbox_crm
 from . import mail_sync_mailbox_outgoing
 from . import mail_sync_outbox
 from . import mail_mail
@@ -13,6 +14,7 @@ from . import mail_sync_mailbox_housekeeping
 from . import mail_sync_mailbox_health
 from . import mail_sync_stat
 from . import mail_sync_ledger
+from . import mail_sync_ledger_crm
 from . import mail_sync_folder
 from . import mail_sync_link
 from . import mail_sync_field_map

@@ -27,40 +27,69 @@ class MailMessage(models.Model):
 
     @api.multi
     def _mail_sync_origins(self):
-        """{message id: origin text} in one query for all of ``self``.
+        """{message id: origin text} in one query for all of ``self``: the mailboxes an
+        email was tracked from or sits in (ledger), and the mailbox it was sent through
+        (outbox).
 
-        The ledger is private to each mailbox's owner, so it is read without record rules
-        (as sudo would), and only the mailbox address and the reason leave this method: any
-        reader of the document may see where its email came from, nothing more.
+        The ledger and the outbox are private to each mailbox's owner, so they are read
+        without record rules (as sudo would), and only the mailbox address, the reason and
+        the sending state leave this method: any reader of the document may see where its
+        email came from or went through, nothing more.
         """
         if not self.ids:
             return {}
         self.env.cr.execute("""
             SELECT ledger.mail_message_id, ledger.mailbox_id, ledger.state, ledger.track_reason,
-                   mailbox.email
+                   mailbox.email, CASE WHEN ledger.state = 'imported' THEN 1 ELSE 2 END AS rank,
+                   ledger.id AS row_id, 'ledger' AS source
             FROM mail_sync_ledger ledger
             JOIN mail_sync_mailbox mailbox ON mailbox.id = ledger.mailbox_id
             WHERE ledger.mail_message_id IN %s AND ledger.state IN ('imported', 'linked')
               AND mailbox.email IS NOT NULL
-            ORDER BY ledger.mail_message_id, ledger.state != 'imported', ledger.id
-        """, [tuple(self.ids)])
-        found = {}
-        for message_id, mailbox_id, state, reason, email in self.env.cr.fetchall():
+            UNION ALL
+            SELECT outbox.mail_message_id, outbox.mailbox_id, outbox.state, NULL, mailbox.email,
+                   CASE outbox.state WHEN 'sent' THEN 0 WHEN 'uncertain' THEN 4 WHEN 'failed' THEN 5
+                                     ELSE 3 END AS rank,
+                   outbox.id AS row_id, 'outbox' AS source
+            FROM mail_sync_outbox outbox
+            JOIN mail_sync_mailbox mailbox ON mailbox.id = outbox.mailbox_id
+            WHERE outbox.mail_message_id IN %s AND mailbox.email IS NOT NULL
+            ORDER BY 1, 6, 7
+        """, [tuple(self.ids), tuple(self.ids)])
+        found, sent = {}, {}
+        for message_id, mailbox_id, state, reason, email, _rank, _row, source in self.env.cr.fetchall():
+            if source == 'outbox':
+                # One line per mailbox, the best state first: sent, sending, uncertain, failed
+                # (an email to several recipients has one outbox row per Odoo email).
+                sent.setdefault(message_id, {}).setdefault(mailbox_id, (state, email))
+                continue
             mailboxes = found.setdefault(message_id, {})
             # Imported rows come first: a mailbox that tracked the message and also holds a
             # copy elsewhere (moved, UIDVALIDITY change) is listed once, as the tracking one.
             mailboxes.setdefault(mailbox_id, (state, reason, email))
-        if not found:
+        if not found and not sent:
             return {}
         reasons = dict(self.env['mail.sync.ledger'].sudo()._fields['track_reason']
                        ._description_selection(self.env))
-        return {message_id: self._mail_sync_origin_text(list(mailboxes.values()), reasons)
-                for message_id, mailboxes in found.items()}
+        return {message_id: self._mail_sync_origin_text(
+            list(found.get(message_id, {}).values()), reasons,
+            sent=list(sent.get(message_id, {}).values()))
+            for message_id in set(found) | set(sent)}
 
     @api.model
-    def _mail_sync_origin_text(self, mailboxes, reasons):
-        """One line from [(state, reason, address)], tracking mailboxes first."""
+    def _mail_sync_origin_text(self, mailboxes, reasons, sent=()):
+        """One line from [(state, reason, address)], tracking mailboxes first, and from the
+        outbox's [(state, address)] for email Odoo sent through a mailbox."""
         parts = []
+        for state, email in sent:
+            if state == 'sent':
+                parts.append(_("Sent through %s's mailbox") % email)
+            elif state == 'failed':
+                parts.append(_("Not sent through %s's mailbox: the sending failed") % email)
+            elif state == 'uncertain':
+                parts.append(_("Perhaps not sent through %s's mailbox: check its Sent folder") % email)
+            else:
+                parts.append(_("Being sent through %s's mailbox") % email)
         for state, reason, email in mailboxes:
             if state != 'imported':
                 continue
@@ -71,7 +100,10 @@ class MailMessage(models.Model):
                     'mailbox': email, 'reason': reasons.get(reason, reason)})
             else:
                 parts.append(_("Tracked from %s's mailbox") % email)
-        others = [email for state, _reason, email in mailboxes if state != 'imported']
+        senders = {email for _state, email in sent}
+        # The copy of a sent email in its sender's Sent folder says nothing new.
+        others = [email for state, _reason, email in mailboxes
+                  if state != 'imported' and email not in senders]
         if others:
             if parts:
                 text = _('Also in the mailbox of %s') if len(others) == 1 else \

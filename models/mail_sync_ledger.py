@@ -25,6 +25,7 @@ TRACK_REASONS = [
     ('reply', 'Reply to an Odoo email'),
     ('alias', 'Sent to an Odoo alias'),
     ('known_sender', 'From a known contact'),
+    ('known_lead', 'From the contact of an open lead or opportunity'),
     ('all_email', 'All email is tracked'),
     ('manual', 'Tracked manually'),
     ('category', 'Tagged in Outlook'),
@@ -243,13 +244,40 @@ class MailSyncLedger(models.Model):
                     'model': posted.model, 'res_id': posted.res_id})
 
     def action_untrack(self):
-        """Remove the link to Odoo; the Odoo message and its document stay as they are."""
+        """Remove the link to Odoo; the Odoo message and its document stay as they are.
+        Returns a notice that says what went and what stayed."""
         self._check_owner()
         rows = self.sudo().filtered(lambda r: r.state in ('imported', 'linked'))
+        if not rows:
+            return True
+        notice = self._untrack_notice(rows)
         rows._untrack()
         for row in rows:
             row.mailbox_id._mark_remote(row, tracked=False)
-        return True
+        return self.env['mail.sync.notice']._show(_('Email Untracked'), notice)
+
+    def _untrack_notice(self, rows):
+        """What Untrack removes and keeps, naming the document when the user may read it."""
+        if len(rows) > 1:
+            return _('%d emails are no longer tracked.\n'
+                     'Removed: their links to Odoo documents, and the line under each message saying '
+                     'which mailbox it came from.\n'
+                     'Kept: the messages in the documents\' history (delete them there if they must '
+                     'go) and the emails in your mailbox on the server.\n'
+                     'They stay listed in My Mailbox as Not Tracked: Track links them again.') % len(rows)
+        document = _('its document')
+        if rows.model in self.env and rows.res_id:
+            try:
+                document = self.env[rows.model].browse(rows.res_id).display_name or document
+            except AccessError:
+                pass
+        return _('"%(subject)s" is no longer tracked.\n'
+                 'Removed: its link to %(document)s, and the line under the message saying which '
+                 'mailbox it came from.\n'
+                 'Kept: the message in the history of %(document)s (delete it there if it must go) '
+                 'and the email in your mailbox on the server.\n'
+                 'It stays listed in My Mailbox as Not Tracked: Track links it again.') % {
+            'subject': rows.subject or _('(no subject)'), 'document': document}
 
     def _untrack(self):
         self.write({'state': 'indexed', 'track_reason': False, 'mail_message_id': False,

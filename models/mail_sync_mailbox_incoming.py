@@ -341,8 +341,11 @@ class MailSyncMailboxIncoming(models.Model):
         rule = rule or self.user_id.mail_sync_track
         if rule == 'none':
             return None
-        if message.references and self._known_message_id(message.references):
-            return ('reply', None, None)
+        replied = message.references and self._known_message_id(message.references)
+        if replied:
+            # Its thread is also the fallback: Odoo's own reply detection gives up on some
+            # mail (no To header while an alias has an empty name, as crm's default one).
+            return ('reply',) + replied
         if rule == 'odoo_replies':
             return None
         if self._alias_recipient(message):
@@ -352,6 +355,10 @@ class MailSyncMailboxIncoming(models.Model):
             parties = [pair for pair in message.addressees if pair[1] not in own][:MAX_PARTIES]
         else:
             parties = [message.sender] if message.sender[1] else []
+        for _name, address in parties:
+            lead = self._open_lead_of(address)
+            if lead:
+                return ('known_lead', 'crm.lead', lead.id)
         Partner = self.env['res.partner'].sudo()
         for _name, address in parties:
             partner = Partner.search([('email', '=ilike', address)], limit=1)
@@ -364,10 +371,15 @@ class MailSyncMailboxIncoming(models.Model):
         return None
 
     def _known_message_id(self, message_ids):
-        """Whether Odoo has one of these messages (plain SQL: once per remote message)."""
-        self.env.cr.execute('SELECT 1 FROM mail_message WHERE message_id IN %s LIMIT 1',
-                            [tuple(message_ids)])
-        return bool(self.env.cr.fetchone())
+        """(model, id) of the thread of the latest of these messages Odoo has ((None, None)
+        for a message without a document), or None (plain SQL: once per remote message)."""
+        self.env.cr.execute('SELECT model, res_id FROM mail_message WHERE message_id IN %s '
+                            'ORDER BY id DESC LIMIT 1', [tuple(message_ids)])
+        row = self.env.cr.fetchone()
+        if row is None:
+            return None
+        model, res_id = row
+        return (model, res_id) if model and res_id else (None, None)
 
     def _alias_recipient(self, message):
         domain = self.env['ir.config_parameter'].sudo().get_param('mail.catchall.domain')

@@ -35,7 +35,7 @@ class TestIncomingCorpus(MailSyncCase):
         self.assertEqual(len(rows), len(raws) + 3)
         self.assertEqual(set(rows.mapped('state')) - {'imported', 'linked', 'quarantined'}, set())
         twin_rows = rows.filtered(lambda r: r.message_id == '<twin@corpus.test>').sorted('uid')
-        self.assertEqual(twin_rows.mapped('state'), ['imported', 'linked'])
+        self.assertEqual(twin_rows.mapped('state'), ['imported', 'linked'], twin_rows.mapped('error'))
         self.assertEqual(self.env['mail.message'].search_count([('message_id', '=', '<twin@corpus.test>')]), 1)
         big = rows.filtered(lambda r: r.message_id == '<huge@corpus.test>')
         self.assertEqual(big.state, 'quarantined')

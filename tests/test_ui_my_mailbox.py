@@ -82,6 +82,11 @@ def test_user_tracks_and_untracks_from_my_mailbox(odoo_http, browser, mail_serve
         # Untrack: the row is not tracked any more, the Odoo message stays.
         ui.click('.breadcrumb li:first-child a')
         ui.row(PRICING[1]).find_element(By.CSS_SELECTOR, 'button[title="Untrack"]').click()
+        # What went and what stayed (Odoo 11 lists ask no confirmation; the form does).
+        notice = ui.find('.modal .o_mail_sync_notice').text
+        assert '"%s" is no longer tracked' % PRICING[1] in notice
+        assert 'Kept: the message in the history of Paula Prospect' in notice
+        ui.click('//div[contains(@class, "modal-footer")]//button[normalize-space()="OK"]', by=By.XPATH)
         ui.wait.until(lambda d: 'Not Tracked' in ui.row_cells(PRICING[1]))
         ui.idle()
         assert rpc('admin', 'admin', 'mail.message', 'search_count',

@@ -22,6 +22,7 @@ TYPE_LABELS = {'imap': 'IMAP', 'pop3': 'POP3'}
 SMTP_ENCRYPTIONS = {'none': 'none', 'starttls': 'starttls', 'ssl': 'ssl'}
 CSV_COLUMNS = ('email', 'user_login', 'profile', 'login', 'password')
 CSV_REQUIRED = ('email', 'user_login', 'profile', 'password')
+APPLIED_ACTIONS = ('create', 'update', 'manual')  # what Apply acts on
 EMAIL_RE = re.compile(r'^[^@\s,;<>"]+@[^@\s,;<>"]+\.[^@\s,;<>"]+$')
 
 
@@ -84,6 +85,8 @@ class MailSyncMigrationWizard(models.TransientModel):
     csv_filename = fields.Char()
     line_ids = fields.One2many('mail.sync.migration.wizard.line', 'wizard_id', string='Proposals')
     summary = fields.Text(compute='_compute_summary')
+    can_apply = fields.Boolean(compute='_compute_can_apply',
+                               help='The preview proposes something to create or update.')
     migration_id = fields.Many2one('mail.sync.migration', string='Report', readonly=True)
 
     def _compute_csv_file(self):
@@ -108,7 +111,7 @@ class MailSyncMigrationWizard(models.TransientModel):
         """Reading Odoo's mail servers is for Settings administrators (see _check_rights)."""
         return 'servers' if self.env.user.has_group('base.group_system') else 'csv'
 
-    @api.depends('line_ids.action', 'line_ids.kind')
+    @api.depends('line_ids.action', 'line_ids.kind', 'state', 'mode')
     def _compute_summary(self):
         labels = dict(self.env['mail.sync.migration.wizard.line']._fields['action']._description_selection(
             self.env))
@@ -122,7 +125,26 @@ class MailSyncMigrationWizard(models.TransientModel):
                 if counts:
                     parts.append('%s \u2014 %s' % (title, ', '.join(
                         '%s: %d' % (labels[action], count) for action, count in counts.items())))
-            wizard.summary = '\n'.join(parts) or (wizard.state == 'preview' and _('Nothing to migrate.'))
+            if wizard.state == 'preview' and not wizard.can_apply:
+                parts.append(wizard._nothing_to_migrate_reason())
+            wizard.summary = '\n'.join(parts) or False
+
+    @api.depends('line_ids.action')
+    def _compute_can_apply(self):
+        for wizard in self:
+            wizard.can_apply = any(line.action in APPLIED_ACTIONS for line in wizard.line_ids)
+
+    def _nothing_to_migrate_reason(self):
+        """Why the preview proposes nothing to apply, and what to do instead."""
+        if self.line_ids:
+            return _('Nothing to apply: every item above is already migrated or cannot be migrated '
+                     '(see Details). Fix what the details say, then refresh the preview.')
+        if self.mode == 'csv':
+            return _('Nothing to migrate: the CSV file has no row below its header line. Add one '
+                     'row per mailbox (email,user_login,profile,login,password) and preview again.')
+        return _('Nothing to migrate: Odoo has no active incoming mail server (Settings > Technical '
+                 '> Email > Incoming Mail Servers). Create mailboxes under Server-Side Sync > '
+                 'Mailboxes, or migrate from a CSV file.')
 
     @api.onchange('mode', 'csv_file')
     def _onchange_source(self):
