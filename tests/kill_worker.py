@@ -2,11 +2,13 @@
 
 Runs one incoming cycle of a mailbox (or, with --cron, the incoming cron lane restricted
 to the given mailboxes, which claims each and takes a connection slot first) and prints
-what it did. --kill-at N kills the
+what it did: its commits, the mailboxes it synced, how many times it found no free
+connection slot (busy) and how long the sync call took (seconds). --kill-at N kills the
 process with SIGKILL just before or just after its Nth commit; --pause-at N stops
 after the Nth commit until the file DIR/go exists (DIR/paused tells it is waiting).
 """
 import argparse
+import contextlib
 import os
 import signal
 import time
@@ -47,6 +49,16 @@ def main():
             while not os.path.exists(os.path.join(args.signal_dir, 'go')):
                 time.sleep(0.05)
     scheduler.MailSyncMailboxScheduler._commit = commit
+    original_slot = scheduler.MailSyncMailboxScheduler._connection_slot
+    busy = [0]
+
+    @contextlib.contextmanager
+    def connection_slot(self, channel):
+        with original_slot(self, channel) as slot:
+            busy[0] += slot is None
+            yield slot
+    scheduler.MailSyncMailboxScheduler._connection_slot = connection_slot
+    started = time.monotonic()
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         Mailbox = env['mail.sync.mailbox']
@@ -56,7 +68,8 @@ def main():
         else:
             Mailbox.browse(ids[0])._run_cycle(args.channel)
             synced = 1
-    print('commits=%d synced=%d' % (commits[0], synced))
+    print('commits=%d synced=%d busy=%d seconds=%.1f' % (commits[0], synced, busy[0],
+                                                         time.monotonic() - started))
 
 
 if __name__ == '__main__':

@@ -41,6 +41,13 @@ class TestFaults(MailSyncCase):
         delta = fields.Datetime.from_string(self.box.next_sync) - datetime.datetime.utcnow()
         return delta.total_seconds() / 60
 
+    def assert_cut_during_the_body_fetch(self, cuts=1):
+        """Each cut came after the client had asked for the message bodies (not during the
+        login or the listing, which other tests cover)."""
+        self.assertEqual(len(self.proxy.cuts), cuts)
+        for upload in self.proxy.cuts:
+            self.assertIn(b'INTERNALDATE BODY.PEEK[])', upload)
+
     def assert_retried_then_complete(self, code, failures=1):
         log = self.Log.search([('mailbox_id', '=', self.box.id), ('code', '=', code)])
         self.assertEqual((log.error_class, log.resolved), ('transient', False),
@@ -71,6 +78,7 @@ class TestFaults(MailSyncCase):
     def test_stalled_in_the_middle_of_a_fetch(self):
         self.proxy.stall_after = 1500  # greeting, login, STATUS, EXAMINE pass; the bodies stall
         self.box._run_incoming_cycle()
+        self.assert_cut_during_the_body_fetch()
         self.assert_retried_then_complete('timeout')
 
     def test_dropped_in_the_middle_of_a_fetch(self):
@@ -78,6 +86,7 @@ class TestFaults(MailSyncCase):
         self.box._run_incoming_cycle()
         self.box.next_sync = False
         self.box._run_incoming_cycle()  # a second failure: the back-off doubles
+        self.assert_cut_during_the_body_fetch(cuts=2)
         self.assert_retried_then_complete('connection_lost', failures=2)
 
     def test_too_many_transient_failures_suspend_the_channel(self):
