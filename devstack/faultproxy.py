@@ -30,23 +30,36 @@ class _Link(object):
         self.uploaded = bytearray()
 
 
+class Meter(object):
+    """Connection counts, of one proxy or shared by several (one server profile's
+    IMAP and SMTP: what a limit on their connections together must bound)."""
+
+    def __init__(self):
+        self.connections = 0
+        self.open = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+        self.links = []
+
+
 class FaultProxy(object):
 
-    def __init__(self, target_port, target_host='127.0.0.1'):
+    def __init__(self, target_port, target_host='127.0.0.1', meter=None):
         self.target = (target_host, target_port)
         self.port = free_port()
         self.drop_after = None   # server bytes after which the connection is cut
         self.stall_after = None  # server bytes after which nothing is forwarded any more
         self.delay = 0.0         # seconds before each chunk from the server
         self.cut_upload_after = None  # client bytes after which the connection is cut
-        self.connections = 0
-        self.open = 0
-        self.peak = 0
+        self.meter = meter or Meter()
         self.uploads = []  # per connection, in order: the client's bytes (first UPLOAD_KEPT)
         self.cuts = []     # per cut or stall: the client's bytes forwarded before it
-        self._lock = threading.Lock()
         self._listener = None
         self._links = []
+
+    connections = property(lambda self: self.meter.connections, doc='connections so far')
+    open = property(lambda self: self.meter.open, doc='connections open now')
+    peak = property(lambda self: self.meter.peak, doc='most connections open at once')
 
     # ------------------------------------------------------------------ control
     def start(self):
@@ -72,10 +85,11 @@ class FaultProxy(object):
             self.start()
 
     def reset_counts(self):
-        with self._lock:
+        meter = self.meter
+        with meter.lock:
             self._count_hangups()
-            self.connections = 0
-            self.peak = self.open
+            meter.connections = 0
+            meter.peak = meter.open
             del self.uploads[:], self.cuts[:]
 
     def stop(self):
@@ -90,7 +104,7 @@ class FaultProxy(object):
         """Mark closed the open connections whose client has hung up (caller holds the lock)."""
         poller = select.poll()
         by_fd = {}
-        for link in self._links:
+        for link in self.meter.links:
             fd = link.client.fileno()
             if link.open and fd >= 0:
                 poller.register(fd, HUNG_UP)
@@ -102,11 +116,11 @@ class FaultProxy(object):
     def _closed(self, link):
         if link.open:
             link.open = False
-            self.open -= 1
-            self._links.remove(link)
+            self.meter.open -= 1
+            self.meter.links.remove(link)
 
     def _release(self, link):
-        with self._lock:
+        with self.meter.lock:
             self._closed(link)
 
     # ------------------------------------------------------------------ plumbing
@@ -125,13 +139,15 @@ class FaultProxy(object):
             _close(client)
             return
         link = _Link(client, server)
-        with self._lock:
+        meter = self.meter
+        with meter.lock:
             self._count_hangups()
+            meter.links.append(link)
             self._links.append(link)
             self.uploads.append(link.uploaded)
-            self.connections += 1
-            self.open += 1
-            self.peak = max(self.peak, self.open)
+            meter.connections += 1
+            meter.open += 1
+            meter.peak = max(meter.peak, meter.open)
         threading.Thread(target=self._pump, args=(link, False), daemon=True).start()
         self._pump(link, True)
 

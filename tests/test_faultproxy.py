@@ -78,3 +78,19 @@ def test_a_cut_records_what_the_client_had_sent(proxy):
         assert client.recv(65536) == b'LOGI'
         assert client.recv(65536) == b'', 'cut after 4 bytes from the server'
     assert proxy.cuts == [b'LOGIN x'] and proxy.uploads == [b'LOGIN x']
+
+
+def test_proxies_sharing_a_meter_count_together(echo):
+    first = FaultProxy(echo).start()
+    second = FaultProxy(echo, meter=first.meter).start()
+    try:
+        with socket.create_connection(('127.0.0.1', first.port), timeout=30) as one:
+            one.sendall(b'one')
+            assert one.recv(65536) == b'one'
+            assert _ask(second.port, b'two') == b'two'
+        assert _ask(second.port, b'three') == b'three'
+        assert (first.connections, second.connections, first.peak, second.peak) == (3, 3, 2, 2)
+        assert (len(first.uploads), len(second.uploads)) == (1, 2)
+    finally:
+        first.stop()
+        second.stop()

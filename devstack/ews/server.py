@@ -22,7 +22,8 @@ from .auth import Authenticator, Connection
 from .dns_server import DnsServer
 from .operations import HANDLERS, sync
 from .operations.context import Context
-from .soap import Request, SoapFault, envelope, fault_envelope, local, mq
+from .soap import (Request, SoapFault, envelope, fault_envelope, local, mq, operation_response,
+                   response_message)
 from .store import Store, StoreError
 
 EWS_PATH = '/ews/exchange.asmx'
@@ -36,7 +37,13 @@ TEXTS = {
     'ErrorAccessDenied': 'Access is denied. Check credentials and try again.',
     'ErrorItemNotFound': 'The specified object was not found in the store.',
     'ErrorInvalidSyncStateData': 'Synchronization state data is corrupt or otherwise invalid.',
+    'ErrorStaleObject': 'The change key of the item is missing or out of date.',
+    'ErrorChangeKeyRequiredForWriteOperations': 'A current change key is required to write this item.',
 }
+# An injected per-item error on a write refuses it before anything is applied, as Exchange
+# does (the element that names the items, to answer one message per item).
+WRITE_ITEMS = {'CreateItem': 'Items', 'UpdateItem': 'ItemChanges', 'DeleteItem': 'ItemIds',
+               'SendItem': 'ItemIds', 'MoveItem': 'ItemIds', 'CopyItem': 'ItemIds'}
 
 Fault = collections.namedtuple('Fault', 'code text back_off_ms')
 Call = collections.namedtuple('Call', 'operation user impersonate auth')
@@ -194,6 +201,8 @@ class EwsServer(object):
             if fault is not None and fault.code in FAULT_CODES:
                 values = {'BackOffMilliseconds': fault.back_off_ms} if fault.back_off_ms else None
                 raise SoapFault(fault.code, fault.text, values)
+            if fault is not None and request.operation in WRITE_ITEMS:
+                return 200, envelope(_refused(request, fault))
             handler = HANDLERS.get(request.operation)
             if handler is None:
                 raise SoapFault('ErrorInvalidOperation',
@@ -221,6 +230,15 @@ class EwsServer(object):
             return self.store.mailbox(request.impersonate)
         except StoreError as exc:
             raise SoapFault('ErrorNonExistentMailbox', exc.text)
+
+
+def _refused(request, fault):
+    """The answer to a write refused as a whole: one error message per item it names."""
+    operation = request.operation
+    items = request.operation_elem.find(mq(WRITE_ITEMS[operation]))
+    count = len(items) if items is not None and len(items) else 1
+    return operation_response(operation, [response_message(operation, fault.code, fault.text)
+                                          for _number in range(count)])
 
 
 def _fail_messages(response, fault):
