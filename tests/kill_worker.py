@@ -1,7 +1,8 @@
 """A sync worker in its own process, for the kill and concurrency tests.
 
 Runs one incoming cycle of a mailbox (or, with --cron, the incoming cron lane restricted
-to the given mailboxes, which claims each and takes a connection slot first) and prints
+to the given mailboxes, which claims each and takes a connection slot first; or, with
+--channel housekeeping, the housekeeping cron, whose batches commit) and prints
 what it did: its commits, the mailboxes it synced, how many times it found no free
 connection slot (busy) and how long the sync call took (seconds). --kill-at N kills the
 process with SIGKILL just before or just after its Nth commit; --pause-at N stops
@@ -25,7 +26,9 @@ def main():
     parser.add_argument('--kill-at', type=int, default=0)
     parser.add_argument('--when', choices=('before', 'after'), default='after')
     parser.add_argument('--cron', action='store_true')
-    parser.add_argument('--channel', default='incoming', choices=('incoming', 'outgoing', 'act'))
+    parser.add_argument('--channel', default='incoming',
+                        choices=('incoming', 'outgoing', 'act', 'housekeeping'),
+                        help='housekeeping: run the housekeeping cron instead (mailbox ids unused)')
     parser.add_argument('--pause-at', type=int, default=0)
     parser.add_argument('--signal-dir')
     args = parser.parse_args()
@@ -34,21 +37,26 @@ def main():
     odoo.tools.config.parse_config(['-c', args.conf, '-d', args.db, '--log-level=warn'])
     registry = odoo.registry(args.db)
     from odoo.addons.mail_sync.models import mail_sync_mailbox_scheduler as scheduler
-    original = scheduler.MailSyncMailboxScheduler._commit
+    from odoo.addons.mail_sync.models import mail_sync_mailbox_housekeeping as housekeeping
     commits = [0]
 
-    def commit(self):
-        commits[0] += 1
-        if commits[0] == args.kill_at and args.when == 'before':
-            os.kill(os.getpid(), signal.SIGKILL)
-        original(self)
-        if commits[0] == args.kill_at and args.when == 'after':
-            os.kill(os.getpid(), signal.SIGKILL)
-        if commits[0] == args.pause_at:
-            open(os.path.join(args.signal_dir, 'paused'), 'w').close()
-            while not os.path.exists(os.path.join(args.signal_dir, 'go')):
-                time.sleep(0.05)
-    scheduler.MailSyncMailboxScheduler._commit = commit
+    def counted(original):
+        """``original`` commit method, counted, with the kill and pause points around it."""
+        def commit(self):
+            commits[0] += 1
+            if commits[0] == args.kill_at and args.when == 'before':
+                os.kill(os.getpid(), signal.SIGKILL)
+            original(self)
+            if commits[0] == args.kill_at and args.when == 'after':
+                os.kill(os.getpid(), signal.SIGKILL)
+            if commits[0] == args.pause_at:
+                open(os.path.join(args.signal_dir, 'paused'), 'w').close()
+                while not os.path.exists(os.path.join(args.signal_dir, 'go')):
+                    time.sleep(0.05)
+        return commit
+    scheduler.MailSyncMailboxScheduler._commit = counted(scheduler.MailSyncMailboxScheduler._commit)
+    housekeeping.MailSyncMailboxHousekeeping._commit_housekeeping = counted(
+        housekeeping.MailSyncMailboxHousekeeping._commit_housekeeping)
     original_slot = scheduler.MailSyncMailboxScheduler._connection_slot
     busy = [0]
 
@@ -63,7 +71,10 @@ def main():
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         Mailbox = env['mail.sync.mailbox']
         ids = [int(value) for value in args.mailbox_ids.split(',')]
-        if args.cron:
+        if args.channel == 'housekeeping':
+            Mailbox._cron_housekeeping()
+            synced = 0
+        elif args.cron:
             synced = Mailbox._cron_sync(args.channel, mailbox_ids=ids)
         else:
             Mailbox.browse(ids[0])._run_cycle(args.channel)
