@@ -471,6 +471,10 @@ class EwsConnector(Connector):
             return SyncStateInvalid('sync_state_invalid', detail)
         if isinstance(exc, ews_errors.ErrorServerBusy):
             return TransientError('server_busy', detail, retry_after=exc.back_off)
+        if isinstance(exc, ews_errors.ErrorExceededConnectionCount):
+            # More concurrent requests than the user's throttling policy allows: busy, not broken.
+            # https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/responsecode
+            return TransientError('server_busy', detail)
         if isinstance(exc, ews_errors.RateLimitError):
             return TransientError('server_busy', detail, retry_after=exc.wait)
         if isinstance(exc, ews_errors.UnauthorizedError):

@@ -178,3 +178,19 @@ def test_the_category_write_is_retried_once_after_reading_the_item_again(ews_ser
         assert ews_server.store.item(item_id)['categories'] == ['Tracked to Odoo']
     finally:
         conn.close()
+
+
+def test_too_many_concurrent_requests_is_a_busy_server(ews_server, account):
+    """ErrorExceededConnectionCount (more concurrent requests than the throttling policy
+    allows) is the server being busy: retried later, and said so, not a network fault."""
+    address, password = account
+    item_id = ews_server.store.deliver(address, raw_email(31))
+    conn = connector(ews_server, address, password)
+    try:
+        ews_server.inject('GetItem', 'ErrorExceededConnectionCount')
+        with pytest.raises(TransientError) as info:
+            list(conn.fetch_mime([item_id]))
+        assert info.value.code == 'server_busy'
+        assert [m.item_id for m in conn.fetch_mime([item_id])] == [item_id]
+    finally:
+        conn.close()
