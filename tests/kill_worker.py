@@ -29,6 +29,8 @@ def main():
     parser.add_argument('--channel', default='incoming',
                         choices=('incoming', 'outgoing', 'act', 'housekeeping'),
                         help='housekeeping: run the housekeeping cron instead (mailbox ids unused)')
+    parser.add_argument('--kill-before-copy', action='store_true',
+                        help='SIGKILL once the SMTP server accepted an email, before its Sent copy')
     parser.add_argument('--pause-at', type=int, default=0)
     parser.add_argument('--signal-dir')
     args = parser.parse_args()
@@ -57,6 +59,9 @@ def main():
     scheduler.MailSyncMailboxScheduler._commit = counted(scheduler.MailSyncMailboxScheduler._commit)
     housekeeping.MailSyncMailboxHousekeeping._commit_housekeeping = counted(
         housekeeping.MailSyncMailboxHousekeeping._commit_housekeeping)
+    if args.kill_before_copy:  # a network side effect with no commit after it yet
+        from odoo.addons.mail_sync.models import mail_sync_mailbox_outgoing as outgoing
+        outgoing._SentCopies.save = lambda copies, raw: os.kill(os.getpid(), signal.SIGKILL)
     original_slot = scheduler.MailSyncMailboxScheduler._connection_slot
     busy = [0]
 
