@@ -18,7 +18,7 @@ import uuid
 from odoo import _, fields, models
 from odoo.exceptions import AccessError
 
-from ..sync.errors import ConflictError, SyncStateInvalid
+from ..sync.errors import ConflictError, PermanentError, SyncStateInvalid
 from ..sync.reconcile import Conflict, reconcile
 from .act import ADAPTERS, KINDS
 
@@ -190,6 +190,9 @@ class MailSyncMailboxAct(models.Model):
                 stats['pushed'] += 1
             except ConflictError:
                 return  # changed again in Outlook meanwhile: merged on the next cycle
+            except PermanentError as exc:
+                self._act_item_gone(exc, adapter, link, stats)
+                return
         for conflict in merge.conflicts:
             self._act_conflict(link, conflict)
             stats['conflicts'] += 1
@@ -224,6 +227,14 @@ class MailSyncMailboxAct(models.Model):
         _logger.info('Mailbox %s: Exchange changes of %s %s not written: its user may not write it.',
                      self.id, record._name, record.id)
         return False
+
+    def _act_item_gone(self, exc, adapter, link, stats):
+        """The item of ``link`` was deleted in Exchange between the read and the write
+        (ErrorItemNotFound): as a deletion reported by the pull, for this item alone; the
+        cycle goes on. Any other permanent error is re-raised."""
+        if exc.code != 'item_missing':
+            raise exc
+        self._act_remote_deleted(adapter, link, stats)
 
     def _act_touch_others(self, link):
         """The record changed from this mailbox: the other mailboxes linked to it (a shared
@@ -310,6 +321,9 @@ class MailSyncMailboxAct(models.Model):
                     adapter.kind, link.item_id, link.change_key, adapter.remote_values(merge.to_exchange, local))
             except ConflictError:
                 return  # Outlook changed it meanwhile: the next pull merges both
+            except PermanentError as exc:
+                self._act_item_gone(exc, adapter, link, stats)
+                return
             stats['pushed'] += 1
         self._act_store(link, record, merge.base_local, merge.base_remote, change_key,
                         link.remote_modified and _aware(link.remote_modified))

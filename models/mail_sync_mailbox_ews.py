@@ -1,9 +1,9 @@
 """Incoming email from Exchange (EWS): SyncFolderItems pages into the same ledger and
 import pipeline as IMAP, and the Outlook category that tracks and untracks email.
 
-Exactly once: each page's ledger rows and the folder's new sync state are committed
-together, so a cycle killed anywhere asks for the same page again and finds its items
-already known (by item id). When Exchange no longer knows the sync state, the folder
+Exactly once: a page's email is fetched and committed in small chunks, then the folder's
+new sync state; a cycle killed (or timed out) anywhere asks for the same page again and
+finds the items of its committed chunks already known (by item id). When Exchange no longer knows the sync state, the folder
 is read again from the start; the ledger's item ids and Message-IDs keep anything
 from being imported twice.
 
@@ -18,11 +18,17 @@ import logging
 from odoo import _, models
 
 from ..sync.errors import SyncError, SyncStateInvalid
+from ..sync.imap import size_batches
 from ..sync.message import RemoteMessage
 
 _logger = logging.getLogger(__name__)
 
-PAGE = 50  # changes per SyncFolderItems page, and per commit
+PAGE = 50  # changes per SyncFolderItems page (its state commits when the page is done)
+# MimeContent per GetItem: a few items and a few MB at most, a larger item alone. Exchange
+# spends time in proportion to the MIME it converts: one GetItem of 50 items of up to 25 MB
+# each can outlast any timeout, and then the whole page was lost and read again every cycle.
+MIME_CHUNK_ITEMS = 10
+MIME_CHUNK_BYTES = 4 * 1024 * 1024
 EWS_FOLDERS = (('inbox', 'inbox'), ('sent', 'sentitems'))  # role, distinguished folder id
 
 
@@ -115,30 +121,32 @@ class MailSyncMailboxEws(models.Model):
                 row.ews_tagged = False
                 if row.state in ('imported', 'linked'):
                     row._untrack()
-        small = [item.item_id for item, _tagged in new if item.size <= limit]
-        fetched = {m.item_id: m for m in connector.fetch_mime(small, folder=folder.name)}
-        messages, tagged_ids = [], set()
-        for item, tagged in new:
-            if item.size > limit:
-                message = RemoteMessage(item.header_block(), item_id=item.item_id, folder=folder.name,
-                                        size=item.size, truncated=True)
-            else:
-                message = fetched.get(item.item_id)
-            if message is None:
-                continue  # deleted since the page was read: reported as a Delete next time
-            messages.append(message)
-            if tagged:
-                tagged_ids.add(item.item_id)
-        rows = self._ingest_batch(messages, folder, stats)
-        by_id = {message.item_id: message for message in messages}
-        for row in rows.filtered(lambda r: r.item_id in tagged_ids):
-            row.ews_tagged = True
-            if row.state == 'indexed':
-                self._ews_track(row, by_id[row.item_id], stats)
-        if to_track:
-            ids = [row.item_id for row in to_track]
-            found = {m.item_id: m for m in connector.fetch_mime(ids, folder=folder.name)}
-            for row in to_track:
+        tagged_ids = {item.item_id for item, tagged in new if tagged}
+        for chunk in size_batches([item for item, _tagged in new], MIME_CHUNK_BYTES, MIME_CHUNK_ITEMS,
+                                  weight=lambda item: item.size if item.size <= limit else 0):
+            small = [item.item_id for item in chunk if item.size <= limit]
+            fetched = {m.item_id: m for m in connector.fetch_mime(small, folder=folder.name)}
+            messages = []
+            for item in chunk:
+                if item.size > limit:
+                    message = RemoteMessage(item.header_block(), item_id=item.item_id, folder=folder.name,
+                                            size=item.size, truncated=True)
+                else:
+                    message = fetched.get(item.item_id)
+                if message is not None:  # else deleted since the page was read: a Delete next time
+                    messages.append(message)
+            rows = self._ingest_batch(messages, folder, stats)
+            by_id = {message.item_id: message for message in messages}
+            for row in rows.filtered(lambda r: r.item_id in tagged_ids):
+                row.ews_tagged = True
+                if row.state == 'indexed':
+                    self._ews_track(row, by_id[row.item_id], stats)
+            self._commit()  # progress per chunk: a page cut short later skips what is known
+        for chunk in size_batches(to_track, MIME_CHUNK_BYTES, MIME_CHUNK_ITEMS,
+                                  weight=lambda row: row.size or 0):
+            found = {m.item_id: m for m in connector.fetch_mime([row.item_id for row in chunk],
+                                                                folder=folder.name)}
+            for row in chunk:
                 if row.item_id in found:
                     self._ews_track(row, found[row.item_id], stats, counted=False)
 

@@ -33,7 +33,10 @@ _lane = threading.local()  # the running lane's statistics, per cron thread
 
 # Advisory lock namespaces (first key): mailbox claims per channel, then profile slots.
 CLAIM_CLASS = {'incoming': 7291, 'outgoing': 7292, 'act': 7293}
-SLOT_CLASS = {'incoming': 7301, 'outgoing': 7302, 'act': 7303}
+# One slot namespace for all channels: a profile's maximum concurrent connections is one
+# budget shared by incoming, outgoing (and its Sent copies) and appointments, as in Dynamics.
+PROFILE_SLOT_CLASS = 7301
+SLOT_CLASS = dict.fromkeys(CLAIM_CLASS, PROFILE_SLOT_CLASS)  # by channel: the same for all
 SLOTS_PER_PROFILE = 1000  # second key of a slot: profile id * 1000 + slot number
 CRON_BUDGET = 240  # seconds per cron run at most: Odoo's cron sleeps a minute between runs
 BACKOFF_MAX_MINUTES = 60  # a failing server is retried at least hourly until it counts as permanent
@@ -236,34 +239,49 @@ class MailSyncMailboxScheduler(models.Model):
 
     @contextlib.contextmanager
     def _connection_slot(self, channel):
-        """Hold one of the profile's connection slots for ``channel`` (yields its number),
-        or yield None at once when all are taken."""
+        """Hold the profile's connection slots a cycle of ``channel`` needs (yields the first
+        slot's number), or yield None at once when not enough are free. All channels draw
+        on the same slots: the profile's limit is for all of them together."""
         self.ensure_one()
         server = self.server_id
         base = server.id * SLOTS_PER_PROFILE
-        namespace = SLOT_CLASS[channel]
         limit = min(server.max_connections, SLOTS_PER_PROFILE)
+        needed = min(self._connections_needed(channel), limit)
         # First the slot this worker used last (free unless others took it meanwhile): one
         # query; else the free ones by what PostgreSQL says is held.
-        last = _lane.__dict__.setdefault('slots', {})  # (slot class, profile) -> this thread's last slot
-        guess = last.get((namespace, server.id), 0)
-        slot = guess if guess < limit and self._try_lock(namespace, base + guess) else None
-        if slot is None:
+        last = _lane.__dict__.setdefault('slots', {})  # profile -> this thread's last slot
+        guess = last.get(server.id, 0)
+        slots = [guess] if guess < limit and self._try_lock(PROFILE_SLOT_CLASS, base + guess) else []
+        if len(slots) < needed:
             self.env.cr.execute("""SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
                                    AND classid = %s AND objid >= %s AND objid < %s""",
-                                [namespace, base, base + SLOTS_PER_PROFILE])
+                                [PROFILE_SLOT_CLASS, base, base + SLOTS_PER_PROFILE])
             held = {row[0] - base for row in self.env.cr.fetchall()} | {guess}
             for number in range(limit):
-                if number not in held and self._try_lock(namespace, base + number):
-                    slot = number
+                if len(slots) == needed:
                     break
-        if slot is not None:
-            last[(namespace, server.id)] = slot
+                if number not in held and self._try_lock(PROFILE_SLOT_CLASS, base + number):
+                    slots.append(number)
+        if len(slots) < needed:  # all or nothing: a half-served cycle would wait, or overrun
+            for number in slots:
+                self._unlock(PROFILE_SLOT_CLASS, base + number)
+            slots = []
+        if slots:
+            last[server.id] = slots[0]
         try:
-            yield slot
+            yield slots[0] if slots else None
         finally:
-            if slot is not None:
-                self._unlock(namespace, base + slot)
+            for number in slots:
+                self._unlock(PROFILE_SLOT_CLASS, base + number)
+
+    def _connections_needed(self, channel):
+        """Connections a cycle of ``channel`` holds at once: an outgoing one that copies sent
+        email into the IMAP Sent folder has its SMTP and its IMAP session open together (on a
+        profile allowing a single connection, it still runs, over both)."""
+        server = self.server_id
+        if channel == 'outgoing' and server.server_type == 'imap' and server.append_sent:
+            return 2
+        return 1
 
     # ------------------------------------------------------------------ one cycle
     def _run_cycle(self, channel):

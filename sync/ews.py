@@ -296,26 +296,31 @@ class EwsConnector(Connector):
 
     def set_category(self, item_id, name, present=True):
         """Add or remove the category ``name`` on an item, keeping the others. Returns
-        False when the item is gone."""
+        False when the item is gone. A change key that went stale between the read and the
+        write (the item edited meanwhile) is retried once, after reading the item again."""
         account = self.account or self.connect()
         fields = {FieldPath(field=Message.get_field_by_fieldname('categories'))}
-        try:
-            [item] = list(GetItem(account=account).call(items=[(item_id, None)], additional_fields=fields,
-                                                        shape=ID_ONLY))
-            if isinstance(item, ews_errors.ErrorItemNotFound):
-                return False
-            if isinstance(item, Exception):
-                raise item
-            categories = [c for c in (item.categories or []) if c.lower() != name.lower()]
-            if present:
-                categories.append(name)
-            if categories == list(item.categories or []):
+        for attempt in (1, 2):
+            try:
+                [item] = list(GetItem(account=account).call(items=[(item_id, None)], additional_fields=fields,
+                                                            shape=ID_ONLY))
+                if isinstance(item, ews_errors.ErrorItemNotFound):
+                    return False
+                if isinstance(item, Exception):
+                    raise item
+                categories = [c for c in (item.categories or []) if c.lower() != name.lower()]
+                if present:
+                    categories.append(name)
+                if categories == list(item.categories or []):
+                    return True
+                item.categories = categories or None
+                item.save(update_fields=['categories'])
                 return True
-            item.categories = categories or None
-            item.save(update_fields=['categories'])
-            return True
-        except Exception as exc:
-            raise self._map(exc)
+            except Exception as exc:
+                mapped = self._map(exc)
+                if isinstance(mapped, ConflictError) and attempt == 1:
+                    continue  # changed meanwhile (Outlook, a rule): read it again and retry, once
+                raise mapped
 
     # ------------------------------------------------------------------ outgoing email
     def send(self, raw, sender=None, recipients=None, before_data=None):
@@ -451,7 +456,14 @@ class EwsConnector(Connector):
         if isinstance(exc, (AuthError, ConfigError, PermanentError, TransientError)):
             return exc
         detail = str(exc)
-        if isinstance(exc, ews_errors.ErrorIrresolvableConflict):
+        # The item changed since its change key was read, or the key was missing: with
+        # NeverOverwrite Exchange says ErrorIrresolvableConflict, and it also answers
+        # ErrorStaleObject (UpdateItem, SendItem) and ErrorChangeKeyRequired(ForWriteOperations).
+        # https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/responsecode
+        # These are ResponseMessageErrors (TransportErrors for exchangelib): matched before those.
+        if isinstance(exc, (ews_errors.ErrorIrresolvableConflict, ews_errors.ErrorStaleObject,
+                            ews_errors.ErrorChangeKeyRequired,
+                            ews_errors.ErrorChangeKeyRequiredForWriteOperations)):
             return ConflictError('change_key_mismatch', detail)
         if isinstance(exc, ews_errors.ErrorItemNotFound):
             return PermanentError('item_missing', detail)
@@ -459,6 +471,10 @@ class EwsConnector(Connector):
             return SyncStateInvalid('sync_state_invalid', detail)
         if isinstance(exc, ews_errors.ErrorServerBusy):
             return TransientError('server_busy', detail, retry_after=exc.back_off)
+        if isinstance(exc, ews_errors.ErrorExceededConnectionCount):
+            # More concurrent requests than the user's throttling policy allows: busy, not broken.
+            # https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/responsecode
+            return TransientError('server_busy', detail)
         if isinstance(exc, ews_errors.RateLimitError):
             return TransientError('server_busy', detail, retry_after=exc.wait)
         if isinstance(exc, ews_errors.UnauthorizedError):

@@ -1,6 +1,9 @@
 """Shared set-up for the Odoo tests: users, and profiles pointing at the test servers."""
+import datetime
+
 import pytest
 
+from odoo import fields
 from odoo.tests.common import TransactionCase
 
 
@@ -14,6 +17,16 @@ class MailSyncCase(TransactionCase):
         self.Mailbox = self.env['mail.sync.mailbox']
         self.Log = self.env['mail.sync.log']
         self.manager = self.make_user('manager', manager=True)
+
+    def assertScheduledIn(self, when, minutes, since):
+        """``when`` (an Odoo datetime) is ``minutes`` after some moment between ``since`` and
+        now, to the second it is stored with: exact, however slow the machine."""
+        due = fields.Datetime.from_string(when)
+        offset = datetime.timedelta(minutes=minutes)
+        earliest = (since + offset).replace(microsecond=0)
+        latest = datetime.datetime.utcnow() + offset
+        self.assertTrue(earliest <= due <= latest, '%s not %s minutes after a moment in [%s, now]'
+                        % (when, minutes, since))
 
     def make_user(self, name, manager=False):
         groups = [self.env.ref('base.group_user').id]

@@ -91,3 +91,15 @@ def test_killed_at_each_commit_point_never_sends_twice(sender, mail_servers):
     assert outcomes[('before', 2)] == (1, ['sent'])
     # Killed at the point of no return, before the transfer: the author is asked to check.
     assert outcomes[('after', 1)] == (0, ['uncertain'])
+
+
+def test_killed_after_the_server_accepted_before_the_sent_copy_is_never_resent(sender, mail_servers):
+    """Between two commits, two network side effects: the SMTP server accepted the email,
+    then its copy goes to the Sent folder. Killed in between, the resumed worker finds no
+    copy: it does not send again, and asks the author to check instead."""
+    box = sender[1]['box']
+    message_id = _post(sender, 'Kill before the copy')
+    killed = _worker(box, '--kill-before-copy')
+    assert 'commits=' not in killed, killed[-3000:]
+    commits(_worker(box))
+    assert _outcome(sender, mail_servers, message_id) == (1, ['uncertain'])

@@ -4,13 +4,14 @@ Odoo worker processes sync many mailboxes of that profile; a worker that finds n
 free connection moves on instead of waiting."""
 import os
 import subprocess
+import time
 
 import odoo
 import pytest
 
 from devstack.faultproxy import FaultProxy
 
-from ..models.mail_sync_mailbox_scheduler import SLOT_CLASS, SLOTS_PER_PROFILE
+from ..models.mail_sync_mailbox_scheduler import CRON_BUDGET, SLOT_CLASS, SLOTS_PER_PROFILE
 from .common import enabled_mailbox
 from .test_incoming import raw_mail
 from .kill_driver import worker_args
@@ -61,22 +62,56 @@ def _imported(registry, tag):
         return cr.fetchone()
 
 
+def _figure(output, name):
+    """A figure the worker printed at its end (``name=value``)."""
+    assert name + '=' in output, output[-3000:]
+    return float(output.split(name + '=')[1].split()[0])
+
+
 def _synced(output):
-    assert 'synced=' in output, output[-3000:]
-    return int(output.split('synced=')[1].split()[0])
+    return int(_figure(output, 'synced'))
 
 
-def test_two_processes_never_exceed_the_profile_limit(profile):
+def _worker(boxes, *options):
+    return subprocess.Popen(worker_args(boxes, '--cron', *options), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True)
+
+
+def _wait_for(path, worker):
+    deadline = time.monotonic() + 240  # generous: the worker starts Odoo on a busy machine
+    while not path.exists():
+        assert worker.poll() is None, worker.communicate()[0][-3000:]
+        assert time.monotonic() < deadline, 'worker never paused'
+        time.sleep(0.05)
+
+
+def test_two_processes_never_exceed_the_profile_limit(profile, tmp_path):
+    """Worker A stops in the middle of its first mailbox, holding the profile's only
+    connection; worker B, another process, runs the same cron meanwhile: it must be turned
+    away from every other mailbox (it competed, and lost). Then both run freely until all
+    is synced; the proxy never saw two connections open at once."""
     proxy, registry, ids, tag = profile
     boxes = ','.join(map(str, ids['boxes']))
-    synced = 0
-    for _round in range(10):
-        workers = [subprocess.Popen(worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, universal_newlines=True)
-                   for _worker in range(2)]
-        synced += sum(_synced(worker.communicate(timeout=300)[0]) for worker in workers)
+    first, rival = _worker(boxes, '--pause-at', 1, '--signal-dir', tmp_path), None
+    try:
+        _wait_for(tmp_path / 'paused', first)
+        assert (proxy.connections, proxy.open) == (1, 1), 'A holds its connection while paused'
+        second = subprocess.run(worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True, timeout=300).stdout
+        assert (_synced(second), _figure(second, 'busy')) == (0, MAILBOXES - 1), second[-3000:]
+        assert proxy.connections == 1, 'B opened no connection of its own'
+        (tmp_path / 'go').touch()
+        rival = _worker(boxes)  # runs while A finishes
+        synced = _synced(first.communicate(timeout=300)[0]) + _synced(rival.communicate(timeout=300)[0])
+    finally:
+        for worker in (first, rival):
+            if worker is not None and worker.poll() is None:
+                worker.kill()
+    for _round in range(10):  # what both turned down is left to later runs
         if synced >= MAILBOXES:
             break
+        workers = [_worker(boxes) for _number in range(2)]
+        synced += sum(_synced(worker.communicate(timeout=300)[0]) for worker in workers)
     assert synced == MAILBOXES
     assert proxy.peak == 1, 'connections open at once: %d (limit 1)' % proxy.peak
     assert proxy.connections == MAILBOXES
@@ -84,6 +119,8 @@ def test_two_processes_never_exceed_the_profile_limit(profile):
 
 
 def test_a_worker_without_a_free_connection_moves_on(profile):
+    """Each mailbox is tried once and skipped: the worker returns long before its cron
+    budget (waiting for a slot would spend it)."""
     proxy, registry, ids, tag = profile
     boxes = ','.join(map(str, ids['boxes']))
     with registry.cursor() as holder:  # another worker holds the profile's only connection
@@ -91,9 +128,10 @@ def test_a_worker_without_a_free_connection_moves_on(profile):
                        [SLOT_CLASS['incoming'], ids['server'] * SLOTS_PER_PROFILE])
         out = subprocess.run(worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, universal_newlines=True, timeout=300).stdout
-        assert _synced(out) == 0 and proxy.connections == 0
+        assert (_synced(out), _figure(out, 'busy'), proxy.connections) == (0, MAILBOXES, 0), out[-3000:]
+        assert _figure(out, 'seconds') < CRON_BUDGET / 4, out[-3000:]
         holder.execute('SELECT pg_advisory_unlock_all()')
     out = subprocess.run(worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=300).stdout
-    assert _synced(out) == MAILBOXES
+    assert (_synced(out), _figure(out, 'busy')) == (MAILBOXES, 0), out[-3000:]
     assert _imported(registry, tag) == (MAILBOXES * MESSAGES, MAILBOXES * MESSAGES)

@@ -20,9 +20,10 @@ from ..procs import free_port
 from . import autodiscover, control
 from .auth import Authenticator, Connection
 from .dns_server import DnsServer
-from .operations import HANDLERS, sync
+from .operations import HANDLERS, items, sync
 from .operations.context import Context
-from .soap import Request, SoapFault, envelope, fault_envelope, local, mq
+from .soap import (Request, SoapFault, envelope, fault_envelope, local, mq, operation_response,
+                   response_message)
 from .store import Store, StoreError
 
 EWS_PATH = '/ews/exchange.asmx'
@@ -36,7 +37,13 @@ TEXTS = {
     'ErrorAccessDenied': 'Access is denied. Check credentials and try again.',
     'ErrorItemNotFound': 'The specified object was not found in the store.',
     'ErrorInvalidSyncStateData': 'Synchronization state data is corrupt or otherwise invalid.',
+    'ErrorStaleObject': 'The change key of the item is missing or out of date.',
+    'ErrorChangeKeyRequiredForWriteOperations': 'A current change key is required to write this item.',
 }
+# An injected per-item error on a write refuses it before anything is applied, as Exchange
+# does (the element that names the items, to answer one message per item).
+WRITE_ITEMS = {'CreateItem': 'Items', 'UpdateItem': 'ItemChanges', 'DeleteItem': 'ItemIds',
+               'SendItem': 'ItemIds', 'MoveItem': 'ItemIds', 'CopyItem': 'ItemIds'}
 
 Fault = collections.namedtuple('Fault', 'code text back_off_ms')
 Call = collections.namedtuple('Call', 'operation user impersonate auth')
@@ -134,6 +141,13 @@ class EwsServer(object):
         self.dns = None
         self.autodiscover = None
         self.faults = collections.defaultdict(list)
+        # MimeContent bytes one GetItem may ask for (None: no limit). Exchange charges a request
+        # by the work it causes and answers ErrorServerBusy with BackOffMilliseconds once a
+        # throttling budget is spent ("EWS throttling in Exchange":
+        # https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/ews-throttling-in-exchange);
+        # here the cost of a request is the size of the MIME it converts; one item alone passes.
+        self.mime_budget = None
+        self.mime_back_off_ms = 60000
         self.calls = []
         self.errors = []  # tracebacks of bugs in this server, for tests to assert on
         self._lock = threading.Lock()
@@ -172,11 +186,12 @@ class EwsServer(object):
         self.store.add_account(address, password, impersonation)
         return address
 
-    def inject(self, operation, code, back_off_ms=None, times=1, text=None):
-        """Make the next ``times`` calls of ``operation`` fail with ``code``."""
+    def inject(self, operation, code, back_off_ms=None, times=1, text=None, after=0):
+        """Make the next ``times`` calls of ``operation`` fail with ``code`` (once ``after``
+        calls of it have gone through)."""
         with self._lock:
             self.faults[operation].extend(
-                [Fault(code, text or TEXTS.get(code, code), back_off_ms)] * times)
+                [None] * after + [Fault(code, text or TEXTS.get(code, code), back_off_ms)] * times)
 
     def _take_fault(self, operation):
         with self._lock:
@@ -194,6 +209,15 @@ class EwsServer(object):
             if fault is not None and fault.code in FAULT_CODES:
                 values = {'BackOffMilliseconds': fault.back_off_ms} if fault.back_off_ms else None
                 raise SoapFault(fault.code, fault.text, values)
+            if request.operation == 'GetItem' and self.mime_budget is not None:
+                with self.store.lock:
+                    cost = items.mime_bytes(Context(self.store, mailbox), request.operation_elem)
+                asked = request.operation_elem.find(mq('ItemIds'))
+                if cost > self.mime_budget and asked is not None and len(asked) > 1:  # one at a time passes
+                    raise SoapFault('ErrorServerBusy', TEXTS['ErrorServerBusy'],
+                                    {'BackOffMilliseconds': self.mime_back_off_ms})
+            if fault is not None and request.operation in WRITE_ITEMS:
+                return 200, envelope(_refused(request, fault))
             handler = HANDLERS.get(request.operation)
             if handler is None:
                 raise SoapFault('ErrorInvalidOperation',
@@ -221,6 +245,15 @@ class EwsServer(object):
             return self.store.mailbox(request.impersonate)
         except StoreError as exc:
             raise SoapFault('ErrorNonExistentMailbox', exc.text)
+
+
+def _refused(request, fault):
+    """The answer to a write refused as a whole: one error message per item it names."""
+    operation = request.operation
+    named = request.operation_elem.find(mq(WRITE_ITEMS[operation]))
+    count = len(named) if named is not None and len(named) else 1
+    return operation_response(operation, [response_message(operation, fault.code, fault.text)
+                                          for _number in range(count)])
 
 
 def _fail_messages(response, fault):

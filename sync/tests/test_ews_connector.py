@@ -9,7 +9,8 @@ import exchangelib
 import pytest
 
 from ..endpoint import Credentials
-from ..errors import ConfigError, SyncStateInvalid, TransientError
+from ..errors import ConfigError, ConflictError, SyncStateInvalid, TransientError
+from .. import ews as ews_module
 from ..ews import EwsConnector, EwsSettings
 
 pytest_plugins = ['devstack.ews.pytest_fixtures']
@@ -46,7 +47,9 @@ def test_sync_pages_mime_and_state(ews_server, account):
         first = conn.sync_changes('inbox', None, 3)
         assert [item.item_id for item in first.created] == ids[:3] and first.more
         assert [item.subject for item in first.created] == ['mail 0', 'mail 1', 'mail 2']
-        assert first.created[0].size == len(raw_email(0)) and first.created[0].received is not None
+        assert first.created[0].size == len(raw_email(0))
+        stored = ews_server.store.find_item(ids[0]).fields['DateTimeReceived'].text
+        assert first.created[0].received.strftime('%Y-%m-%dT%H:%M:%S%z') == stored.replace('Z', '+0000')
         second = conn.sync_changes('inbox', first.state, 3)
         assert [item.item_id for item in second.created] == ids[3:] and not second.more
         messages = list(conn.fetch_mime(ids[:2], folder='inbox'))
@@ -104,7 +107,7 @@ def test_sessions_made_later_keep_the_profile_certificate_setting(ews_server, ac
     untrusting = None
     try:
         state = conn.sync_changes('inbox').state
-        assert exchangelib.protocol.BaseProtocol.HTTP_ADAPTER_CLS is not None
+        assert exchangelib.protocol.BaseProtocol.HTTP_ADAPTER_CLS is ews_module._ThreadAdapter
         # Another profile on the same server that trusts only the system CAs fails...
         n = next(_numbers)
         other, other_password = 'conn%d-%s@example.test' % (n, _RUN), 'pw-%d' % n
@@ -141,3 +144,53 @@ def test_autodiscover_applies_the_profile_auth_type_and_fail_fast(ews_server, ac
             assert [call.auth for call in syncs] == [{'basic': 'Basic', 'ntlm': 'NTLM'}[auth_type]]
         finally:
             conn.close()
+
+
+def test_a_stale_or_missing_change_key_is_a_conflict(ews_server, account):
+    """Besides ErrorIrresolvableConflict, Exchange answers a stale or missing change key
+    with ErrorStaleObject or ErrorChangeKeyRequiredForWriteOperations: the same conflict
+    for the caller (re-read, then write), never a network error.
+    https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/responsecode"""
+    address, password = account
+    conn = connector(ews_server, address, password)
+    try:
+        item_id, change_key = conn.create_record('contact', {'first_name': 'Stale', 'last_name': 'Key'})
+        for code in ('ErrorStaleObject', 'ErrorChangeKeyRequiredForWriteOperations', 'ErrorIrresolvableConflict'):
+            ews_server.inject('UpdateItem', code)
+            with pytest.raises(ConflictError) as info:
+                conn.update_record('contact', item_id, change_key, {'last_name': 'Renamed'})
+            assert info.value.code == 'change_key_mismatch'
+    finally:
+        conn.close()
+
+
+def test_the_category_write_is_retried_once_after_reading_the_item_again(ews_server, account):
+    address, password = account
+    item_id = ews_server.store.deliver(address, raw_email(30))
+    conn = connector(ews_server, address, password)
+    try:
+        ews_server.inject('UpdateItem', 'ErrorStaleObject')  # edited in Outlook between read and write
+        assert conn.set_category(item_id, 'Tracked to Odoo') is True
+        assert ews_server.store.item(item_id)['categories'] == ['Tracked to Odoo']
+        ews_server.inject('UpdateItem', 'ErrorStaleObject', times=2)  # and again: given up, reported
+        with pytest.raises(ConflictError):
+            conn.set_category(item_id, 'Tracked to Odoo', present=False)
+        assert ews_server.store.item(item_id)['categories'] == ['Tracked to Odoo']
+    finally:
+        conn.close()
+
+
+def test_too_many_concurrent_requests_is_a_busy_server(ews_server, account):
+    """ErrorExceededConnectionCount (more concurrent requests than the throttling policy
+    allows) is the server being busy: retried later, and said so, not a network fault."""
+    address, password = account
+    item_id = ews_server.store.deliver(address, raw_email(31))
+    conn = connector(ews_server, address, password)
+    try:
+        ews_server.inject('GetItem', 'ErrorExceededConnectionCount')
+        with pytest.raises(TransientError) as info:
+            list(conn.fetch_mime([item_id]))
+        assert info.value.code == 'server_busy'
+        assert [m.item_id for m in conn.fetch_mime([item_id])] == [item_id]
+    finally:
+        conn.close()

@@ -145,7 +145,8 @@ def test_mime_content_is_the_delivered_bytes(ews_server, user):
     assert item.sender.name == 'Alice Sender'
     assert [r.email_address for r in item.to_recipients] == [address]
     assert item.size == len(raw) and item.categories is None
-    assert item.datetime_received.tzinfo is not None
+    stored = ews_server.store.find_item(item.id).fields['DateTimeReceived'].text
+    assert item.datetime_received.strftime('%Y-%m-%dT%H:%M:%S%z') == stored.replace('Z', '+0000')
 
 
 def test_find_item_restrictions_and_order(ews_server, user):

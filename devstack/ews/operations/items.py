@@ -69,6 +69,19 @@ def get_item(ctx, op):
     return operation_response('GetItem', messages)
 
 
+def mime_bytes(ctx, op):
+    """Bytes of MimeContent a GetItem asks for (what Exchange spends its time converting)."""
+    if not Shape(op.find(mq('ItemShape'))).mime:
+        return 0
+    total = 0
+    for elem in op.find(mq('ItemIds')):
+        try:
+            total += len(getattr(ctx.item(elem), 'mime', None) or b'')
+        except StoreError:
+            continue
+    return total
+
+
 def _saved_folder(ctx, op, default):
     saved = op.find(mq('SavedItemFolderId'))
     if saved is not None:
