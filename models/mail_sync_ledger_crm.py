@@ -37,7 +37,7 @@ class MailSyncLedgerCrm(models.Model):
             try:
                 message = mailbox._fetch_one(row)
             except SyncError as exc:
-                raise UserError(self.env['mail.sync.log'].describe(exc, mailbox=mailbox))
+                raise UserError(self.env['mail.sync.log']._describe(exc, mailbox=mailbox))
             name, address = (message.addressees or [('', '')])[0] if row.sent else message.sender
             partner = address and self.env['res.partner'].sudo().search(
                 [('email', '=ilike', address)], limit=1)
