@@ -11,4 +11,4 @@ test: setup
 	@PYTHONPATH=$(CURDIR) PYTHONWARNINGS='ignore:Python 3.7 is no longer supported' .venv/bin/python -m devstack.testrun
 
 clean:
-	rm -rf .build
+	rm -rf .build sync/build sync/*.egg-info

@@ -55,3 +55,87 @@ class SyncStateInvalid(SyncError):
 class ConflictError(SyncError):
     """The remote item changed since we read it (stale change key): read it again and
     decide before writing (code ``change_key_mismatch``)."""
+
+
+# Every code an error carries, in sync/ and in the Odoo layer, with a default user
+# text in English. The Odoo layer shows its own translated text for a code
+# (mail.sync.log's describe); these are the fallback and the list to translate.
+# sync/tests/test_error_codes.py fails when a code is raised that is not here.
+ACCESS_DENIED = 'access_denied'
+AUTH_FAILED = 'auth_failed'
+AUTODISCOVER_FAILED = 'autodiscover_failed'
+BAD_ENCRYPTION = 'bad_encryption'
+CHANGE_KEY_MISMATCH = 'change_key_mismatch'
+CONNECTION_LOST = 'connection_lost'
+CONNECTION_REFUSED = 'connection_refused'
+FOLDER_MISSING = 'folder_missing'
+IMPERSONATION_DENIED = 'impersonation_denied'
+ITEM_MISSING = 'item_missing'
+MAILBOX_MISSING = 'mailbox_missing'
+MISSING_EWS_URL = 'missing_ews_url'
+MISSING_HOST = 'missing_host'
+MISSING_LOGIN = 'missing_login'
+MISSING_PASSWORD = 'missing_password'
+NETWORK = 'network'
+NO_FREE_CONNECTION = 'no_free_connection'
+NOT_IMPORTED = 'not_imported'
+NOT_SUPPORTED = 'not_supported'
+PROTOCOL = 'protocol'
+RECIPIENTS_REFUSED = 'recipients_refused'
+SECRET_KEY_MISSING = 'secret_key_missing'
+SECRET_UNREADABLE = 'secret_unreadable'
+SENDER_REFUSED = 'sender_refused'
+SERVER_BUSY = 'server_busy'
+SMTP_AUTH_UNSUPPORTED = 'smtp_auth_unsupported'
+STARTTLS_UNSUPPORTED = 'starttls_unsupported'
+SYNC_STATE_INVALID = 'sync_state_invalid'
+TIMEOUT = 'timeout'
+TLS_FAILED = 'tls_failed'
+TLS_UNTRUSTED = 'tls_untrusted'
+TOO_LARGE = 'too_large'
+UNEXPECTED = 'unexpected'
+UNKNOWN_HOST = 'unknown_host'
+UNKNOWN_KIND = 'unknown_kind'
+
+DEFAULT_TEXTS = {
+    ACCESS_DENIED: 'The server denied access to this mailbox.',
+    AUTH_FAILED: 'The server refused the login or password.',
+    AUTODISCOVER_FAILED: 'Autodiscover could not find the Exchange server for this address.',
+    BAD_ENCRYPTION: 'The encryption setting is not one of SSL/TLS, STARTTLS or none.',
+    CHANGE_KEY_MISMATCH: 'The item changed on the server since it was read.',
+    CONNECTION_LOST: 'The connection was lost; sync retries later.',
+    CONNECTION_REFUSED: 'Nothing accepts connections at this host and port.',
+    FOLDER_MISSING: 'The folder does not exist on the server.',
+    IMPERSONATION_DENIED: 'The service account may not act as this mailbox.',
+    ITEM_MISSING: 'The item no longer exists on the server.',
+    MAILBOX_MISSING: 'The mailbox does not exist on the server.',
+    MISSING_EWS_URL: 'No EWS URL is set and Autodiscover is off.',
+    MISSING_HOST: 'No server host is set.',
+    MISSING_LOGIN: 'No login is set.',
+    MISSING_PASSWORD: 'No password is set.',
+    NETWORK: 'A network error occurred; sync retries later.',
+    NO_FREE_CONNECTION: 'All connections to the server are in use; sync retries later.',
+    NOT_IMPORTED: 'The email could not be imported.',
+    NOT_SUPPORTED: 'This server type does not offer this channel.',
+    PROTOCOL: 'The server answered something unexpected.',
+    RECIPIENTS_REFUSED: 'The mail server refused the recipients.',
+    SECRET_KEY_MISSING: 'The key that encrypts stored passwords is missing.',
+    SECRET_UNREADABLE: 'A stored password cannot be decrypted; enter it again.',
+    SENDER_REFUSED: 'The mail server refused to send from this address.',
+    SERVER_BUSY: 'The server is busy and asked to slow down; sync retries later.',
+    SMTP_AUTH_UNSUPPORTED: 'The SMTP server does not offer authentication on this connection.',
+    STARTTLS_UNSUPPORTED: 'The server does not offer STARTTLS.',
+    SYNC_STATE_INVALID: 'The server no longer knows the saved sync state; sync starts over.',
+    TIMEOUT: 'The server did not answer in time.',
+    TLS_FAILED: 'The secure connection failed.',
+    TLS_UNTRUSTED: 'The server\'s certificate is not trusted.',
+    TOO_LARGE: 'The email is larger than allowed.',
+    UNEXPECTED: 'An unexpected error occurred.',
+    UNKNOWN_HOST: 'The server name cannot be found.',
+    UNKNOWN_KIND: 'This kind of item is not synchronized.',
+}
+
+
+def default_text(code):
+    """The English user text of ``code``; a code not listed gets the generic one."""
+    return DEFAULT_TEXTS.get(code, DEFAULT_TEXTS[UNEXPECTED])

@@ -126,7 +126,7 @@ def test_credentials_never_show_the_password():
 
 def test_sync_package_never_imports_odoo():
     code = ("import sys; sys.modules['odoo'] = None; sys.path.insert(0, %r)\n"
-            "import sync.imap, sync.pop3, sync.smtp, sync.ews, sync.secretbox, sync.errors\n"
+            "import sync.imap, sync.pop3, sync.smtp, sync.ews, sync.secretbox, sync.errors, sync.fake\n"
             "print('ok')" % ROOT)
     out = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, universal_newlines=True)

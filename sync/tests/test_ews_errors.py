@@ -4,6 +4,7 @@ The full EWS test endpoint comes with the Exchange issue; here a plain HTTP
 server answers 401 the way Exchange does for a wrong password.
 """
 import http.server
+import socket
 import threading
 
 import pytest
@@ -45,10 +46,15 @@ def test_http_401_is_an_auth_error(unauthorized_server):
         EwsConnector(settings, Credentials('jane@example.test', 'wrong')).check()
 
 
+def _closed_port():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
 def test_closed_port_is_transient():
-    from devstack.procs import free_port
     settings = EwsSettings('jane@example.test',
-                           ews_url='http://127.0.0.1:%d/EWS/Exchange.asmx' % free_port(), timeout=5)
+                           ews_url='http://127.0.0.1:%d/EWS/Exchange.asmx' % _closed_port(), timeout=5)
     with pytest.raises(TransientError):
         EwsConnector(settings, Credentials('jane@example.test', 'pw')).check()
 
