@@ -134,3 +134,4 @@ def browser():
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
 from .ews.pytest_fixtures import ews_server  # noqa: F401,E402
+from .oauth.pytest_fixtures import oauth_server  # noqa: F401,E402
