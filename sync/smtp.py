@@ -1,10 +1,12 @@
 """SMTP connector (smtplib with timeouts, TLS and our error mapping)."""
+import base64
 import smtplib
 import socket
 
 from .connector import Connector
 from .endpoint import auth_error, map_network_error
-from .errors import ConfigError, PermanentError, TransientError
+from .errors import AuthError, ConfigError, PermanentError, TransientError
+from .oauth import BearerToken, sasl_error
 
 
 class SmtpConnector(Connector):
@@ -27,14 +29,40 @@ class SmtpConnector(Connector):
                 client.ehlo()
             if not client.has_extn('auth'):
                 raise ConfigError('smtp_auth_unsupported', '%s:%s' % (ep.host, ep.port))
-            try:
-                client.login(self.credentials.login, self.credentials.password)
-            except smtplib.SMTPAuthenticationError as exc:
-                raise auth_error(exc.smtp_error)
+            if isinstance(self.credentials, BearerToken):
+                self._login_bearer(client)
+            else:
+                try:
+                    client.login(self.credentials.login, self.credentials.password)
+                except smtplib.SMTPAuthenticationError as exc:
+                    raise auth_error(exc.smtp_error)
         except Exception as exc:
             self.close()
             raise self._map(exc)
         return client
+
+    def _login_bearer(self, client):
+        """AUTH XOAUTH2 (what Microsoft 365 and Gmail accept); a refused token is renewed once."""
+        creds = self.credentials
+        if 'XOAUTH2' not in (client.esmtp_features.get('auth') or '').upper().split():
+            raise ConfigError('oauth_mechanism_unsupported', '%s:%s XOAUTH2' % (
+                self.endpoint.host, self.endpoint.port))
+        while True:
+            said = []
+
+            def answer(challenge=None, said=said):
+                if challenge is not None:  # error challenge: answer empty, the server says 535
+                    said.append(sasl_error(base64.b64encode(challenge)))
+                    return ''
+                return base64.b64decode(creds.sasl(None, 0, 'XOAUTH2')).decode('utf-8')
+            try:
+                client.auth('XOAUTH2', answer, initial_response_ok=True)
+                return
+            except smtplib.SMTPAuthenticationError as exc:
+                if creds.renew():
+                    continue
+                raise AuthError('oauth_token_refused', '%s %s %s' % (
+                    exc.smtp_code, exc.smtp_error.decode('utf-8', 'replace'), said[-1] if said else ''))
 
     def check(self):
         """Connection test: EHLO, STARTTLS and AUTH. Returns a summary."""
