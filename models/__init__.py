@@ -1,5 +1,6 @@
 from . import mail_sync_secret_mixin
 from . import mail_sync_log
+from . import mail_sync_log_oauth
 from . import mail_sync_server
 from . import mail_sync_server_oauth
 from . import mail_sync_oauth_token

@@ -1,5 +1,4 @@
 """SMTP connector (smtplib with timeouts, TLS and our error mapping)."""
-import base64
 import smtplib
 import socket
 
@@ -48,21 +47,20 @@ class SmtpConnector(Connector):
             raise ConfigError('oauth_mechanism_unsupported', '%s:%s XOAUTH2' % (
                 self.endpoint.host, self.endpoint.port))
         while True:
-            said = []
-
-            def answer(challenge=None, said=said):
-                if challenge is not None:  # error challenge: answer empty, the server says 535
-                    said.append(sasl_error(base64.b64encode(challenge)))
-                    return ''
-                return base64.b64decode(creds.sasl(None, 0, 'XOAUTH2')).decode('utf-8')
+            error = ''
             try:
-                client.auth('XOAUTH2', answer, initial_response_ok=True)
+                code, answer = client.docmd('AUTH', 'XOAUTH2 ' + creds.sasl(None, 0, 'XOAUTH2'))
+                if code == 334:  # the error challenge: answer empty, the server then says 535
+                    error = sasl_error(answer)
+                    code, answer = client.docmd('')
+                if code != 235:
+                    raise smtplib.SMTPAuthenticationError(code, answer)
                 return
             except smtplib.SMTPAuthenticationError as exc:
                 if creds.renew():
                     continue
                 raise AuthError('oauth_token_refused', '%s %s %s' % (
-                    exc.smtp_code, exc.smtp_error.decode('utf-8', 'replace'), said[-1] if said else ''))
+                    exc.smtp_code, exc.smtp_error.decode('utf-8', 'replace'), error))
 
     def check(self):
         """Connection test: EHLO, STARTTLS and AUTH. Returns a summary."""

@@ -35,7 +35,7 @@ def consent(oauth, authorize_url, login, password, action='accept'):
 class OAuthCase(MailSyncCase):
     """MailSyncCase with ``self.oauth`` (the authorization server) and OAuth profiles."""
 
-    SCOPES = 'mail.imap mail.pop mail.smtp mail.ews'
+    SCOPES = 'mail.access mail.send mail.ews'
 
     def new_client(self, secret=None, **values):
         client_id = 'app-%d-%s' % (next(_numbers), RUN)
@@ -53,6 +53,9 @@ class OAuthCase(MailSyncCase):
         else:
             vals.update(oauth_issuer=self.oauth.issuer)
         vals.update(values)
+        if vals.get('server_type') == 'exchange':
+            vals.update(name='Exchange OAuth test', ews_locate='url', timeout=10)
+            return self.Server.sudo(self.manager).create(vals)
         return self.make_server(**vals)
 
     def oauth_user(self, login=None):

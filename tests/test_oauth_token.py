@@ -22,7 +22,7 @@ class TestOAuthToken(OAuthCase):
         token = mailbox._oauth_access_token()
         claims = jwt.decode(token, options={'verify_signature': False})
         self.assertEqual(claims['client_id'], client_id)
-        self.assertIn('mail.imap', claims['scp'].split())
+        self.assertIn('mail.access', claims['scp'].split())
         self.assertEqual(mailbox._oauth_access_token(), token, 'a valid token is reused')
         requests_made = self.oauth.authority.token_requests(client_id=client_id)
         self.assertEqual(len(requests_made) - before, 1)
@@ -42,16 +42,16 @@ class TestOAuthToken(OAuthCase):
         self.assertIn('unauthorized_client', caught.exception.detail)
 
     def test_app_only_missing_scope_is_named(self):
-        client_id, secret = self.new_client(app_scopes=['mail.imap'])
+        client_id, secret = self.new_client(app_scopes=['mail.access'])
         server = self.make_oauth_server(client_id, secret)
         mailbox = self.make_mailbox(self.manager, server)
         with self.assertRaises(AuthError) as caught:
             mailbox._oauth_access_token()
         self.assertEqual(caught.exception.code, 'oauth_scope_missing')
-        self.assertIn('mail.smtp', caught.exception.detail)
+        self.assertIn('mail.send', caught.exception.detail)
 
     def test_wrong_client_secret(self):
-        client_id, _secret = self.new_client(app_scopes=['mail.imap'])
+        client_id, _secret = self.new_client(app_scopes=['mail.access'])
         server = self.make_oauth_server(client_id, 'not-the-secret')
         mailbox = self.make_mailbox(self.manager, server)
         with self.assertRaises(AuthError) as caught:
@@ -102,7 +102,7 @@ class TestOAuthToken(OAuthCase):
             self.oauth.authority.set_skew(0)
 
     def test_secret_is_write_only(self):
-        client_id, secret = self.new_client(app_scopes=['mail.imap'])
+        client_id, secret = self.new_client(app_scopes=['mail.access'])
         server = self.make_oauth_server(client_id, secret)
         values = server.read(['oauth_secret', 'oauth_secret_set'])[0]
         self.assertFalse(values['oauth_secret'])
