@@ -24,6 +24,7 @@ from . import mail_sync_conflict
 from . import calendar_event
 from . import mail_activity
 from . import res_users
+from . import res_users_oauth
 from . import res_config_settings
 from . import mail_message
 from . import mail_sync_migration

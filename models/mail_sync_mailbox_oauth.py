@@ -36,6 +36,15 @@ class MailSyncMailbox(models.Model):
     oauth_email = fields.Char(compute='_compute_oauth_state', string='Connected Address')
     auth_method = fields.Selection(related='server_id.auth_method', readonly=True)
     oauth_token_mode = fields.Selection(related='server_id.oauth_token_mode', readonly=True)
+    oauth_connect_link = fields.Char(
+        compute='_compute_oauth_connect_link', string='Link to Send the User',
+        help='The user opens it signed in to Odoo and connects their mailbox at the provider.')
+
+    def _compute_oauth_connect_link(self):
+        base = (self.env['ir.config_parameter'].sudo().get_param('web.base.url') or '').rstrip('/')
+        for mailbox in self:
+            mailbox.oauth_connect_link = isinstance(mailbox.id, int) and \
+                '%s/mail_sync/oauth/start?mailbox=%d' % (base, mailbox.id)
 
     def _compute_oauth_state(self):
         rows = {}
@@ -133,6 +142,26 @@ class MailSyncMailbox(models.Model):
             row_id = Token._row(cr, self.server_id.id, self.id)
             Token._store(cr, row_id, response, email=response.email)
 
+    def _oauth_after_connect(self):
+        """After the user connected (or reconnected) the mailbox: log it and resume what a dead
+        grant had suspended, through Test & Enable with a real token on each channel. A mailbox a
+        manager never enabled in this database (or a copied one) waits for them. Returns what to
+        tell the user."""
+        self.ensure_one()
+        box = self.sudo()
+        self.env['mail.sync.log'].record(
+            'oauth_connected', _('Mailbox connected to the OAuth provider as %s by %s.') % (
+                box.oauth_email or box.email, self.env.user.name), mailbox=box, severity='info')
+        enabled_here = box.state in ('enabled', 'suspended') and box.db_uuid == box._current_db_uuid()
+        if not (enabled_here or (box.state == 'draft' and box.approved)):
+            return _('Your mailbox %s is connected. Synchronization starts once an administrator '
+                     'has enabled it.') % box.email
+        if box._test_and_enable():
+            return _('Your mailbox %s is connected and synchronizing.') % box.email
+        failed = [box[channel + '_test_message'] for channel in ('incoming', 'outgoing', 'act')
+                  if box[channel + '_test_state'] == 'failure']
+        return _('Your mailbox %s is connected, but a test failed: %s') % (box.email, ' '.join(failed))
+
     def action_oauth_disconnect(self):
         """Forget this mailbox's OAuth grant (the user's own, or a manager's action)."""
         self._oauth_check_owner()
@@ -168,8 +197,3 @@ class MailSyncMailbox(models.Model):
             self.env.cr.execute('DELETE FROM mail_sync_oauth_token WHERE server_key = %s AND mailbox_key = %s',
                                 [server_id, mailbox_id])
         return result
-
-    @api.model
-    def _oauth_connect_link(self):
-        base = self.env['ir.config_parameter'].sudo().get_param('web.base.url') or ''
-        return base.rstrip('/') + '/mail_sync/oauth/start'
