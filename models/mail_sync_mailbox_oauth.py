@@ -20,10 +20,13 @@ trouble raises ``TransientError``.
 """
 import logging
 
+import psycopg2
+from psycopg2.errorcodes import LOCK_NOT_AVAILABLE
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..sync.errors import AuthError, ConfigError, SyncError
+from ..sync.errors import AuthError, ConfigError, TransientError
 from ..sync.oauth import BearerToken, missing_scopes
 
 _logger = logging.getLogger(__name__)
@@ -89,8 +92,17 @@ class MailSyncMailbox(models.Model):
             if token:
                 return token
             provider = server._oauth_provider()
+            # Odoo's transactions are REPEATABLE READ: the row lock must be taken in READ
+            # COMMITTED, so that after waiting for it we read what the other worker stored.
+            cr.commit()
+            cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
             cr.execute("SET LOCAL lock_timeout = %s", ['%ds' % (2 * server.timeout + 5)])
-            token = Token._valid_access(cr, row_id, refused, lock=True)
+            try:
+                token = Token._valid_access(cr, row_id, refused, lock=True)
+            except psycopg2.OperationalError as exc:
+                if exc.pgcode != LOCK_NOT_AVAILABLE:
+                    raise
+                raise TransientError('oauth_lock_timeout', server.name, retry_after=60)
             if token:  # another worker refreshed while we waited for the lock
                 return token
             row = Token.with_env(Token.env(cr=cr)).browse(row_id)

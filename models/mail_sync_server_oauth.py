@@ -14,6 +14,7 @@ PROVIDERS = [
     ('oidc', 'Other OpenID Connect provider'),
 ]
 ENTRA_HOST = 'https://login.microsoftonline.com'
+IDENTITY_FIELDS = {'oauth_provider', 'oauth_client_id', 'oauth_tenant', 'oauth_authority', 'oauth_issuer'}
 CALLBACK_PATH = '/mail_sync/oauth/callback'
 
 # What an admin would otherwise look up: hosts, ports and scopes of each provider.
@@ -142,6 +143,18 @@ class MailSyncServer(models.Model):
             self.ews_locate, self.ews_url = 'url', preset['ews_url']
         scopes = preset.get('app_scopes', {}) if self.oauth_token_mode == 'app' else {}
         self.oauth_scopes = scopes.get(kind) or preset['scopes'].get(kind) or self.oauth_scopes
+
+    def write(self, vals):
+        """Tokens obtained for another application (client, provider, tenant, issuer) are
+        worthless: forget them all; other OAuth changes drop the app-only token."""
+        result = super(MailSyncServer, self).write(vals)
+        if set(vals) & IDENTITY_FIELDS:
+            for server in self:
+                with self.pool.cursor() as cr:
+                    self.env['mail.sync.oauth.token']._forget(cr, server.id)
+        elif set(vals) & {'oauth_scopes', 'oauth_token_mode'}:
+            self._oauth_forget_tokens()
+        return result
 
     # ------------------------------------------------------------------ tokens
     def _oauth_provider(self):

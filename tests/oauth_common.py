@@ -10,6 +10,7 @@ from .common import MailSyncCase
 
 _numbers = itertools.count()
 RUN = uuid.uuid4().hex[:8]
+REDIRECT = 'http://127.0.0.1/mail_sync/oauth/callback'
 
 
 @pytest.fixture(scope='class')
@@ -40,7 +41,7 @@ class OAuthCase(MailSyncCase):
     def new_client(self, secret=None, **values):
         client_id = 'app-%d-%s' % (next(_numbers), RUN)
         secret = secret or 'secret-%s' % uuid.uuid4().hex
-        values.setdefault('redirect_uris', ['http://127.0.0.1/mail_sync/oauth/callback'])
+        values.setdefault('redirect_uris', [REDIRECT])
         self.oauth.authority.add_client(client_id, secret, **values)
         return client_id, secret
 
@@ -64,14 +65,18 @@ class OAuthCase(MailSyncCase):
         self.oauth.authority.add_user(login, 'idp-' + password)
         return login, 'idp-' + password
 
-    def connect_delegated(self, mailbox, login, password, redirect_uri='http://127.0.0.1/mail_sync/oauth/callback'):
-        """Run the authorization code flow with PKCE for ``mailbox`` and store the grant."""
-        from odoo.addons.mail_sync.sync.oauth import pkce_pair
-        provider = mailbox.server_id._oauth_provider()
-        verifier, challenge = pkce_pair()
-        url = provider.authorization_url(redirect_uri, 'state-1', challenge, login_hint=login)
-        answer = consent(self.oauth, url, login, password)
-        assert answer.get('state') == 'state-1', answer
-        response = provider.exchange_code(answer['code'], redirect_uri, verifier)
-        mailbox._oauth_store_grant(response)
-        return response
+    def connect_delegated(self, mailbox, login, password):
+        return connect_delegated(self.oauth, mailbox, login, password)
+
+
+def connect_delegated(oauth, mailbox, login, password, redirect_uri=REDIRECT):
+    """Run the authorization code flow with PKCE for ``mailbox`` and store the grant."""
+    from odoo.addons.mail_sync.sync.oauth import pkce_pair
+    provider = mailbox.server_id._oauth_provider()
+    verifier, challenge = pkce_pair()
+    url = provider.authorization_url(redirect_uri, 'state-1', challenge, login_hint=login)
+    answer = consent(oauth, url, login, password)
+    assert answer.get('state') == 'state-1', answer
+    response = provider.exchange_code(answer['code'], redirect_uri, verifier)
+    mailbox._oauth_store_grant(response)
+    return response

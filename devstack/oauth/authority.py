@@ -62,6 +62,7 @@ class Authority(object):
         self.access_ttl = 3600
         self.code_ttl = 60
         self.unlicensed = set()  # logins whose mailbox "has no licence" (resource servers refuse)
+        self.token_delay = 0.0  # seconds each /token request takes (to make races visible)
 
     # ------------------------------------------------------------------ control
     def now(self):
@@ -131,6 +132,10 @@ class Authority(object):
             return [r for r in self.requests
                     if grant_type in (None, r['grant_type']) and client_id in (None, r['client_id'])
                     and login in (None, r['login']) and ok in (None, r['error'] is None)]
+
+    def set_token_delay(self, seconds):
+        """Make every /token request take ``seconds`` (a slow provider; races show up)."""
+        self.token_delay = float(seconds)
 
     def reset_counts(self):
         with self.lock:
@@ -296,6 +301,8 @@ class Authority(object):
         grant_type = form.get('grant_type')
         entry = {'grant_type': grant_type, 'client_id': client_id or form.get('client_id'),
                  'login': None, 'error': None, 'time': time.time()}
+        if self.token_delay:
+            time.sleep(self.token_delay)
         with self.lock:
             self.requests.append(entry)
             try:

@@ -34,7 +34,7 @@ from .authority import Authority, OAuthError
 
 CONTROL = ('add_client', 'add_user', 'disable_user', 'grant_consent', 'revoke_consent',
            'expire_tokens', 'set_skew', 'token_requests', 'reset_counts', 'set_app_scopes',
-           'add_redirect_uri')
+           'add_redirect_uri', 'set_token_delay')
 
 CONSENT_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Sign in - devstack identity</title></head>
