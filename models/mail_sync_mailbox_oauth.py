@@ -27,7 +27,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..sync.errors import AuthError, ConfigError, TransientError
-from ..sync.oauth import BearerToken, missing_scopes
+from ..sync.oauth import BearerToken
 
 _logger = logging.getLogger(__name__)
 
@@ -127,21 +127,6 @@ class MailSyncMailbox(models.Model):
             _logger.info('OAuth token refreshed for %s (profile %s)', 'mailbox %s' % self.id
                          if per_mailbox else 'app', server.id)
             return response.access_token
-
-    def _oauth_scope_problem(self, token_scope, channel):
-        """Scopes of the profile that the provider did not grant, for Test & Enable."""
-        needed = (self.server_id.sudo().oauth_scopes or '').split()
-        return missing_scopes(token_scope, needed)
-
-    def _oauth_granted_scope(self):
-        self.ensure_one()
-        server = self.server_id.sudo()
-        key = self.id if server._oauth_token_per_mailbox() else 0
-        with self.pool.cursor() as cr:
-            cr.execute('SELECT scope FROM mail_sync_oauth_token WHERE server_key = %s AND mailbox_key = %s',
-                       [server.id, key])
-            row = cr.fetchone()
-        return row[0] if row else None
 
     # ------------------------------------------------------------------ connecting (delegated)
     def _oauth_store_grant(self, response):

@@ -3,6 +3,8 @@ authorization server: app-only (msal for Entra ID, plain OIDC), delegated refres
 rotation, a revoked grant, clock skew, and tokens encrypted at rest."""
 import jwt
 
+from odoo.exceptions import ValidationError
+
 from odoo.addons.mail_sync.sync.errors import AuthError
 
 from .oauth_common import OAuthCase, oauth_on_class  # noqa: F401 (fixture)
@@ -109,3 +111,49 @@ class TestOAuthToken(OAuthCase):
         self.assertTrue(values['oauth_secret_set'])
         self.env.cr.execute('SELECT * FROM mail_sync_server WHERE id = %s', [server.id])
         self.assertNotIn(secret, repr(self.env.cr.fetchall()))
+
+    def test_provider_presets_fill_hosts_ports_and_scopes(self):
+        server = self.Server.new({'name': 'M365', 'server_type': 'imap', 'auth_method': 'oauth',
+                                  'oauth_provider': 'entra', 'oauth_token_mode': 'delegated'})
+        server._onchange_oauth_preset()
+        self.assertEqual((server.incoming_host, server.incoming_port, server.incoming_encryption),
+                         ('outlook.office365.com', 993, 'ssl'))
+        self.assertEqual((server.outgoing_host, server.outgoing_port), ('smtp.office365.com', 587))
+        self.assertIn('https://outlook.office.com/IMAP.AccessAsUser.All', server.oauth_scopes)
+        self.assertEqual(server.credential_mode, 'mailbox')
+        server.server_type = 'pop3'
+        server._onchange_oauth_preset()
+        self.assertEqual(server.incoming_port, 995)
+        self.assertIn('POP.AccessAsUser.All', server.oauth_scopes)
+        server.oauth_token_mode = 'app'
+        server._onchange_oauth_preset()
+        self.assertEqual(server.oauth_scopes, 'https://outlook.office365.com/.default')
+        self.assertEqual(server.credential_mode, 'profile')
+        google = self.Server.new({'name': 'G', 'server_type': 'pop3', 'auth_method': 'oauth',
+                                  'oauth_provider': 'google', 'oauth_token_mode': 'delegated'})
+        google._onchange_oauth_preset()
+        self.assertEqual((google.incoming_host, google.incoming_port), ('pop.gmail.com', 995))
+        self.assertEqual((google.outgoing_host, google.oauth_scopes), ('smtp.gmail.com', 'https://mail.google.com/'))
+
+    def test_profile_settings_are_checked_when_entered(self):
+        client_id, secret = self.new_client()
+        with self.assertRaises(ValidationError):
+            self.make_oauth_server(client_id, secret, oauth_client_id=False)
+        with self.assertRaises(ValidationError):
+            self.make_oauth_server(client_id, secret, provider='entra', oauth_tenant=False)
+        with self.assertRaises(ValidationError):
+            self.make_oauth_server(client_id, secret, oauth_issuer='http://sso.example.test')
+        self.env['ir.config_parameter'].set_param('web.base.url', 'https://odoo.example.test/')
+        server = self.make_oauth_server(client_id, secret, mode='delegated')
+        self.assertEqual(server.oauth_redirect_url, 'https://odoo.example.test/mail_sync/oauth/callback')
+
+    def test_changing_the_client_forgets_its_tokens(self):
+        client_id, secret = self.new_client(app_scopes=self.SCOPES.split())
+        server = self.make_oauth_server(client_id, secret)
+        mailbox = self.make_mailbox(self.manager, server)
+        first = mailbox._oauth_access_token()
+        other_id, other_secret = self.new_client(app_scopes=self.SCOPES.split())
+        server.sudo(self.manager).write({'oauth_client_id': other_id, 'oauth_secret': other_secret})
+        second = mailbox._oauth_access_token()
+        self.assertNotEqual(first, second)
+        self.assertEqual(jwt.decode(second, options={'verify_signature': False})['client_id'], other_id)
