@@ -6,6 +6,7 @@ import os
 import re
 import urllib.parse
 import uuid
+import xmlrpc.client
 
 import pytest
 import requests
@@ -197,3 +198,22 @@ def test_connect_refuses_another_address_replays_and_foreign_links(setup, odoo_h
     # Disconnect: the grant is forgotten.
     odoo_http.rpc(login, password, 'res.users', 'action_mail_sync_oauth_disconnect', [uid])
     assert setup.rpc('mail.sync.mailbox', 'read', [box], ['oauth_connected'])[0]['oauth_connected'] is False
+
+
+def test_oauth_methods_through_rpc_check_their_caller(setup, odoo_http, oauth_server):
+    uid, login, password, box, address, idp_password = setup.user('hana')
+    uid2, login2, password2, box2, _address2, _idp2 = setup.user('ivan')
+    session = _session(odoo_http, login, password)
+    back = _consent(oauth_server, _start(session, odoo_http, box), address, idp_password)
+    assert session.get(back, timeout=30).status_code == 200
+    ivan = lambda model, method, *a, **k: odoo_http.rpc(login2, password2, model, method, *a, **k)  # noqa: E731
+    for model, method, ids in (('mail.sync.mailbox', 'action_oauth_disconnect', [box]),
+                               ('mail.sync.mailbox', 'action_oauth_connect', [box]),
+                               ('res.users', 'action_mail_sync_oauth_disconnect', [uid]),
+                               ('res.users', 'action_mail_sync_oauth_connect', [uid]),
+                               ('mail.sync.mailbox', '_oauth_access_token', [box2]),
+                               ('mail.sync.server', 'action_oauth_test', [setup.server_id])):
+        with pytest.raises(xmlrpc.client.Fault):
+            ivan(model, method, ids)
+    # Hana's grant survived all that.
+    assert setup.rpc('mail.sync.mailbox', 'read', [box], ['oauth_connected'])[0]['oauth_connected'] is True
