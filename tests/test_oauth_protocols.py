@@ -120,3 +120,14 @@ class TestOAuthProtocols(OAuthCase):
             'user_id': self.manager.id, 'server_id': server.id, 'email': address})
         self.assertFalse(mailbox._test_and_enable())
         self.assertIn('refused the OAuth token', mailbox.incoming_test_message)
+
+    def test_unlicensed_mailbox_is_explained(self):
+        mailbox, _client = self.delegated_mailbox()
+        self.oauth.authority.unlicensed.add(mailbox.email)
+        try:
+            self.assertFalse(mailbox._test_and_enable())
+        finally:
+            self.oauth.authority.unlicensed.discard(mailbox.email)
+        self.assertEqual(mailbox.outgoing_test_state, 'failure')
+        self.assertIn('status=mailbox_not_licensed', mailbox.outgoing_test_message)
+        self.assertIn('the mailbox is licensed', mailbox.outgoing_test_message)

@@ -157,3 +157,31 @@ class TestOAuthToken(OAuthCase):
         second = mailbox._oauth_access_token()
         self.assertNotEqual(first, second)
         self.assertEqual(jwt.decode(second, options={'verify_signature': False})['client_id'], other_id)
+
+    def test_entra_certificate_credential_signs_a_client_assertion(self):
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'mail_sync app')])
+        now = datetime.datetime.utcnow()
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+        cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode('ascii')
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode('ascii')
+        client_id = 'cert-app-%s' % self.id()[-8:]
+        self.oauth.authority.add_client(client_id, None, app_scopes=self.SCOPES.split(),
+                                        public_key_pem=key.public_key().public_bytes(
+                                            serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo))
+        server = self.make_oauth_server(client_id, False, provider='entra', oauth_certificate=key_pem,
+                                        oauth_thumbprint=self.Server._oauth_thumbprint(cert_pem))
+        mailbox = self.make_mailbox(self.manager, server)
+        token = mailbox._oauth_access_token()
+        self.assertEqual(jwt.decode(token, options={'verify_signature': False})['client_id'], client_id)
+        self.assertFalse(server.read(['oauth_certificate'])[0]['oauth_certificate'])
