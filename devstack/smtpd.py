@@ -121,7 +121,8 @@ class SmtpServer(object):
         logging.getLogger('mail.log').setLevel(logging.ERROR)
         common = dict(hostname='127.0.0.1', authenticator=self._authenticate,
                       auth_require_tls=False, auth_required=True,
-                      server_hostname='localhost')
+                      server_hostname='localhost',
+                      auth_exclude_mechanism=[] if self.handler.introspector else ['XOAUTH2'])
         plain = _Controller(self.handler, port=self.port, tls_context=self._context(), **common)
         implicit = _Controller(self.handler, port=self.ssl_port, ssl_context=self._context(), **common)
         for controller in (plain, implicit):
