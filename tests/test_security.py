@@ -126,9 +126,14 @@ class TestOAuthSecrets(OAuthCase):
 
     def test_no_oauth_secret_or_token_in_clear_anywhere(self):
         capture = _Capture()
+        # Listen where the token code logs, whatever another test did to logging's config
+        # (a later dictConfig disables existing loggers; levels may have been raised).
+        ours = logging.getLogger('odoo.addons.mail_sync.models.mail_sync_mailbox_oauth')
+        saved = ours.level, ours.disabled, ours.propagate
+        ours.setLevel(logging.DEBUG)
+        ours.disabled, ours.propagate = False, False
+        ours.addHandler(capture)
         logging.getLogger().addHandler(capture)
-        ours = logging.getLogger('odoo.addons.mail_sync')
-        level, ours.level = ours.level, logging.DEBUG
         try:
             client_id, secret = self.new_client()
             server = self.make_oauth_server(client_id, secret, mode='delegated')
@@ -141,7 +146,9 @@ class TestOAuthSecrets(OAuthCase):
             self.oauth.authority.revoke_consent(login, client_id)
             mailbox._run_cycle('incoming')  # invalid_grant: logged and told, in words
         finally:
-            ours.setLevel(level)
+            ours.removeHandler(capture)
+            ours.setLevel(saved[0])
+            ours.disabled, ours.propagate = saved[1], saved[2]
             logging.getLogger().removeHandler(capture)
         needles = [secret, grant.access_token, grant.refresh_token, current]
         needles += [value[-24:] for value in needles]  # no fragment either
