@@ -37,6 +37,7 @@ mail server and Odoo without any client plugin. See README.md.
         'views/mail_sync_migration_views.xml',
         'wizards/mail_sync_migration_wizard_views.xml',
         'wizards/mail_sync_notice_views.xml',
+        'views/mail_sync_oauth_views.xml',
     ],
     'qweb': ['static/src/xml/mail_sync_origin.xml'],
     'installable': True,

@@ -499,7 +499,8 @@ class MailSyncMigrationWizard(models.TransientModel):
                 errors.append(_('No profile is named "%s".') % row.get('profile', ''))
             elif len(profile) > 1:
                 errors.append(_('Several profiles are named "%s".') % row.get('profile'))
-            if not row.get('password') and not (len(profile) == 1 and profile.credential_mode == 'profile'):
+            if not row.get('password') and not (len(profile) == 1 and (
+                    profile.credential_mode == 'profile' or profile.auth_method == 'oauth')):
                 errors.append(_('The password is missing.'))
             if errors:
                 plan.append(dict(item, action='error', user_id=user.id, message=errors))
