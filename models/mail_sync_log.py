@@ -206,6 +206,25 @@ class MailSyncLog(models.Model):
             'sender_refused': _('The mail server refused to send from this address (%(detail)s): '
                                 'the login may not be allowed to send as the mailbox\'s address.'),
             'too_large': _('The email is larger than this profile allows (%(detail)s).'),
+            'bad_encryption': _('The encryption "%(detail)s" is not one of SSL/TLS, STARTTLS or '
+                                'none: choose one on the email server profile.'),
+            'change_key_mismatch': _('The item changed in Exchange while it was being synchronized '
+                                     '(%(detail)s). Both versions are compared again at the next '
+                                     'sync; nothing is lost.'),
+            'item_missing': _('The item no longer exists on the server (%(detail)s): it was deleted '
+                              'there, and sync treats it as deleted.'),
+            'no_free_connection': _('All connections the profile allows to this server are in use '
+                                    '(%(detail)s). Sync retries in a moment; if this lasts, raise '
+                                    '"Maximum Concurrent Connections" on the profile.'),
+            'not_imported': _('The email could not be imported into Odoo (%(detail)s). It is kept '
+                              'aside in My Mailbox with this reason; the rest of the mailbox goes on.'),
+            'secret_key_missing': _('The key that encrypts stored passwords and tokens cannot be read '
+                                    '(%(detail)s). Restore the key file named by the mail_sync_key_file '
+                                    'option, or enter the passwords again.'),
+            'sync_state_invalid': _('The server no longer knows where the last sync stopped '
+                                    '(%(detail)s). Sync starts over and matches what it already has, '
+                                    'so nothing is imported twice.'),
+            'unknown_kind': _('This kind of item is not synchronized (%(detail)s).'),
         }
         template = messages.get(error.code)
         if not template:
