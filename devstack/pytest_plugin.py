@@ -134,3 +134,4 @@ def browser():
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
 from .ews.pytest_fixtures import ews_server  # noqa: F401,E402
+from .graph.pytest_fixtures import graph_server, graph_no_bugs  # noqa: F401,E402
