@@ -39,6 +39,7 @@ class Throttle(object):
         self.faults = []
         self.budgets = {}  # address -> [requests allowed, window s, window start, used]
         self.peak = collections.Counter()  # highest concurrency seen per mailbox
+        self.delay = 0  # seconds each admitted request takes at least (makes overlap certain)
 
     @contextlib.contextmanager
     def slot(self, address, path):
@@ -50,6 +51,8 @@ class Throttle(object):
                 self.active[key] += 1
                 self.peak[key] = max(self.peak[key], self.active[key])
         try:
+            if refused is None and self.delay:
+                time.sleep(self.delay)
             yield refused
         finally:
             if refused is None:

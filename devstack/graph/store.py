@@ -240,7 +240,8 @@ class Store(object):
         """Test helper: (id, internetMessageId, categories) of a folder's messages."""
         with self.lock:
             box = self.mailbox(address)
-            folder_id = box.folder(folder)['id']
+            named = [f for f in box.folders.values() if f['displayName'].lower() == folder.lower()]
+            folder_id = named[0]['id'] if named else box.folder(folder)['id']
             return [(m.id, m.internet_message_id, list(m.categories))
                     for m in sorted(box.messages.values(), key=lambda m: m.seq)
                     if m.folder_id == folder_id]
