@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..sync import registry
 from .mail_sync_mailbox_health import HEALTH
 
 TRACK_CHOICES = [
@@ -72,7 +73,8 @@ class ResUsers(models.Model):
             for field, source in MAILBOX_FIELDS:
                 user[field] = mailbox[source] if mailbox else False
             user.mail_sync_mailbox_id = mailbox.id if mailbox else False
-            user.mail_sync_act = bool(mailbox) and mailbox.server_type == 'exchange' and mailbox.act_enabled
+            user.mail_sync_act = bool(mailbox) and mailbox.act_enabled and \
+                'act' in registry.lookup(mailbox.server_type).channels
 
     @api.constrains(*ACT_USER_FIELDS)
     def _check_act_filters(self):
