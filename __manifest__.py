@@ -26,6 +26,7 @@ mail server and Odoo without any client plugin. See README.md.
         'views/calendar_event_views.xml',
         'views/mail_activity_views.xml',
         'views/mail_sync_server_views.xml',
+        'views/mail_sync_server_graph_views.xml',
         'views/mail_sync_mailbox_views.xml',
         'views/mail_sync_log_views.xml',
         'views/mail_sync_ledger_views.xml',

@@ -24,3 +24,5 @@ from . import res_config_settings
 from . import mail_message
 from . import mail_sync_migration
 from . import mail_sync_migration_line
+from . import mail_sync_server_graph
+from . import mail_sync_mailbox_graph

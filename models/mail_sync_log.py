@@ -164,6 +164,15 @@ class MailSyncLog(models.Model):
             'sender_refused': _('The mail server refused to send from this address (%(detail)s): '
                                 'the login may not be allowed to send as the mailbox\'s address.'),
             'too_large': _('The email is larger than this profile allows (%(detail)s).'),
+            # Microsoft 365 (Graph)
+            'permission_missing': _('The OAuth 2.0 grant lacks the %(detail)s permission: an '
+                                    'administrator must grant it to the application and consent again.'),
+            'missing_token': _('No OAuth 2.0 access token is available (%(detail)s): connect the '
+                               'mailbox again.'),
+            'server_error': _('The server failed to answer (%(detail)s). Sync retries later by itself.'),
+            'sync_state_invalid': _('The server no longer knows where the last sync stopped '
+                                    '(%(detail)s): the folder is read again, nothing is imported twice.'),
+            'unknown_server_type': _('This kind of server is not available (%(detail)s).'),
         }
         template = messages.get(error.code, _('Unexpected error (%(code)s): %(detail)s'))
         return template % {'detail': detail, 'login': login, 'code': error.code}

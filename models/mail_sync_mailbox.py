@@ -367,8 +367,11 @@ class MailSyncMailbox(models.Model):
             impersonate=server.credential_mode == 'profile', graph_url=server.graph_url)
 
     def _access_token(self):
-        """A bearer access token for this mailbox (OAuth profiles)."""
-        raise ConfigError('missing_token', _('this profile has no OAuth 2.0 token for the mailbox'))
+        """A bearer access token for this mailbox, from the OAuth layer (OAuth profiles)."""
+        provider = getattr(self, '_oauth_access_token', None)
+        if provider is None:
+            raise ConfigError('missing_token', _('this profile has no OAuth 2.0 token for the mailbox'))
+        return provider()
 
     def _active_channels(self):
         self.ensure_one()

@@ -4,7 +4,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..sync import registry
-from ..sync.graph import GRAPH_URL
 from .mail_sync_conflict import CONFLICT_RULES
 
 

@@ -86,6 +86,7 @@ def dispatch(graph, method, target, headers, body, inner=False):
                 raise GraphError(400, 'BadRequest', 'Unsupported request.')
             address, rest = segments[1], segments[2:]
         box = graph.store.mailbox(address)
+        address = box.address
         if grant.user and grant.user not in (box.address.lower(), box.id):
             raise GraphError(403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.')
         with graph.throttle.slot(box.address, path) as refused:
