@@ -18,6 +18,7 @@ mail server and Odoo without any client plugin. See README.md.
         'security/mail_sync_rules.xml',
         'data/mail_sync_data.xml',
         'data/mail_sync_cron.xml',
+        'data/mail_sync_graph_cron.xml',
         'data/mail_sync_field_map_data.xml',
         'views/mail_sync_menus.xml',
         'views/mail_sync_field_map_views.xml',

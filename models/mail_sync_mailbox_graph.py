@@ -12,11 +12,14 @@ nor imported again.
 import datetime
 import logging
 
-from odoo import _, models
+import psycopg2
 
-from ..sync.errors import SyncStateInvalid
+from odoo import _, fields, models
+
+from ..sync.errors import SyncError, SyncStateInvalid
 from ..sync.graph import GraphItem  # noqa: F401  (the items of a delta page)
 from ..sync.message import RemoteMessage
+from .mail_sync_graph_subscription import GRAPH_FOLDERS, LIFETIME, RENEW_BEFORE
 
 _logger = logging.getLogger(__name__)
 
@@ -36,7 +39,11 @@ class MailSyncMailboxGraph(models.Model):
         fetchers['graph'] = self._fetch_ews_row  # by item id, like Exchange
         return fetchers
 
+    graph_subscription_ids = fields.One2many('mail.sync.graph.subscription', 'mailbox_id',
+                                             string='Change Notifications')
+
     def _sync_graph(self, connector, stats):
+        self._graph_take_pending()
         budget = [self.server_id.cycle_cap]
         # The well-known names of Graph are those of EWS ('inbox', 'sentitems').
         for folder in self._ews_folders():
@@ -44,6 +51,92 @@ class MailSyncMailboxGraph(models.Model):
                 stats['remaining'] += 1
                 break
             self._sync_graph_folder(connector, folder, stats, budget)
+        self._graph_maintain_subscriptions(connector)
+
+    # ------------------------------------------------------------------ change notifications
+    def _pushed_sql(self):
+        return """(incoming_status = 'ok' AND EXISTS (
+                       SELECT 1 FROM mail_sync_graph_subscription push
+                       WHERE push.mailbox_id = mail_sync_mailbox.id AND push.pending))"""
+
+    def _polling_bounds(self):
+        """Subscribed mailboxes are polled less often: notifications say when to look."""
+        bounds = super(MailSyncMailboxGraph, self)._polling_bounds()
+        server = self.server_id
+        if server.server_type == 'graph' and server.graph_public_url and self.sudo().graph_subscription_ids.filtered(
+                lambda s: s.state == 'active'):
+            return tuple(max(bound, server.graph_subscribed_interval) for bound in bounds)
+        return bounds
+
+    def _graph_take_pending(self):
+        """A cycle starts: the notifications so far are covered by it. A notification
+        written meanwhile (a conflict) leaves the flag set: one more cycle follows."""
+        try:
+            with self.env.cr.savepoint():
+                self.env.cr.execute("""UPDATE mail_sync_graph_subscription SET pending = FALSE
+                                       WHERE mailbox_id = %s AND pending RETURNING id""", [self.id])
+                taken = self.env.cr.fetchall()
+        except psycopg2.extensions.TransactionRollbackError:
+            return
+        if taken:
+            self.env['mail.sync.graph.subscription'].invalidate_cache(['pending'])
+            self._commit()
+
+    def _graph_maintain_subscriptions(self, connector):
+        """Subscribe the synced folders when the profile has a public URL, renew what
+        expires within a day or needs reauthorization, drop what is no longer wanted.
+        A failure here is logged and leaves polling as it is."""
+        Subscription = self.env['mail.sync.graph.subscription'].sudo()
+        server = self.server_id
+        url = server._graph_notify_url() if server.server_type == 'graph' else False
+        wanted = set()
+        if url:
+            wanted = {'inbox'} | ({'sent'} if self.user_id.mail_sync_track_sent else set())
+        now = datetime.datetime.utcnow().replace(microsecond=0)
+        expiry = (now + LIFETIME).strftime('%Y-%m-%dT%H:%M:%SZ')
+        changed = False
+        for row in Subscription.search([('mailbox_id', '=', self.id)]):
+            try:
+                if row.role not in wanted or row.state == 'removed':
+                    if row.state != 'removed':
+                        connector.unsubscribe(row.remote_id)
+                    row.unlink()
+                    changed = True
+                    continue
+                wanted.discard(row.role)
+                expires = fields.Datetime.from_string(row.expires)
+                if row.state == 'reauthorize' or expires - now < RENEW_BEFORE:
+                    connector.renew(row.remote_id, expiry)
+                    row.write({'state': 'active', 'expires': fields.Datetime.to_string(now + LIFETIME)})
+                    changed = True
+            except SyncError as exc:
+                if exc.code == 'item_missing':  # gone at Microsoft: subscribe again below
+                    row.unlink()
+                    wanted.add(row.role)
+                    changed = True
+                    continue
+                self._graph_push_failed(exc)
+        for role in sorted(wanted):
+            state = Subscription._new_client_state()
+            try:
+                remote_id, _expires = connector.subscribe(GRAPH_FOLDERS[role], url, state, expiry,
+                                                          lifecycle_url=url)
+            except SyncError as exc:
+                self._graph_push_failed(exc)
+                continue
+            row = Subscription.create({'mailbox_id': self.id, 'role': role, 'remote_id': remote_id,
+                                       'expires': fields.Datetime.to_string(now + LIFETIME)})
+            row._secret_set('client_state_crypt', state)
+            changed = True
+        if changed:
+            self._commit()
+
+    def _graph_push_failed(self, exc):
+        self.env['mail.sync.log'].record(
+            'graph_subscription_failed', _('Microsoft 365 change notifications could not be set up '
+                                           '(%s): new email is found by polling meanwhile.')
+            % self.env['mail.sync.log'].describe(exc, mailbox=self),
+            mailbox=self, channel='incoming', severity='warning', error_class='transient')
 
     def _sync_graph_folder(self, connector, folder, stats, budget):
         """Handle the folder's delta page by page; each page commits with its link."""

@@ -132,10 +132,12 @@ class MailSyncMailboxScheduler(models.Model):
             return min(step, left - 0.5)
         where, params = self._due_domain_sql(channel, due=False)
         early, early_params = self._pulled_forward_sql(until)
-        self.env.cr.execute("""SELECT min(CASE WHEN next_sync <= %s THEN next_sync
+        self.env.cr.execute("""SELECT min(CASE WHEN """ + self._pushed_sql() + """ THEN %s
+                                               WHEN next_sync <= %s THEN next_sync
                                                WHEN """ + early + """ THEN next_sync - %s END)
                                FROM mail_sync_mailbox WHERE """ + where,
-                            [until[1]] + early_params + [datetime.timedelta(seconds=CRON_GAP)] + params)
+                            [datetime.datetime.utcnow(), until[1]] + early_params
+                            + [datetime.timedelta(seconds=CRON_GAP)] + params)
         due = self.env.cr.fetchone()[0]
         wait = step
         if due:
@@ -153,10 +155,11 @@ class MailSyncMailboxScheduler(models.Model):
             where = "state = 'enabled' AND incoming_enabled AND incoming_status != 'suspended'"
             if not due:
                 return where, []
+            pushed = self._pushed_sql()  # told by the server that something changed
             if until is None:
-                return where + " AND (next_sync IS NULL OR next_sync <= %s)", [now]
+                return where + " AND (next_sync IS NULL OR next_sync <= %s OR " + pushed + ")", [now]
             early, early_params = self._pulled_forward_sql(until)
-            return where + """ AND (next_sync IS NULL OR next_sync <= %s
+            return where + """ AND (next_sync IS NULL OR next_sync <= %s OR """ + pushed + """
                                     OR (next_sync <= %s AND """ + early + "))", [
                 now, now + datetime.timedelta(seconds=CRON_GAP)] + early_params
         if channel == 'outgoing':  # mailboxes with email waiting in their outbox
@@ -169,6 +172,17 @@ class MailSyncMailboxScheduler(models.Model):
             return """state = 'enabled' AND act_enabled AND act_status != 'suspended'
                       AND (act_next_sync IS NULL OR act_next_sync <= %s)""", [now]
         raise ValueError(channel)
+
+    @api.model
+    def _pushed_sql(self):
+        """SQL condition on a mailbox whose server pushed a change since its last cycle began
+        (a server type with push notifications overrides it); never cuts a back-off short."""
+        return 'FALSE'
+
+    def _polling_bounds(self):
+        """(minimum, default, maximum) polling interval of this mailbox, in minutes."""
+        server = self.server_id
+        return server.interval_min, server.interval_default, server.interval_max
 
     @api.model
     def _pulled_forward_sql(self, until):
@@ -318,8 +332,7 @@ class MailSyncMailboxScheduler(models.Model):
             values.update(act_last_success=fields.Datetime.now(),
                           act_next_sync=_in_minutes(0 if stats.get('remaining') else server.interval_max))
         if channel == 'incoming':
-            interval = next_interval(self.sync_interval or None, items, server.interval_min,
-                                     server.interval_default, server.interval_max)
+            interval = next_interval(self.sync_interval or None, items, *self._polling_bounds())
             # A backlog left by the per-cycle cap is picked up by the next cron run.
             values.update(sync_interval=interval, incoming_last_success=fields.Datetime.now(),
                           next_sync=_in_minutes(0 if stats.get('remaining') else interval))
