@@ -20,7 +20,7 @@ ssl = yes
 ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechanisms}
 auth_cache_size = 0
 auth_failure_delay = 0
 login_trusted_networks = 127.0.0.0/8
@@ -45,7 +45,7 @@ passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {dir}/users
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = static
   args = uid={uid} gid={gid} home={dir}/mail/%u
 }}
@@ -76,10 +76,34 @@ service lmtp {{
 """
 
 
-class Dovecot(object):
-    """One Dovecot instance in ``folder`` with the accounts of ``users`` (login -> password)."""
+# OAuth 2.0 (XOAUTH2 and OAUTHBEARER): Dovecot asks the authorization server to
+# introspect each bearer token (RFC 7662) and requires the token's email to be the login.
+OAUTH_PASSDB = """passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dir}/dovecot-oauth2.conf.ext
+}}
+"""
+OAUTH_CONFIG = """introspection_mode = post
+introspection_url = {introspection_url}
+username_attribute = email
+active_attribute = active
+active_value = true
+force_introspection = yes
+scope = {scope}
+timeout_msecs = 10000
+"""
 
-    def __init__(self, folder, users=None, ports=None, certs_dir=None):
+
+class Dovecot(object):
+    """One Dovecot instance in ``folder`` with the accounts of ``users`` (login -> password).
+
+    ``oauth``: dict(introspection_url=..., scope=...) adds an ``oauth2`` passdb, so IMAP and
+    POP3 accept XOAUTH2 and OAUTHBEARER with tokens the authorization server vouches for.
+    """
+
+    def __init__(self, folder, users=None, ports=None, certs_dir=None, oauth=None):
+        self.oauth = oauth
         self.folder = os.path.abspath(folder)
         self.certs_dir = certs_dir or os.path.join(self.folder, 'tls')
         self.users = dict(users or {})
@@ -108,10 +132,19 @@ class Dovecot(object):
             uid, gid = me, os.getegid()
             users_line = 'default_internal_user = %s\ndefault_login_user = %s' % (me, me)
         conf = os.path.join(self.folder, 'dovecot.conf')
+        oauth_passdb = oauth_mechanisms = ''
+        if self.oauth:
+            oauth_mechanisms = ' xoauth2 oauthbearer'
+            oauth_passdb = OAUTH_PASSDB.format(dir=self.folder)
+            path = os.path.join(self.folder, 'dovecot-oauth2.conf.ext')
+            with open(path, 'w') as handle:
+                handle.write(OAUTH_CONFIG.format(**self.oauth))
+            os.chmod(path, 0o600)
         with open(conf, 'w') as handle:
             handle.write(CONFIG.format(dir=self.folder, cert=self.certs['cert'],
                                        key=self.certs['key'], uid=uid, gid=gid,
-                                       users_line=users_line, **self.ports))
+                                       users_line=users_line, oauth_passdb=oauth_passdb,
+                                       oauth_mechanisms=oauth_mechanisms, **self.ports))
         log = os.path.join(self.folder, 'dovecot.log')
         self.proc = subprocess.Popen([_dovecot(), '-F', '-c', conf],
                                      stdout=subprocess.DEVNULL, stderr=open(log, 'ab'),

@@ -54,11 +54,14 @@ class MailServers(object):
 
 
 @pytest.fixture(scope='session')
-def mail_servers():
+def mail_servers(oauth_server):
     folder = os.path.join(TEST_DIR, 'dovecot')
     shutil.rmtree(folder, ignore_errors=True)
-    dovecot = Dovecot(folder, users=MailServers.pool(), certs_dir=os.path.join(TEST_DIR, 'tls')).start()
-    smtp = SmtpServer(dovecot.users, dovecot.ports['lmtp'], dovecot.certs).start()
+    oauth = dovecot_oauth(oauth_server)  # Dovecot and SMTP also take OAuth bearer tokens
+    dovecot = Dovecot(folder, users=MailServers.pool(), certs_dir=os.path.join(TEST_DIR, 'tls'),
+                      oauth=oauth).start()
+    smtp = SmtpServer(dovecot.users, dovecot.ports['lmtp'], dovecot.certs,
+                      introspector=Introspector.for_server(oauth_server, 'smtp')).start()
     try:
         yield MailServers(dovecot, smtp)
     finally:
@@ -135,4 +138,5 @@ def browser():
         shutil.rmtree(profile, ignore_errors=True)
 from .ews.pytest_fixtures import ews_server  # noqa: F401,E402
 from .graph.pytest_fixtures import graph_server, graph_no_bugs  # noqa: F401,E402
-from .oauth.pytest_fixtures import oauth_server  # noqa: F401,E402
+from .oauth.pytest_fixtures import dovecot_oauth, oauth_server  # noqa: F401,E402
+from .oauth.introspect import Introspector  # noqa: E402

@@ -1,21 +1,75 @@
 """An SMTP submission server (aiosmtpd) with AUTH and STARTTLS or implicit TLS,
 delivering each accepted message to Dovecot over LMTP."""
+import base64
+import binascii
+import json
 import logging
 import smtplib
 import warnings
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import SMTP, AuthResult
+
+AUTH_LINE_LIMIT = 12288  # RFC 4954: AUTH lines may be that long (a JWT bearer token is ~1 KB)
+
+
+class _Smtp(SMTP):
+    line_length_limit = AUTH_LINE_LIMIT + 2
+
+    def __init__(self, *args, **kwargs):
+        super(_Smtp, self).__init__(*args, **kwargs)
+        self.command_size_limits['AUTH'] = AUTH_LINE_LIMIT
+
+
+class _Controller(Controller):
+    def factory(self):
+        return _Smtp(self.handler, **self.SMTP_kwargs)
 
 from .procs import free_ports
 
 
 class LmtpRelay(object):
-    """aiosmtpd handler: hand every message to Dovecot's LMTP, one recipient at a time."""
+    """aiosmtpd handler: hand every message to Dovecot's LMTP, one recipient at a time.
 
-    def __init__(self, lmtp_port):
+    With ``introspector`` (devstack.oauth.introspect) it also offers AUTH XOAUTH2 and
+    checks each bearer token at the authorization server (scope ``SEND_SCOPE``), as
+    Microsoft 365 and Gmail do for submission."""
+
+    SEND_SCOPE = 'mail.send'
+
+    def __init__(self, lmtp_port, introspector=None):
         self.lmtp_port = lmtp_port
         self.received = []
+        self.introspector = introspector
+        self.bearer_logins = []  # logins authenticated with XOAUTH2, in order
+
+    async def auth_XOAUTH2(self, server, args):
+        if self.introspector is None:
+            await server.push('504 5.5.4 Unrecognized authentication type')
+            return AuthResult(success=False, handled=True)
+        if len(args) > 1:
+            blob = args[1].encode('ascii', 'replace')
+        else:
+            blob = await server.challenge_auth('', encode_to_b64=False)
+            if not isinstance(blob, bytes):
+                return AuthResult(success=False, handled=True)
+            blob = base64.b64encode(blob)
+        try:
+            fields = dict(part.split('=', 1) for part in
+                          base64.b64decode(blob, validate=True).decode('utf-8').split('\x01') if '=' in part)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            await server.push('501 5.5.2 Cannot decode response')
+            return AuthResult(success=False, handled=True)
+        user, token = fields.get('user', ''), fields.get('auth', '')[len('Bearer '):]
+        answer, error = self.introspector.check(token, self.SEND_SCOPE)
+        if answer is not None and (answer.get('email') or '').lower() != user.lower():
+            answer, error = None, {'status': 'invalid_token', 'schemes': 'bearer'}
+        if answer is None:  # RFC 7628 style: an error challenge, the client answers empty
+            await server.challenge_auth(json.dumps(error).encode('utf-8'))
+            return AuthResult(success=False, handled=False,
+                              message='535 5.7.3 Authentication unsuccessful')
+        self.bearer_logins.append(user)
+        return AuthResult(success=True)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower().endswith('@refused.test'):  # for tests of refused recipients
@@ -39,9 +93,9 @@ class LmtpRelay(object):
 class SmtpServer(object):
     """Two listeners: ``port`` (plain, STARTTLS offered) and ``ssl_port`` (implicit TLS)."""
 
-    def __init__(self, users, lmtp_port, certs, port=None, ssl_port=None):
+    def __init__(self, users, lmtp_port, certs, port=None, ssl_port=None, introspector=None):
         self.users = users  # shared dict, same accounts as Dovecot
-        self.handler = LmtpRelay(lmtp_port)
+        self.handler = LmtpRelay(lmtp_port, introspector)
         self.certs = certs
         spare = free_ports(2)
         self.port = port or spare[0]
@@ -68,8 +122,8 @@ class SmtpServer(object):
         common = dict(hostname='127.0.0.1', authenticator=self._authenticate,
                       auth_require_tls=False, auth_required=True,
                       server_hostname='localhost')
-        plain = Controller(self.handler, port=self.port, tls_context=self._context(), **common)
-        implicit = Controller(self.handler, port=self.ssl_port, ssl_context=self._context(), **common)
+        plain = _Controller(self.handler, port=self.port, tls_context=self._context(), **common)
+        implicit = _Controller(self.handler, port=self.ssl_port, ssl_context=self._context(), **common)
         for controller in (plain, implicit):
             controller.start()
             self.controllers.append(controller)

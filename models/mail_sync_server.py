@@ -28,12 +28,12 @@ DEFAULT_PORTS = {
 }
 
 
-class MailSyncServer(models.Model):
+class MailSyncServer(models.Model):  # OAuth 2.0 fields and methods: mail_sync_server_oauth.py
     """An email server profile: how Odoo reaches one mail server, shared by many mailboxes."""
 
     _name = 'mail.sync.server'
     _inherit = ['mail.thread', 'mail.sync.secret.mixin']
-    _secret_columns = ('service_password_crypt',)
+    _secret_columns = ('service_password_crypt', 'oauth_secret_crypt', 'oauth_certificate_crypt')
     _description = 'Email Server Profile'
     _order = 'name'
 
@@ -58,7 +58,8 @@ class MailSyncServer(models.Model):
         help='Email a user tags with this category in Outlook is tracked at the next sync; '
              'removing the category untracks it. Track in Odoo sets it on the email.')
     auth_method = fields.Selection(
-        [('basic', 'Password (Basic or LOGIN)'), ('ntlm', 'Windows (NTLM, Exchange only)')],
+        [('basic', 'Password (Basic or LOGIN)'), ('ntlm', 'Windows (NTLM, Exchange only)'),
+         ('oauth', 'OAuth 2.0 (Microsoft 365, Google, OpenID Connect)')],
         string='Authentication', required=True, default='basic')
     credential_mode = fields.Selection(
         [('mailbox', 'Credentials on each mailbox'),

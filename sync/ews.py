@@ -31,6 +31,7 @@ from .errors import (AuthError, ConfigError, ConflictError, PermanentError, Sync
                      TransientError)
 from .items import RemoteOccurrence, RemoteRecord
 from .message import RemoteMessage
+from .oauth import BearerToken
 
 try:  # exchangelib is a hard dependency of the addon, but keep import errors readable
     import exchangelib
@@ -168,6 +169,29 @@ class SyncPage(object):
         self.more = more
 
 
+class _BearerCredentials(exchangelib.OAuth2AuthorizationCodeCredentials):
+    """exchangelib's documented way to use tokens the application obtains itself: an access
+    token without client secret, and ``refresh()`` overridden to ask our token source."""
+
+    def __init__(self, bearer):
+        super(_BearerCredentials, self).__init__(access_token=_token_dict(bearer.token))
+        self.bearer = bearer
+
+    def refresh(self, session):
+        self.bearer.renewed = False  # each expiry during a long session may renew once
+        self.bearer.renew()
+        self.access_token = _token_dict(self.bearer.token)
+
+    def __repr__(self):
+        return '<BearerCredentials %s>' % self.bearer.login
+
+
+def _token_dict(token):
+    # exchangelib (requests-oauthlib) needs a lifetime; ours is managed by the token source,
+    # which refreshes ahead of expiry, so the session may use it for its own lifetime.
+    return {'access_token': token, 'token_type': 'Bearer', 'expires_in': 3000}
+
+
 class EwsSettings(object):
     """Where the EWS endpoint is and how to reach it."""
 
@@ -194,8 +218,12 @@ class EwsConnector(Connector):
 
     def connect(self):
         st = self.settings
-        creds = exchangelib.Credentials(self.credentials.login, self.credentials.password)
-        auth = {'basic': exchangelib.BASIC, 'ntlm': exchangelib.NTLM}[st.auth_type]
+        if isinstance(self.credentials, BearerToken):
+            creds = _BearerCredentials(self.credentials)
+        else:
+            creds = exchangelib.Credentials(self.credentials.login, self.credentials.password)
+        auth = {'basic': exchangelib.BASIC, 'ntlm': exchangelib.NTLM,
+                'oauth': exchangelib.OAUTH2}[st.auth_type]
         access = exchangelib.IMPERSONATION if st.impersonate else exchangelib.DELEGATE
         _install_thread_adapter()
         _thread.verify = st.verify
@@ -235,7 +263,11 @@ class EwsConnector(Connector):
             inbox = account.inbox
             return {'messages': inbox.total_count, 'url': account.protocol.service_endpoint}
         except Exception as exc:
-            raise self._map(exc)
+            error = self._map(exc)
+            if getattr(error, 'code', None) == 'oauth_token_refused' and self.credentials.renew():
+                self.account = None  # a new session with the new token
+                return self.check()
+            raise error
 
     # ------------------------------------------------------------------ incoming email
     def sync_changes(self, folder, sync_state=None, max_changes=50):
@@ -462,6 +494,8 @@ class EwsConnector(Connector):
         if isinstance(exc, ews_errors.RateLimitError):
             return TransientError('server_busy', detail, retry_after=exc.wait)
         if isinstance(exc, ews_errors.UnauthorizedError):
+            if isinstance(self.credentials, BearerToken):
+                return AuthError('oauth_token_refused', detail)
             return AuthError('auth_failed', detail)
         if isinstance(exc, ews_errors.ErrorImpersonateUserDenied):
             return AuthError('impersonation_denied', detail)

@@ -13,8 +13,9 @@ import time
 
 from .connector import Connector
 from .endpoint import _text, auth_error, map_network_error
-from .errors import ConfigError, PermanentError, TransientError
+from .errors import AuthError, ConfigError, PermanentError, TransientError
 from .message import RemoteMessage
+from .oauth import BearerToken, sasl_error
 
 _FETCH_META = re.compile(rb'UID (\d+)|RFC822\.SIZE (\d+)|INTERNALDATE "([^"]+)"')
 _CAPABILITY = re.compile(r'\[CAPABILITY ([^\]]*)\]', re.I)
@@ -168,6 +169,8 @@ class ImapConnector(Connector):
     def _login(self, client, pipelined=()):
         creds = self.credentials
         caps = client.capabilities
+        if isinstance(creds, BearerToken):
+            return self._login_bearer(client, pipelined)
         try:
             if 'AUTH=PLAIN' in caps:
                 # AUTHENTICATE PLAIN sends UTF-8, so non-ASCII passwords work (LOGIN is ASCII only).
@@ -188,6 +191,31 @@ class ImapConnector(Connector):
             raise auth_error(exc.args[0] if exc.args else exc)
         client.learn_capabilities(data)
         return _send(client, pipelined) if pipelined else []
+
+    def _login_bearer(self, client, pipelined=()):
+        """AUTHENTICATE XOAUTH2 or OAUTHBEARER; a refused token is renewed once."""
+        creds = self.credentials
+        ep = self.endpoint
+        if 'AUTH=%s' % creds.mechanism not in client.capabilities:
+            raise ConfigError('oauth_mechanism_unsupported', '%s:%s %s' % (ep.host, ep.port, creds.mechanism))
+        while True:
+            said = []
+
+            def answer(challenge, said=said):
+                if said:  # the server's error challenge: the client answers empty (RFC 7628)
+                    said.append(sasl_error(base64.b64encode(challenge)))
+                    return b''
+                said.append('')
+                return base64.b64decode(creds.sasl(ep.host, ep.port))
+            try:
+                typ, data = client.authenticate(creds.mechanism, answer)
+            except imaplib.IMAP4.error as exc:
+                if creds.renew():
+                    continue
+                raise AuthError('oauth_token_refused', '%s %s' % (
+                    _text(exc.args[0] if exc.args else exc), said[-1] if said else ''))
+            client.learn_capabilities(data)
+            return _send(client, pipelined) if pipelined else []
 
     def check(self):
         """Connection test: login, capabilities and INBOX. Returns a summary."""

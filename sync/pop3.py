@@ -3,8 +3,9 @@ import poplib
 
 from .connector import Connector
 from .endpoint import _text, auth_error, map_network_error
-from .errors import ConfigError, PermanentError
+from .errors import AuthError, ConfigError, PermanentError
 from .message import RemoteMessage
+from .oauth import BearerToken, sasl_error
 
 
 class Pop3Connector(Connector):
@@ -22,15 +23,37 @@ class Pop3Connector(Connector):
                 if 'STLS' not in client.capa():
                     raise ConfigError('starttls_unsupported', '%s:%s' % (ep.host, ep.port))
                 client.stls(ep.tls_context())
-            try:
-                client.user(self.credentials.login)
-                client.pass_(self.credentials.password)
-            except poplib.error_proto as exc:
-                raise auth_error(exc.args[0] if exc.args else exc)
+            if isinstance(self.credentials, BearerToken):
+                self._login_bearer(client)
+            else:
+                try:
+                    client.user(self.credentials.login)
+                    client.pass_(self.credentials.password)
+                except poplib.error_proto as exc:
+                    raise auth_error(exc.args[0] if exc.args else exc)
         except Exception as exc:
             self.close()
             raise self._map(exc)
         return client
+
+    def _login_bearer(self, client):
+        """AUTH XOAUTH2 / OAUTHBEARER with an initial response (RFC 5034); a refused token
+        is renewed once."""
+        creds, ep = self.credentials, self.endpoint
+        while True:
+            error = ''
+            try:
+                resp = client._shortcmd('AUTH %s %s' % (creds.mechanism, creds.sasl(ep.host, ep.port)))
+                if resp.startswith(b'+OK'):
+                    return
+                error = sasl_error(resp[1:].strip())  # "+ <base64 JSON>": answer empty, get -ERR
+                client._shortcmd('')
+                raise poplib.error_proto(resp)
+            except poplib.error_proto as exc:
+                if creds.renew():
+                    continue
+                detail = _text(exc.args[0] if exc.args else exc)
+                raise AuthError('oauth_token_refused', '%s %s' % (detail, error))
 
     def check(self):
         """Connection test: login and STAT. Returns a summary."""

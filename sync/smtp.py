@@ -4,7 +4,8 @@ import socket
 
 from .connector import Connector
 from .endpoint import auth_error, map_network_error
-from .errors import ConfigError, PermanentError, TransientError
+from .errors import AuthError, ConfigError, PermanentError, TransientError
+from .oauth import BearerToken, sasl_error
 
 
 class SmtpConnector(Connector):
@@ -27,14 +28,39 @@ class SmtpConnector(Connector):
                 client.ehlo()
             if not client.has_extn('auth'):
                 raise ConfigError('smtp_auth_unsupported', '%s:%s' % (ep.host, ep.port))
-            try:
-                client.login(self.credentials.login, self.credentials.password)
-            except smtplib.SMTPAuthenticationError as exc:
-                raise auth_error(exc.smtp_error)
+            if isinstance(self.credentials, BearerToken):
+                self._login_bearer(client)
+            else:
+                try:
+                    client.login(self.credentials.login, self.credentials.password)
+                except smtplib.SMTPAuthenticationError as exc:
+                    raise auth_error(exc.smtp_error)
         except Exception as exc:
             self.close()
             raise self._map(exc)
         return client
+
+    def _login_bearer(self, client):
+        """AUTH XOAUTH2 (what Microsoft 365 and Gmail accept); a refused token is renewed once."""
+        creds = self.credentials
+        if 'XOAUTH2' not in (client.esmtp_features.get('auth') or '').upper().split():
+            raise ConfigError('oauth_mechanism_unsupported', '%s:%s XOAUTH2' % (
+                self.endpoint.host, self.endpoint.port))
+        while True:
+            error = ''
+            try:
+                code, answer = client.docmd('AUTH', 'XOAUTH2 ' + creds.sasl(None, 0, 'XOAUTH2'))
+                if code == 334:  # the error challenge: answer empty, the server then says 535
+                    error = sasl_error(answer)
+                    code, answer = client.docmd('')
+                if code != 235:
+                    raise smtplib.SMTPAuthenticationError(code, answer)
+                return
+            except smtplib.SMTPAuthenticationError as exc:
+                if creds.renew():
+                    continue
+                raise AuthError('oauth_token_refused', '%s %s %s' % (
+                    exc.smtp_code, exc.smtp_error.decode('utf-8', 'replace'), error))
 
     def check(self):
         """Connection test: EHLO, STARTTLS and AUTH. Returns a summary."""

@@ -1,4 +1,8 @@
-"""HTTP authentication of the EWS endpoint: Basic and NTLM, as IIS does it.
+"""HTTP authentication of the EWS endpoint: Basic and NTLM, as IIS does it, and OAuth
+bearer tokens (modern authentication) checked by introspection at the test
+authorization server when ``Authenticator.introspector`` is set: a delegated token
+acts as the mailbox of its ``email``; an app-only token (no email, scope ``mail.ews``)
+may impersonate any mailbox, as ``full_access_as_app`` does in Exchange Online.
 
 NTLM authenticates a connection, not a request: after the three-message
 handshake, later requests on the same keep-alive connection are accepted
@@ -22,9 +26,22 @@ class Connection(object):
         self.scheme = None  # how the current request was authenticated
 
 
+EWS_SCOPE = 'mail.ews'
+
+
+class AppPrincipal(object):
+    """The caller of an app-only token: an application allowed to impersonate."""
+
+    impersonation = True
+
+    def __init__(self, client_id):
+        self.address = client_id
+
+
 class Authenticator(object):
     def __init__(self, store):
         self.store = store
+        self.introspector = None  # devstack.oauth.introspect.Introspector, for Bearer tokens
 
     @staticmethod
     def offers():
@@ -46,6 +63,8 @@ class Authenticator(object):
         scheme = scheme.lower()
         if not header:
             return conn.mailbox, self.offers()
+        if scheme == 'bearer':
+            return self._bearer(conn, token.strip())
         try:
             data = base64.b64decode(token.strip(), validate=True)
         except (binascii.Error, ValueError):
@@ -64,6 +83,20 @@ class Authenticator(object):
         if scheme == 'ntlm':
             return self._ntlm(conn, data)
         return None, self.offers()
+
+    def _bearer(self, conn, token):
+        conn.mailbox, conn.scheme = None, 'Bearer'
+        answer, error = (None, {'status': 'no introspector'}) if self.introspector is None \
+            else self.introspector.check(token, EWS_SCOPE)
+        if answer is None:
+            code = 'insufficient_scope' if error.get('status') == 'insufficient_scope' else 'invalid_token'
+            return None, [('WWW-Authenticate', 'Bearer error="%s"' % code)]
+        if not answer.get('email'):
+            return AppPrincipal(answer.get('client_id')), []
+        try:
+            return self.store.mailbox(answer['email']), []
+        except StoreError:
+            return None, [('WWW-Authenticate', 'Bearer error="invalid_token"')]
 
     def _ntlm(self, conn, data):
         conn.mailbox = None

@@ -11,13 +11,15 @@ import os
 
 import pytest
 
+from ..oauth.introspect import Introspector
 from ..procs import TEST_DIR
 from .server import EwsServer
 
 
 @pytest.fixture(scope='session')
-def ews_server():
+def ews_server(oauth_server):
     server = EwsServer(os.path.join(TEST_DIR, 'tls')).start()
+    server.auth.introspector = Introspector.for_server(oauth_server, 'ews')  # Bearer tokens
     try:
         yield server
     finally:

@@ -14,6 +14,18 @@ from ..procs import TEST_DIR
 from .server import OAuthServer
 
 
+# Scopes our test mail servers require: Dovecot (IMAP and POP3), SMTP submission, EWS.
+ACCESS_SCOPE, SEND_SCOPE, EWS_SCOPE = 'mail.access', 'mail.send', 'mail.ews'
+
+
+def dovecot_oauth(oauth):
+    """Dovecot's oauth2 passdb settings for ``oauth`` (a registered resource-server client)."""
+    oauth.authority.add_client('dovecot', 'rs-dovecot-secret')
+    return {'introspection_url': 'http://dovecot:rs-dovecot-secret@127.0.0.1:%d/introspect'
+                                 % oauth.http_port,
+            'scope': ACCESS_SCOPE}
+
+
 @pytest.fixture(scope='session')
 def oauth_server():
     server = OAuthServer(os.path.join(TEST_DIR, 'tls')).start()
