@@ -37,13 +37,13 @@ warnings.simplefilter('ignore')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from devstack.graph.server import GraphServer  # noqa: E402
+from devstack.oauth.server import OAuthServer  # noqa: E402
 from devstack.odoo import install, serve, write_config  # noqa: E402
 from devstack.postgres import Postgres  # noqa: E402
 from devstack.procs import BUILD, free_port, stop_pid, wait_port  # noqa: E402
 
 BENCH = os.path.join(BUILD, 'bench-graph')
 DB = 'mail_sync_graph_bench'
-TOKEN = 'bench-token-'
 
 
 def percentile(values, share):
@@ -65,6 +65,7 @@ class Bench(object):
         self.options = options
         self.pg = Postgres(os.path.join(BENCH, 'pg'), free_port(), durable=False)
         self.graph = GraphServer(os.path.join(BENCH, 'tls'))
+        self.oauth = OAuthServer(os.path.join(BENCH, 'tls'))
         self.conf = write_config(os.path.join(BENCH, 'odoo.conf'), self.pg.params, os.path.join(BENCH, 'data'),
                                  mail_sync_ca_file=os.path.join(BENCH, 'tls', 'ca.pem'))
         self.http = None
@@ -85,10 +86,17 @@ class Bench(object):
 
     def setup(self, port):
         count = self.options.mailboxes
+        authority = self.oauth.authority
+        authority.add_client('graph-rs', 'graph-rs-secret')
+        self.graph.set_introspection(self.oauth.http_url + '/introspect', 'graph-rs', 'graph-rs-secret')
+        authority.add_client('bench-app', 'bench-secret', app_scopes=['Mail.ReadWrite', 'Mail.Send'])
         with self.env() as env:
             server = env['mail.sync.server'].create({
                 'name': 'Microsoft 365 bench', 'server_type': 'graph', 'graph_url': self.graph.url,
-                'graph_public_url': 'http://127.0.0.1:%d' % port, 'timeout': 30, 'max_connections': 50})
+                'graph_public_url': 'http://127.0.0.1:%d' % port, 'timeout': 30, 'max_connections': 50,
+                'auth_method': 'oauth', 'oauth_provider': 'oidc', 'oauth_issuer': self.oauth.issuer,
+                'oauth_client_id': 'bench-app', 'oauth_secret': 'bench-secret', 'oauth_token_mode': 'app',
+                'oauth_scopes': 'Mail.ReadWrite Mail.Send', 'credential_mode': 'profile'})
             partner = env['res.partner'].create({'name': 'Bench customer'})
             self.thread_id = partner.message_post(body='Quote', message_type='comment').message_id
             self.server_id = server.id
@@ -97,7 +105,6 @@ class Bench(object):
             for n in range(count):
                 address = 'bench%04d@example.test' % n
                 self.graph.add_mailbox(address)
-                self.graph.add_token(TOKEN + address, user=address)
                 user = env['res.users'].with_context(context).create({'name': 'Rep %d' % n,
                                                                        'login': 'rep%04d' % n})
                 box = env['mail.sync.mailbox'].create({'user_id': user.id, 'server_id': server.id,
@@ -219,6 +226,7 @@ def main():
     try:
         bench.pg.start()
         bench.graph.start()
+        bench.oauth.start()
         print('bench: installing mail_sync into %s...' % DB, flush=True)
         install(bench.conf, DB, os.path.join(BENCH, 'install.log'))
         port = free_port()
@@ -227,8 +235,6 @@ def main():
         wait_port(port, timeout=60, proc=http_proc, what='Odoo HTTP')
         import odoo
         odoo.tools.config.parse_config(['-c', bench.conf, '-d', DB, '--log-level=critical'])
-        from odoo.addons.mail_sync.models import mail_sync_mailbox
-        mail_sync_mailbox.MailSyncMailbox._oauth_access_token = lambda box: TOKEN + box.email
         with odoo.api.Environment.manage():
             bench.registry = odoo.registry(DB)
             bench.setup(port)
@@ -243,6 +249,7 @@ def main():
         if http_proc is not None:
             stop_pid(http_proc)
         bench.graph.stop()
+        bench.oauth.stop()
         if bench.registry is not None:
             import odoo
             odoo.sql_db.close_all()

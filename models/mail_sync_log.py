@@ -167,8 +167,8 @@ class MailSyncLog(models.Model):
             # Microsoft 365 (Graph)
             'permission_missing': _('The OAuth 2.0 grant lacks the %(detail)s permission: an '
                                     'administrator must grant it to the application and consent again.'),
-            'missing_token': _('No OAuth 2.0 access token is available (%(detail)s): connect the '
-                               'mailbox again.'),
+            'oauth_required': _('Microsoft 365 (Graph) accepts OAuth 2.0 only (%(detail)s): set the '
+                                'profile\'s authentication to OAuth 2.0.'),
             'server_error': _('The server failed to answer (%(detail)s). Sync retries later by itself.'),
             'sync_state_invalid': _('The server no longer knows where the last sync stopped '
                                     '(%(detail)s): the folder is read again, nothing is imported twice.'),

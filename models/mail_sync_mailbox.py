@@ -11,7 +11,7 @@ from odoo.tools.safe_eval import safe_eval
 
 from ..sync import registry
 from ..sync.endpoint import Credentials
-from ..sync.errors import ConfigError, SyncError
+from ..sync.errors import SyncError
 from ..sync.registry import ConnectionConfig
 from .secret_store import ca_file
 
@@ -356,8 +356,7 @@ class MailSyncMailbox(models.Model):
         read only when the connector asks for them."""
         server = self.server_id
         return ConnectionConfig(
-            self.email, login=self._effective_login(), password=self._plain_password,
-            token=self._access_token, cafile=ca_file(), timeout=server.timeout,
+            self.email, credentials=self._credentials, cafile=ca_file(), timeout=server.timeout,
             verify_tls=server.verify_tls, auth_method=server.auth_method,
             incoming_host=server.incoming_host, incoming_port=server.incoming_port,
             incoming_encryption=server.incoming_encryption,
@@ -365,13 +364,6 @@ class MailSyncMailbox(models.Model):
             outgoing_port=server.outgoing_port, outgoing_encryption=server.outgoing_encryption,
             ews_url=server.ews_url, ews_autodiscover=server.ews_locate == 'autodiscover',
             impersonate=server.credential_mode == 'profile', graph_url=server.graph_url)
-
-    def _access_token(self):
-        """A bearer access token for this mailbox, from the OAuth layer (OAuth profiles)."""
-        provider = getattr(self, '_oauth_access_token', None)
-        if provider is None:
-            raise ConfigError('missing_token', _('this profile has no OAuth 2.0 token for the mailbox'))
-        return provider()
 
     def _active_channels(self):
         self.ensure_one()

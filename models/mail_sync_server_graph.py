@@ -6,6 +6,12 @@ from odoo.exceptions import ValidationError
 from ..sync.graph import GRAPH_URL
 
 NOTIFY_PATH = '/mail_sync/graph/notify'
+# Entra ID scopes of Microsoft Graph: application permissions come as the resource's .default.
+GRAPH_SCOPES = {
+    'app': 'https://graph.microsoft.com/.default',
+    'delegated': 'https://graph.microsoft.com/Mail.ReadWrite https://graph.microsoft.com/Mail.Send '
+                 'offline_access',
+}
 
 
 class MailSyncServerGraph(models.Model):
@@ -43,9 +49,22 @@ class MailSyncServerGraph(models.Model):
         self.ensure_one()
         return (self.graph_public_url or '').rstrip('/') + NOTIFY_PATH if self.graph_public_url else False
 
-    @api.constrains('server_type', 'graph_url', 'graph_public_url', 'graph_subscribed_interval')
+    @api.onchange('server_type', 'oauth_provider', 'oauth_token_mode')
+    def _onchange_graph_oauth(self):
+        """Microsoft Graph takes OAuth 2.0 only; with Entra ID, its Graph scopes."""
+        if self.server_type != 'graph':
+            return
+        self.auth_method = 'oauth'
+        self.credential_mode = 'profile' if self.oauth_token_mode == 'app' else 'mailbox'
+        if self.oauth_provider == 'entra':
+            self.oauth_scopes = GRAPH_SCOPES['app' if self.oauth_token_mode == 'app' else 'delegated']
+
+    @api.constrains('server_type', 'auth_method', 'graph_url', 'graph_public_url', 'graph_subscribed_interval')
     def _check_graph_settings(self):
         for server in self.filtered(lambda s: s.server_type == 'graph'):
+            if server.auth_method != 'oauth':
+                raise ValidationError(_('Microsoft 365 (Graph) accepts OAuth 2.0 only: choose OAuth 2.0 '
+                                        'as the authentication.'))
             if not (server.graph_url or '').lower().startswith('https://'):
                 raise ValidationError(_('The Microsoft Graph URL must start with https://'))
             public = (server.graph_public_url or '').lower()

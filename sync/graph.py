@@ -1,7 +1,8 @@
 """Microsoft 365 through Microsoft Graph v1.0 (REST over ``requests``), fail-fast.
 
-The connector takes a ``token`` callable that returns a bearer access token (the
-OAuth layer's business: refresh, revocation); it never sleeps for the server: 429
+The connector takes the mailbox's bearer token (``sync.oauth.BearerToken``: ``token``,
+and ``renew()`` once when Graph refuses it; or a plain callable returning a token) and
+leaves refreshing and revocation to the OAuth layer; it never sleeps for the server: 429
 and 503 become ``TransientError('server_busy', retry_after=Retry-After)`` for the
 caller to store. Every request has a timeout and an explicit ``verify``.
 
@@ -110,12 +111,16 @@ class DeltaPage(object):
 class GraphConnector(Connector):
     protocol = 'graph'
 
-    def __init__(self, settings, token, channel='incoming'):
-        super(GraphConnector, self).__init__(settings, None)
+    def __init__(self, settings, credentials, channel='incoming'):
+        super(GraphConnector, self).__init__(settings, credentials)
         self.settings = settings
-        self.token = token
         self.channel = channel
         self.slots = _mailbox_slots(settings.user)
+
+    def token(self):
+        """The bearer token to send now."""
+        credentials = self.credentials
+        return credentials.token if hasattr(credentials, 'renew') else credentials()
 
     # ------------------------------------------------------------------ plumbing
     def connect(self):
@@ -134,7 +139,17 @@ class GraphConnector(Connector):
         return '/'.join(['users', urllib.parse.quote(self.settings.user, safe='@')] + list(parts))
 
     def _request(self, method, path, expect=(200,), raw=False, **kwargs):
-        """One HTTP request (``path`` relative to the base URL, or an absolute link)."""
+        """One HTTP request (``path`` relative to the base URL, or an absolute link); a
+        refused token is renewed once."""
+        try:
+            return self._request_once(method, path, expect, raw, dict(kwargs))
+        except AuthError as exc:
+            if exc.code != 'auth_failed' or not hasattr(self.credentials, 'renew') \
+                    or not self.credentials.renew():
+                raise
+        return self._request_once(method, path, expect, raw, kwargs)
+
+    def _request_once(self, method, path, expect, raw, kwargs):
         session = self.connect()
         url = path if path.startswith(('https://', 'http://')) else '%s/%s' % (self.settings.base_url, path)
         headers = dict(kwargs.pop('headers', {}), Authorization='Bearer %s' % self.token())

@@ -19,7 +19,7 @@ unknown_server_type: nope
 """
 import collections
 
-from .endpoint import Credentials, Endpoint
+from .endpoint import Endpoint
 from .errors import ConfigError, SyncError
 
 ServerType = collections.namedtuple('ServerType', 'key label build channels sent_copy categories auth_methods')
@@ -27,13 +27,12 @@ _TYPES = collections.OrderedDict()
 
 
 class ConnectionConfig(object):
-    """What a connector may need; ``password()`` and ``token()`` are read only on use."""
+    """What a connector may need; ``credentials()`` (a password or a bearer token of the
+    mailbox) is read only when the connector asks for it."""
 
-    def __init__(self, email, login=None, password=None, token=None, cafile=None, **settings):
+    def __init__(self, email, credentials=None, cafile=None, **settings):
         self.email = email
-        self.login = login or email
-        self._password = password
-        self._token = token
+        self._credentials = credentials
         self.cafile = cafile
         self.settings = settings
 
@@ -44,12 +43,9 @@ class ConnectionConfig(object):
         raise AttributeError(name)
 
     def credentials(self):
-        return Credentials(self.login, self._password() if self._password else None)
-
-    def token(self):
-        if self._token is None:
-            raise ConfigError('missing_token')
-        return self._token()
+        if self._credentials is None:
+            raise ConfigError('missing_login')
+        return self._credentials()
 
     def endpoint(self, prefix):
         """The Endpoint of ``prefix`` ('incoming' or 'outgoing') settings."""
@@ -118,7 +114,10 @@ def _graph(channel, config):
     from .graph import GraphConnector, GraphSettings
     settings = GraphSettings(config.email, base_url=config.graph_url, timeout=config.timeout,
                              verify_tls=config.verify_tls, cafile=config.cafile)
-    return GraphConnector(settings, config.token, channel=channel)
+    credentials = config.credentials()
+    if not hasattr(credentials, 'renew'):  # a password: Microsoft Graph takes OAuth 2.0 only
+        raise ConfigError('oauth_required', config.email)
+    return GraphConnector(settings, credentials, channel=channel)
 
 
 register('exchange', 'Exchange (EWS)', _ews, channels=('incoming', 'outgoing', 'act'), sent_copy='server',

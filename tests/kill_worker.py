@@ -26,8 +26,6 @@ def main():
     parser.add_argument('--channel', default='incoming', choices=('incoming', 'outgoing', 'act'))
     parser.add_argument('--pause-at', type=int, default=0)
     parser.add_argument('--signal-dir')
-    parser.add_argument('--graph-token-prefix', help='Microsoft 365 mailboxes: bearer token = prefix + '
-                                                     'address (until the OAuth layer supplies tokens)')
     args = parser.parse_args()
 
     import odoo
@@ -49,10 +47,6 @@ def main():
             while not os.path.exists(os.path.join(args.signal_dir, 'go')):
                 time.sleep(0.05)
     scheduler.MailSyncMailboxScheduler._commit = commit
-    if args.graph_token_prefix:
-        from odoo.addons.mail_sync.models import mail_sync_mailbox
-        mail_sync_mailbox.MailSyncMailbox._oauth_access_token = \
-            lambda box: args.graph_token_prefix + box.email
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         Mailbox = env['mail.sync.mailbox']

@@ -6,11 +6,11 @@ import datetime
 import itertools
 import urllib.parse
 import uuid
-from unittest import mock
 
 import pytest
 
 from odoo import fields
+from odoo.exceptions import ValidationError
 
 from .common import MailSyncCase
 from .test_incoming import raw_mail
@@ -21,38 +21,49 @@ CATEGORY = 'Tracked to Odoo'
 
 
 @pytest.fixture(scope='class')
-def graph_on_class(request, graph_server):
+def graph_on_class(request, graph_server, oauth_server):
+    """The Graph endpoint checks bearer tokens by introspection at the OAuth test server."""
     request.cls.graph = graph_server
+    request.cls.oauth = oauth_server
+    introspect_oauth(graph_server, oauth_server)
+
+
+def introspect_oauth(graph_server, oauth_server):
+    """Make the Graph endpoint a resource server of ``oauth_server`` (RFC 7662)."""
+    secret = 'graph-rs-secret'
+    oauth_server.authority.add_client('graph-resource-server', secret)
+    graph_server.set_introspection(oauth_server.http_url + '/introspect', 'graph-resource-server', secret)
+
+
+def graph_profile_values(oauth_server, graph_server, client_id, secret):
+    """A Microsoft 365 profile with app-only OAuth 2.0 (client credentials) at the test server."""
+    return {'server_type': 'graph', 'graph_url': graph_server.url, 'auth_method': 'oauth',
+            'oauth_provider': 'oidc', 'oauth_issuer': oauth_server.issuer, 'oauth_client_id': client_id,
+            'oauth_secret': secret, 'oauth_token_mode': 'app', 'oauth_scopes': 'Mail.ReadWrite Mail.Send',
+            'credential_mode': 'profile'}
+
+
+def new_graph_client(oauth_server, scopes=('Mail.ReadWrite', 'Mail.Send')):
+    client_id = 'graph-app-%d-%s' % (next(_numbers), _RUN)
+    secret = 'secret-' + uuid.uuid4().hex
+    oauth_server.authority.add_client(client_id, secret, app_scopes=list(scopes))
+    return client_id, secret
 
 
 @pytest.mark.usefixtures('graph_on_class')
 class GraphCase(MailSyncCase):
-    """MailSyncCase with ``self.graph`` (the Graph endpoint), a Microsoft 365 profile, and
-    each mailbox's bearer token registered on the endpoint.
-
-    Until the OAuth layer (issue 15) gives ``_oauth_access_token``, the token of a mailbox
-    is supplied here, from outside the addon's code."""
-
-    def setUp(self):
-        super(GraphCase, self).setUp()
-        self.tokens = {}
-        Mailbox = type(self.env['mail.sync.mailbox'])
-        tokens = self.tokens
-        patcher = mock.patch.object(Mailbox, '_oauth_access_token', create=True,
-                                    new=lambda box: tokens[box.email])
-        patcher.start()
-        self.addCleanup(patcher.stop)
+    """MailSyncCase with ``self.graph`` (the Graph endpoint), ``self.oauth`` (the OAuth
+    server) and Microsoft 365 profiles whose app-only tokens come from that server."""
 
     def new_graph_address(self):
         address = 'm365-%d-%s@example.test' % (next(_numbers), _RUN)
         self.graph.add_mailbox(address)
-        self.tokens[address] = 'tok-' + address
-        self.graph.add_token(self.tokens[address], user=address)
         return address
 
-    def make_graph_server(self, **values):
-        vals = {'name': 'Microsoft 365 test', 'server_type': 'graph', 'graph_url': self.graph.url,
-                'timeout': 10}
+    def make_graph_server(self, scopes=('Mail.ReadWrite', 'Mail.Send'), **values):
+        client_id, secret = new_graph_client(self.oauth, scopes)
+        vals = dict(graph_profile_values(self.oauth, self.graph, client_id, secret),
+                    name='Microsoft 365 test', timeout=10)
         vals.update(values)
         return self.Server.sudo(self.manager).create(vals)
 
@@ -213,8 +224,14 @@ class TestGraphIncoming(GraphCase):
         self.assertEqual((self.box.incoming_status, len(self.ledger())), ('ok', 3))
 
     def test_test_enable_reports_a_refused_token(self):
-        other = self.make_graph_mailbox(self.make_user('other'), self.server)
-        self.graph.revoke_token(self.tokens[other.email])
+        # An application an admin consented to send mail only: reading is refused by Graph.
+        server = self.make_graph_server(scopes=('Mail.Send',), oauth_scopes='.default')
+        other = self.make_graph_mailbox(self.make_user('other'), server)
         other.sudo(self.manager).action_test_enable()
         self.assertEqual((other.state, other.incoming_test_state), ('draft', 'failure'))
-        self.assertIn('InvalidAuthenticationToken', other.incoming_test_message)
+        self.assertIn('ErrorAccessDenied', other.incoming_test_message)
+
+    def test_graph_takes_oauth_only(self):
+        with self.assertRaises(ValidationError):
+            self.Server.sudo(self.manager).create({'name': 'Graph with a password', 'server_type': 'graph',
+                                                   'graph_url': self.graph.url, 'auth_method': 'basic'})

@@ -10,21 +10,24 @@ import pytest
 
 from .common import enabled_mailbox
 from .kill_driver import at_each_commit, commits, run_worker
+from .test_graph_incoming import graph_profile_values, introspect_oauth, new_graph_client
 from .test_incoming import raw_mail
 
 COUNT = 120
-PREFIX = 'kill-token-'
 
 
 @pytest.fixture(scope='module')
-def world(graph_server):
+def world(graph_server, oauth_server):
     """Committed records (the worker is another process); the endpoint stays in this one,
-    so a killed worker never takes it down."""
+    so a killed worker never takes it down. Tokens: app-only, from the OAuth test server."""
+    introspect_oauth(graph_server, oauth_server)
+    client_id, secret = new_graph_client(oauth_server)
     registry = odoo.registry(os.environ['MAIL_SYNC_TEST_DB'])
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {'mail_create_nosubscribe': True})
-        server = env['mail.sync.server'].create({
-            'name': 'Graph kill test', 'server_type': 'graph', 'graph_url': graph_server.url, 'timeout': 30})
+        server = env['mail.sync.server'].create(dict(
+            graph_profile_values(oauth_server, graph_server, client_id, secret),
+            name='Graph kill test', timeout=30))
         partner = env['res.partner'].create({'name': 'Graph kill test customer'})
         thread = partner.message_post(body='Initial quote', message_type='comment')
         cr.commit()
@@ -43,7 +46,6 @@ def _new_mailbox(world, graph_server, tag):
     registry, ids, created = world
     address = 'graphkill-%s@example.test' % tag
     graph_server.add_mailbox(address)
-    graph_server.add_token(PREFIX + address, user=address)
     for n in range(COUNT):
         graph_server.deliver(address, raw_mail('Customer <c@kill.test>', 'Reply %d' % n,
                                                '<%s-%d@graphkill.test>' % (tag, n), ids['thread_id']))
@@ -76,10 +78,10 @@ def _expected(tag):
 
 def test_uninterrupted_worker_then_rerun_is_one_request(world, graph_server):
     box = _new_mailbox(world, graph_server, 'plain')
-    commits(run_worker(box, '--graph-token-prefix', PREFIX))
+    commits(run_worker(box))
     assert _end_state(world, box, 'plain') == _expected('plain')
     mark = len(graph_server.requests)
-    commits(run_worker(box, '--graph-token-prefix', PREFIX))
+    commits(run_worker(box))
     assert _end_state(world, box, 'plain') == _expected('plain')
     rerun = [urllib.parse.unquote(r.url) for r in graph_server.requests[mark:]
              if r.mailbox == 'graphkill-plain@example.test' and not r.batch]
@@ -90,5 +92,4 @@ def test_uninterrupted_worker_then_rerun_is_one_request(world, graph_server):
 def test_killed_at_each_commit_point_then_resumed(world, graph_server, when):
     # One commit per delta page of 50 (three pages), plus the cycle's own.
     at_each_commit(lambda tag: _new_mailbox(world, graph_server, tag),
-                   lambda box, tag: _end_state(world, box, tag), _expected, when, 4,
-                   '--graph-token-prefix', PREFIX)
+                   lambda box, tag: _end_state(world, box, tag), _expected, when, 4)

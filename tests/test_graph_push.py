@@ -15,10 +15,10 @@ import pytest
 
 from .common import enabled_mailbox
 from .kill_driver import run_worker
+from .test_graph_incoming import graph_profile_values, introspect_oauth, new_graph_client
 from .test_incoming import raw_mail
 
 _RUN = uuid.uuid4().hex[:8]
-PREFIX = 'push-token-'
 
 
 def wait_for(condition, timeout=60):
@@ -31,13 +31,15 @@ def wait_for(condition, timeout=60):
 
 
 @pytest.fixture(scope='module')
-def world(graph_server, odoo_http):
+def world(graph_server, odoo_http, oauth_server):
+    introspect_oauth(graph_server, oauth_server)
+    client_id, secret = new_graph_client(oauth_server)
     registry = odoo.registry(os.environ['MAIL_SYNC_TEST_DB'])
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        server = env['mail.sync.server'].create({
-            'name': 'Graph push test', 'server_type': 'graph', 'graph_url': graph_server.url,
-            'graph_public_url': odoo_http.url, 'timeout': 30})
+        server = env['mail.sync.server'].create(dict(
+            graph_profile_values(oauth_server, graph_server, client_id, secret),
+            name='Graph push test', graph_public_url=odoo_http.url, timeout=30))
         partner = env['res.partner'].create({'name': 'Push test customer'})
         thread = partner.message_post(body='Quote', message_type='comment')
         cr.commit()
@@ -56,7 +58,6 @@ def new_mailbox(world, graph_server, tag):
     registry, ids, created = world
     address = 'push-%s-%s@example.test' % (tag, _RUN)
     graph_server.add_mailbox(address)
-    graph_server.add_token(PREFIX + address, user=address)
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         box = enabled_mailbox(env, ids['server'], address, False, 'Push %s' % tag, 'push-%s-%s' % (tag, _RUN))
@@ -78,7 +79,7 @@ def subscriptions(world, box):
 
 def cycle(box):
     """The incoming cron lane restricted to this mailbox: how many cycles it ran."""
-    output = run_worker(box, '--cron', '--graph-token-prefix', PREFIX)
+    output = run_worker(box, '--cron')
     assert 'synced=' in output, output[-3000:]
     return int(output.split('synced=')[1].split()[0])
 
@@ -145,7 +146,7 @@ def test_throttled_mailbox_waits_alone(world, graph_server):
         graph_server.deliver(address, raw_mail('Customer <c@push.test>', 'Hello', '<%s-%s@c.test>'
                                                % (address.split('@')[0], _RUN)))
     graph_server.inject(429, retry_after=1800, match=busy_address)
-    output = run_worker('%d,%d' % (busy, calm), '--cron', '--graph-token-prefix', PREFIX)
+    output = run_worker('%d,%d' % (busy, calm), '--cron')
     assert 'synced=2' in output, output[-3000:]
     [(status, later)] = query(world, """SELECT incoming_status, next_sync > (now() at time zone 'UTC')
                                             + interval '29 minutes' FROM mail_sync_mailbox WHERE id = %s""",

@@ -6,7 +6,8 @@ server (the OAuth test server of ``devstack/oauth``): ``active``, ``scope`` (del
 permissions, space separated) or ``roles`` (application permissions), and ``upn``,
 ``preferred_username`` or ``sub`` for the signed-in user of a delegated token.
 A grant is either delegated (one user: that user's mailbox only) or application
-(``user`` None: any mailbox).
+(``user`` None: any mailbox; a token with ``roles``, or whose ``sub`` is its ``client_id``,
+as client-credentials tokens are).
 """
 import base64
 import json
@@ -71,6 +72,6 @@ class Authenticator(object):
         if not claims.get('active'):
             return None
         scopes = (claims.get('scope') or '').split() + list(claims.get('roles') or [])
-        user = None if claims.get('roles') else (
-            claims.get('upn') or claims.get('preferred_username') or claims.get('sub'))
+        app_only = bool(claims.get('roles')) or (claims.get('client_id') and claims.get('sub') == claims['client_id'])
+        user = None if app_only else (claims.get('upn') or claims.get('preferred_username') or claims.get('sub'))
         return Grant(user, scopes)
