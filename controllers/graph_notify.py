@@ -7,6 +7,11 @@ change and lifecycle notifications: each must name a subscription we hold and ca
 A notification's content is never trusted: it only marks its subscription ``pending``,
 which makes the mailbox's incoming channel due; the normal cycle reads the delta.
 Answered 202 at once; the work is one small UPDATE.
+
+Odoo 11 turns every ``application/json`` request into a JSON-RPC request, which an
+``http`` route refuses, while Microsoft posts notifications as plain JSON and the
+validation request as text to the same URL: for this one path only, requests stay
+plain HTTP requests (``_plain_http_for_notifications``).
 """
 import json
 import logging
@@ -22,11 +27,25 @@ _logger = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # Graph batches notifications; far below this
 MAX_NOTIFICATIONS = 1000
 LIFECYCLE = {'reauthorizationRequired': 'reauthorize', 'subscriptionRemoved': 'removed', 'missed': None}
+NOTIFY_PATH = '/mail_sync/graph/notify'
+
+
+def _plain_http_for_notifications(get_request):
+    def wrapped(self, httprequest):
+        if httprequest.path == NOTIFY_PATH:
+            return http.HttpRequest(httprequest)
+        return get_request(self, httprequest)
+    wrapped.mail_sync_graph = True
+    return wrapped
+
+
+if not getattr(http.Root.get_request, 'mail_sync_graph', False):
+    http.Root.get_request = _plain_http_for_notifications(http.Root.get_request)
 
 
 class GraphNotifications(http.Controller):
 
-    @http.route('/mail_sync/graph/notify', type='http', auth='none', methods=['POST'], csrf=False)
+    @http.route(NOTIFY_PATH, type='http', auth='none', methods=['POST'], csrf=False)
     def notify(self, **params):
         token = request.httprequest.args.get('validationToken')
         if token is not None:
