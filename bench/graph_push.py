@@ -159,6 +159,17 @@ class Bench(object):
         mark = len(self.graph.requests)
         lane = threading.Thread(target=self.lane, args=(stop,), daemon=True)
         lane.start()
+        probe_stop = threading.Event()
+        lock = threading.Lock()
+
+        def probe():
+            while not probe_stop.is_set():
+                with lock:
+                    waiting = [mid for mid in arrivals if mid not in seen]
+                self._probe(waiting, seen)
+                probe_stop.wait(0.2)
+        prober = threading.Thread(target=probe, daemon=True)
+        prober.start()
         period = self.options.minutes * 60
         started = time.time()
         deliver_stop = started + period
@@ -168,15 +179,16 @@ class Bench(object):
             time.sleep(rng.expovariate(self.options.rate / 60.0))
             box_id = rng.choice(self.ids)
             tag = '%s-%d' % (mode, number)
+            with lock:
+                arrivals['<%s@bench.test>' % tag] = time.time()
             self.graph.deliver(self.emails[box_id], reply(tag, number, self.thread_id))
-            arrivals['<%s@bench.test>' % tag] = time.time()
             receivers.add(box_id)
             number += 1
-            self._probe(arrivals, seen)
         deadline = time.time() + 20 * 60
         while len(seen) < len(arrivals) and time.time() < deadline:
             time.sleep(0.2)
-            self._probe(arrivals, seen)
+        probe_stop.set()
+        prober.join()
         elapsed = time.time() - started
         stop.set()
         lane.join(timeout=400)
@@ -201,13 +213,14 @@ class Bench(object):
                   result['idle_requests_per_hour_steady']), flush=True)
         return result
 
-    def _probe(self, arrivals, seen):
-        waiting = [mid for mid in arrivals if mid not in seen]
+    def _probe(self, waiting, seen):
         if not waiting:
             return
+        with self.registry.cursor() as cr:  # a plain cursor: this runs in the probe's thread
+            cr.execute('SELECT message_id FROM mail_sync_ledger WHERE message_id IN %s', [tuple(waiting)])
+            found = cr.fetchall()
         now = time.time()
-        for (mid,) in self.sql('SELECT message_id FROM mail_sync_ledger WHERE message_id IN %s',
-                               [tuple(waiting)]):
+        for (mid,) in found:
             seen[mid] = now
 
 

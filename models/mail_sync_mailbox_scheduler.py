@@ -80,7 +80,8 @@ class MailSyncMailboxScheduler(models.Model):
             while time.monotonic() < deadline:
                 mailbox = self._claim_due(channel, tried, mailbox_ids, until=until, queue=queue)
                 if not mailbox:
-                    pause = self._seconds_until_due(channel, deadline, until) if follow else None
+                    pause = self._seconds_until_due(channel, deadline, until, step=self._due_poll_step(
+                        channel)) if follow else None
                     if pause is None:
                         break
                     self._commit()  # end the transaction: the next look sees other workers' work
@@ -172,6 +173,11 @@ class MailSyncMailboxScheduler(models.Model):
             return """state = 'enabled' AND act_enabled AND act_status != 'suspended'
                       AND (act_next_sync IS NULL OR act_next_sync <= %s)""", [now]
         raise ValueError(channel)
+
+    @api.model
+    def _due_poll_step(self, channel):
+        """Seconds an idle following lane waits at most before looking at the queue again."""
+        return 5.0
 
     @api.model
     def _pushed_sql(self):
