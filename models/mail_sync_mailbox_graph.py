@@ -40,7 +40,8 @@ class MailSyncMailboxGraph(models.Model):
         return fetchers
 
     graph_subscription_ids = fields.One2many('mail.sync.graph.subscription', 'mailbox_id',
-                                             string='Change Notifications')
+                                             string='Change Notifications',
+                                             groups='mail_sync.group_mail_sync_manager')
 
     def _sync_graph(self, connector, stats):
         self._graph_take_pending()

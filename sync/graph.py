@@ -116,6 +116,7 @@ class GraphConnector(Connector):
         self.settings = settings
         self.channel = channel
         self.slots = _mailbox_slots(settings.user)
+        self.owner = threading.get_ident()  # the token source may only be asked from here
 
     def token(self):
         """The bearer token to send now."""
@@ -145,7 +146,7 @@ class GraphConnector(Connector):
             return self._request_once(method, path, expect, raw, dict(kwargs))
         except AuthError as exc:
             if exc.code != 'auth_failed' or not hasattr(self.credentials, 'renew') \
-                    or not self.credentials.renew():
+                    or threading.get_ident() != self.owner or not self.credentials.renew():
                 raise
         return self._request_once(method, path, expect, raw, kwargs)
 
@@ -222,11 +223,16 @@ class GraphConnector(Connector):
         if not jobs:
             return
         found = {}
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(jobs))) as pool:
-            futures = [pool.submit(self._fetch_batch if kind == 'batch' else self._fetch_one, ids)
-                       for kind, ids in jobs]
-            for future in futures:
-                found.update(future.result())
+        if len(jobs) == 1:
+            kind, ids = jobs[0]
+            found.update(self._fetch_batch(ids) if kind == 'batch' else self._fetch_one(ids))
+        else:
+            self.token()  # read in this thread: the token source may not run in the pool's
+            with concurrent.futures.ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(jobs))) as pool:
+                futures = [pool.submit(self._fetch_batch if kind == 'batch' else self._fetch_one, ids)
+                           for kind, ids in jobs]
+                for future in futures:
+                    found.update(future.result())
         for item_id in item_ids:
             if item_id in found:
                 yield RemoteMessage(found[item_id], item_id=item_id, folder=folder)
