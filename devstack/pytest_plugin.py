@@ -137,5 +137,6 @@ def browser():
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
 from .ews.pytest_fixtures import ews_server  # noqa: F401,E402
+from .graph.pytest_fixtures import graph_server, graph_no_bugs  # noqa: F401,E402
 from .oauth.pytest_fixtures import dovecot_oauth, oauth_server  # noqa: F401,E402
 from .oauth.introspect import Introspector  # noqa: E402

@@ -32,3 +32,6 @@ from . import mail_message
 from . import mail_thread
 from . import mail_sync_migration
 from . import mail_sync_migration_line
+from . import mail_sync_server_graph
+from . import mail_sync_mailbox_graph
+from . import mail_sync_graph_subscription

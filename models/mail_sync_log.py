@@ -225,6 +225,13 @@ class MailSyncLog(models.Model):
                                     '(%(detail)s). Sync starts over and matches what it already has, '
                                     'so nothing is imported twice.'),
             'unknown_kind': _('This kind of item is not synchronized (%(detail)s).'),
+            # Microsoft 365 (Graph)
+            'permission_missing': _('The OAuth 2.0 grant lacks the %(detail)s permission: an '
+                                    'administrator must grant it to the application and consent again.'),
+            'oauth_required': _('Microsoft 365 (Graph) accepts OAuth 2.0 only (%(detail)s): set the '
+                                'profile\'s authentication to OAuth 2.0.'),
+            'server_error': _('The server failed to answer (%(detail)s). Sync retries later by itself.'),
+            'unknown_server_type': _('This kind of server is not available (%(detail)s).'),
         }
         template = messages.get(error.code)
         if not template:

@@ -11,12 +11,10 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.osv import expression
 from odoo.tools import html_escape as escape, mute_logger
 
-from ..sync.endpoint import Credentials, Endpoint
+from ..sync import registry
+from ..sync.endpoint import Credentials
 from ..sync.errors import SyncError
-from ..sync.ews import EwsConnector, EwsSettings
-from ..sync.imap import ImapConnector
-from ..sync.pop3 import Pop3Connector
-from ..sync.smtp import SmtpConnector
+from ..sync.registry import ConnectionConfig
 from .act.filter_domain import FilterError, parse_filter, user_names
 from .secret_store import ca_file
 from .exact_match import exact_ilike
@@ -169,7 +167,7 @@ class MailSyncMailbox(models.Model):
     @api.constrains('act_enabled', 'server_id')
     def _check_act_exchange_only(self):
         for mailbox in self:
-            if mailbox.act_enabled and mailbox.server_id.server_type != 'exchange':
+            if mailbox.act_enabled and 'act' not in registry.lookup(mailbox.server_id.server_type).channels:
                 raise ValidationError(_('Appointments, contacts and tasks sync only with Exchange '
                                         'profiles.'))
 
@@ -389,27 +387,24 @@ class MailSyncMailbox(models.Model):
         return Credentials(self._effective_login(), self._plain_password())
 
     def _connector(self, channel):
-        """The protocol connector (from ``sync/``) for one channel of this mailbox."""
+        """The protocol connector (from ``sync/``) for one channel of this mailbox, built by
+        the registry entry of the profile's server type."""
         self.ensure_one()
+        return registry.connector(self.server_id.server_type, channel, self._connection_config())
+
+    def _connection_config(self):
+        """The profile's and mailbox's settings as plain values for a connector; secrets are
+        read only when the connector asks for them."""
         server = self.server_id
-        credentials = self._credentials()
-        if server.server_type == 'exchange':
-            settings = EwsSettings(
-                self.email, ews_url=server.ews_url, autodiscover=server.ews_locate == 'autodiscover',
-                auth_type=server.auth_method, timeout=server.timeout, verify_tls=server.verify_tls,
-                cafile=ca_file(), impersonate=server.credential_mode == 'profile')
-            return EwsConnector(settings, credentials)
-        if channel == 'incoming':
-            endpoint = Endpoint(server.incoming_host, server.incoming_port, server.incoming_encryption,
-                                server.timeout, server.verify_tls, ca_file())
-            cls = ImapConnector if server.server_type == 'imap' else Pop3Connector
-            return cls(endpoint, credentials)
-        if channel == 'outgoing':
-            endpoint = Endpoint(server.outgoing_host or server.incoming_host, server.outgoing_port,
-                                server.outgoing_encryption, server.timeout, server.verify_tls,
-                                ca_file())
-            return SmtpConnector(endpoint, credentials)
-        raise SyncError('not_supported', channel)
+        return ConnectionConfig(
+            self.email, credentials=self._credentials, cafile=ca_file(), timeout=server.timeout,
+            verify_tls=server.verify_tls, auth_method=server.auth_method,
+            incoming_host=server.incoming_host, incoming_port=server.incoming_port,
+            incoming_encryption=server.incoming_encryption,
+            outgoing_host=server.outgoing_host or server.incoming_host,
+            outgoing_port=server.outgoing_port, outgoing_encryption=server.outgoing_encryption,
+            ews_url=server.ews_url, ews_autodiscover=server.ews_locate == 'autodiscover',
+            impersonate=server.credential_mode == 'profile', graph_url=server.graph_url)
 
     def _active_channels(self):
         self.ensure_one()

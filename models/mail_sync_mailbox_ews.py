@@ -17,6 +17,7 @@ import logging
 
 from odoo import _, models
 
+from ..sync import registry
 from ..sync.errors import SyncError, SyncStateInvalid
 from ..sync.imap import size_batches
 from ..sync.message import RemoteMessage
@@ -176,7 +177,7 @@ class MailSyncMailboxEws(models.Model):
         once the write succeeded, so a failed write never untracks or retracks anything."""
         self.ensure_one()
         server = self.sudo().server_id
-        if server.server_type != 'exchange' or not row.item_id or not server.ews_category:
+        if not registry.lookup(server.server_type).categories or not row.item_id or not server.ews_category:
             return
         try:
             with self._connection_slot('incoming') as slot:

@@ -6,6 +6,7 @@ import logging
 
 from odoo import _, api, fields, models, tools
 
+from ..sync import registry
 from ..sync.errors import SyncError
 
 _logger = logging.getLogger(__name__)
@@ -142,13 +143,14 @@ class MailSyncMailboxOutgoing(models.Model):
         """Decide the rows whose sending was interrupted after the point of no return: a
         copy in the Sent folder proves the sending; without one, ask the author to check."""
         found = set()
-        if self.server_id.server_type == 'exchange':  # sent and saved atomically
-            ews = self._connector('outgoing')
+        sent_copy = registry.lookup(self.server_id.server_type).sent_copy
+        if sent_copy == 'server':  # sent and saved atomically (Exchange, Microsoft 365)
+            connector = self._connector('outgoing')
             try:
-                found = {row.id for row in rows if ews.find_sent(row.message_id)}
+                found = {row.id for row in rows if connector.find_sent(row.message_id)}
             finally:
-                ews.close()
-        elif self.server_id.server_type == 'imap':
+                connector.close()
+        elif sent_copy == 'append':
             imap = self._connector('incoming')
             try:
                 folder = self._sent_folder_name(imap)
@@ -203,7 +205,8 @@ class _SentCopies(object):
 
     def __init__(self, mailbox):
         self.mailbox = mailbox
-        self.wanted = mailbox.server_id.server_type == 'imap' and mailbox.server_id.append_sent
+        self.wanted = registry.lookup(mailbox.server_id.server_type).sent_copy == 'append' \
+            and mailbox.server_id.append_sent
         self.imap = None
         self.folder = None
 

@@ -25,6 +25,7 @@ from psycopg2.extensions import TransactionRollbackError
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
+from ..sync import registry
 from ..sync.errors import SyncError
 from ..sync.schedule import next_interval
 
@@ -85,7 +86,8 @@ class MailSyncMailboxScheduler(models.Model):
             while time.monotonic() < deadline:
                 mailbox = self._claim_due(channel, tried, mailbox_ids, until=until, queue=queue)
                 if not mailbox:
-                    pause = self._seconds_until_due(channel, deadline, until) if follow else None
+                    pause = self._seconds_until_due(channel, deadline, until, step=self._due_poll_step(
+                        channel)) if follow else None
                     if pause is None:
                         break
                     self._commit()  # end the transaction: the next look sees other workers' work
@@ -137,10 +139,12 @@ class MailSyncMailboxScheduler(models.Model):
             return min(step, left - 0.5)
         where, params = self._due_domain_sql(channel, due=False)
         early, early_params = self._pulled_forward_sql(until)
-        self.env.cr.execute("""SELECT min(CASE WHEN next_sync <= %s THEN next_sync
+        self.env.cr.execute("""SELECT min(CASE WHEN """ + self._pushed_sql() + """ THEN %s
+                                               WHEN next_sync <= %s THEN next_sync
                                                WHEN """ + early + """ THEN next_sync - %s END)
                                FROM mail_sync_mailbox WHERE """ + where,
-                            [until[1]] + early_params + [datetime.timedelta(seconds=CRON_GAP)] + params)
+                            [datetime.datetime.utcnow(), until[1]] + early_params
+                            + [datetime.timedelta(seconds=CRON_GAP)] + params)
         due = self.env.cr.fetchone()[0]
         wait = step
         if due:
@@ -158,10 +162,11 @@ class MailSyncMailboxScheduler(models.Model):
             where = "state = 'enabled' AND incoming_enabled AND incoming_status != 'suspended'"
             if not due:
                 return where, []
+            pushed = self._pushed_sql()  # told by the server that something changed
             if until is None:
-                return where + " AND (next_sync IS NULL OR next_sync <= %s)", [now]
+                return where + " AND (next_sync IS NULL OR next_sync <= %s OR " + pushed + ")", [now]
             early, early_params = self._pulled_forward_sql(until)
-            return where + """ AND (next_sync IS NULL OR next_sync <= %s
+            return where + """ AND (next_sync IS NULL OR next_sync <= %s OR """ + pushed + """
                                     OR (next_sync <= %s AND """ + early + "))", [
                 now, now + datetime.timedelta(seconds=CRON_GAP)] + early_params
         if channel == 'outgoing':  # mailboxes with email waiting in their outbox
@@ -174,6 +179,22 @@ class MailSyncMailboxScheduler(models.Model):
             return """state = 'enabled' AND act_enabled AND act_status != 'suspended'
                       AND (act_next_sync IS NULL OR act_next_sync <= %s)""", [now]
         raise ValueError(channel)
+
+    @api.model
+    def _due_poll_step(self, channel):
+        """Seconds an idle following lane waits at most before looking at the queue again."""
+        return 5.0
+
+    @api.model
+    def _pushed_sql(self):
+        """SQL condition on a mailbox whose server pushed a change since its last cycle began
+        (a server type with push notifications overrides it); never cuts a back-off short."""
+        return 'FALSE'
+
+    def _polling_bounds(self):
+        """(minimum, default, maximum) polling interval of this mailbox, in minutes."""
+        server = self.server_id
+        return server.interval_min, server.interval_default, server.interval_max
 
     @api.model
     def _pulled_forward_sql(self, until):
@@ -279,7 +300,8 @@ class MailSyncMailboxScheduler(models.Model):
         email into the IMAP Sent folder has its SMTP and its IMAP session open together (on a
         profile allowing a single connection, it still runs, over both)."""
         server = self.server_id
-        if channel == 'outgoing' and server.server_type == 'imap' and server.append_sent:
+        if channel == 'outgoing' and server.append_sent and \
+                registry.lookup(server.server_type).sent_copy == 'append':
             return 2
         return 1
 
@@ -350,8 +372,7 @@ class MailSyncMailboxScheduler(models.Model):
             values.update(act_last_success=fields.Datetime.now(),
                           act_next_sync=_in_minutes(0 if stats.get('remaining') else server.interval_max))
         if channel == 'incoming':
-            interval = next_interval(self.sync_interval or None, items, server.interval_min,
-                                     server.interval_default, server.interval_max)
+            interval = next_interval(self.sync_interval or None, items, *self._polling_bounds())
             # A backlog left by the per-cycle cap is picked up by the next cron run.
             values.update(sync_interval=interval, incoming_last_success=fields.Datetime.now(),
                           next_sync=_in_minutes(0 if stats.get('remaining') else interval))

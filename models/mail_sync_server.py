@@ -3,6 +3,7 @@ import datetime
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..sync import registry
 from .mail_sync_conflict import CONFLICT_RULES
 
 
@@ -15,11 +16,8 @@ DEFAULT_ACT_FILTERS = {
     'act_filter_task': "[('user_id', '=', user.id)]",
 }
 
-SERVER_TYPES = [
-    ('exchange', 'Exchange (EWS)'),
-    ('imap', 'IMAP with SMTP'),
-    ('pop3', 'POP3 with SMTP'),
-]
+# From the registry of server types (sync/registry.py): a new type needs no change here.
+SERVER_TYPES = registry.server_types()
 ENCRYPTIONS = [('ssl', 'SSL/TLS'), ('starttls', 'STARTTLS'), ('none', 'None (unencrypted)')]
 
 # Default ports by protocol and encryption, as mail clients propose them.
@@ -177,7 +175,7 @@ class MailSyncServer(models.Model):  # OAuth 2.0 fields and methods: mail_sync_s
     @api.constrains('server_type', 'auth_method', 'incoming_host', 'ews_locate', 'ews_url')
     def _check_type_settings(self):
         for server in self:
-            if server.server_type != 'exchange' and server.auth_method == 'ntlm':
+            if server.auth_method == 'ntlm' and 'ntlm' not in registry.lookup(server.server_type).auth_methods:
                 raise ValidationError(_('Windows (NTLM) authentication is only for Exchange profiles.'))
             if server.server_type == 'exchange' and server.ews_locate == 'url' and not server.ews_url:
                 raise ValidationError(_('Enter the EWS URL, or choose Autodiscover.'))
@@ -207,7 +205,8 @@ class MailSyncServer(models.Model):  # OAuth 2.0 fields and methods: mail_sync_s
     def _onchange_incoming_defaults(self):
         if self.server_type in ('imap', 'pop3'):
             self.incoming_port = DEFAULT_PORTS[self.server_type][self.incoming_encryption or 'ssl']
-        if self.server_type != 'exchange' and self.auth_method == 'ntlm':
+        if self.server_type and self.auth_method == 'ntlm' and \
+                'ntlm' not in registry.lookup(self.server_type).auth_methods:
             self.auth_method = 'basic'
 
     @api.onchange('outgoing_encryption')

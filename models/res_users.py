@@ -1,6 +1,7 @@
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
+from ..sync import registry
 from .mail_sync_mailbox_health import HEALTH
 
 TRACK_CHOICES = [
@@ -93,7 +94,8 @@ class ResUsers(models.Model):
             # a user's own Preferences as superuser), not for a manager reading the user.
             own = user == self.env.user or self.env.user._is_superuser()
             user.mail_sync_alert_ids = mailbox.sudo(user.id).alert_ids.ids if mailbox and own else False
-            user.mail_sync_act = bool(mailbox) and mailbox.server_type == 'exchange' and mailbox.act_enabled
+            user.mail_sync_act = bool(mailbox) and mailbox.act_enabled and \
+                'act' in registry.lookup(mailbox.server_type).channels
 
     @api.constrains(*ACT_USER_FIELDS)
     def _check_act_filters(self):

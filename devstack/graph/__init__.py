@@ -1,0 +1,1 @@
+"""A Microsoft Graph v1.0 endpoint for tests (mail, delta, sendMail, $batch, subscriptions)."""

@@ -1,0 +1,248 @@
+"""Incoming email from Microsoft 365 through Microsoft Graph: delta pages of the Inbox and
+Sent Items into the same ledger and import pipeline as IMAP and EWS, and the category
+that tracks and untracks email (the profile's ``ews_category``, both ways, as with EWS).
+
+Exactly once: each page's ledger rows and the folder's next link (``@odata.nextLink``
+while the round goes on, ``@odata.deltaLink`` at its end) are committed together, so a
+cycle killed anywhere asks for the same page again and finds its messages already
+known (by Graph id). When Graph no longer knows the state (410), the folder is read
+again from the start: messages known by id or by internetMessageId are not fetched
+nor imported again.
+"""
+import datetime
+import logging
+
+import psycopg2
+
+from odoo import _, fields, models
+
+from ..sync.errors import SyncError, SyncStateInvalid
+from ..sync.graph import GraphItem  # noqa: F401  (the items of a delta page)
+from ..sync.message import RemoteMessage
+from .mail_sync_graph_subscription import GRAPH_FOLDERS, LIFETIME, RENEW_BEFORE
+
+_logger = logging.getLogger(__name__)
+
+PAGE = 50  # messages per delta page, and per commit
+
+
+class MailSyncMailboxGraph(models.Model):
+    _inherit = 'mail.sync.mailbox'
+
+    def _incoming_cycles(self):
+        cycles = super(MailSyncMailboxGraph, self)._incoming_cycles()
+        cycles['graph'] = self._sync_graph
+        return cycles
+
+    def _fetchers(self):
+        fetchers = super(MailSyncMailboxGraph, self)._fetchers()
+        fetchers['graph'] = self._fetch_ews_row  # by item id, like Exchange
+        return fetchers
+
+    graph_subscription_ids = fields.One2many('mail.sync.graph.subscription', 'mailbox_id',
+                                             string='Change Notifications',
+                                             groups='mail_sync.group_mail_sync_manager')
+
+    def _sync_graph(self, connector, stats):
+        self._graph_take_pending()
+        budget = [self.server_id.cycle_cap]
+        # The well-known names of Graph are those of EWS ('inbox', 'sentitems').
+        for folder in self._ews_folders():
+            if budget[0] <= 0:
+                stats['remaining'] += 1
+                break
+            self._sync_graph_folder(connector, folder, stats, budget)
+        self._graph_maintain_subscriptions(connector)
+
+    # ------------------------------------------------------------------ change notifications
+    def _pushed_sql(self):
+        return """(incoming_status = 'ok' AND EXISTS (
+                       SELECT 1 FROM mail_sync_graph_subscription push
+                       WHERE push.mailbox_id = mail_sync_mailbox.id AND push.pending))"""
+
+    def _due_poll_step(self, channel):
+        """With subscriptions, a notification can make a mailbox due at any moment: an idle
+        lane looks every second (one indexed query) instead of every five."""
+        step = super(MailSyncMailboxGraph, self)._due_poll_step(channel)
+        if channel == 'incoming':
+            self.env.cr.execute("SELECT 1 FROM mail_sync_graph_subscription WHERE state = 'active' LIMIT 1")
+            if self.env.cr.fetchone():
+                return min(step, 1.0)
+        return step
+
+    def _polling_bounds(self):
+        """Subscribed mailboxes are polled less often: notifications say when to look."""
+        bounds = super(MailSyncMailboxGraph, self)._polling_bounds()
+        server = self.server_id
+        if server.server_type == 'graph' and server.graph_public_url and self.sudo().graph_subscription_ids.filtered(
+                lambda s: s.state == 'active'):
+            return tuple(max(bound, server.graph_subscribed_interval) for bound in bounds)
+        return bounds
+
+    def _graph_take_pending(self):
+        """A cycle starts: the notifications so far are covered by it. A notification
+        written meanwhile (a conflict) leaves the flag set: one more cycle follows."""
+        try:
+            with self.env.cr.savepoint():
+                self.env.cr.execute("""UPDATE mail_sync_graph_subscription SET pending = FALSE
+                                       WHERE mailbox_id = %s AND pending RETURNING id""", [self.id])
+                taken = self.env.cr.fetchall()
+        except psycopg2.extensions.TransactionRollbackError:
+            return
+        if taken:
+            self.env['mail.sync.graph.subscription'].invalidate_cache(['pending'])
+            self._commit()
+
+    def _graph_maintain_subscriptions(self, connector):
+        """Subscribe the synced folders when the profile has a public URL, renew what
+        expires within a day or needs reauthorization, drop what is no longer wanted.
+        A failure here is logged and leaves polling as it is."""
+        Subscription = self.env['mail.sync.graph.subscription'].sudo()
+        server = self.server_id
+        url = server._graph_notify_url() if server.server_type == 'graph' else False
+        wanted = set()
+        if url:
+            wanted = {'inbox'} | ({'sent'} if self.user_id.mail_sync_track_sent else set())
+        now = datetime.datetime.utcnow().replace(microsecond=0)
+        expiry = (now + LIFETIME).strftime('%Y-%m-%dT%H:%M:%SZ')
+        changed = False
+        for row in Subscription.search([('mailbox_id', '=', self.id)]):
+            try:
+                if row.role not in wanted or row.state == 'removed':
+                    if row.state != 'removed':
+                        connector.unsubscribe(row.remote_id)
+                    row.unlink()
+                    changed = True
+                    continue
+                wanted.discard(row.role)
+                expires = fields.Datetime.from_string(row.expires)
+                if row.state == 'reauthorize' or expires - now < RENEW_BEFORE:
+                    connector.renew(row.remote_id, expiry)
+                    row.write({'state': 'active', 'expires': fields.Datetime.to_string(now + LIFETIME)})
+                    changed = True
+            except SyncError as exc:
+                if exc.code == 'item_missing':  # gone at Microsoft: subscribe again below
+                    row.unlink()
+                    wanted.add(row.role)
+                    changed = True
+                    continue
+                self._graph_push_failed(exc)
+        for role in sorted(wanted):
+            state = Subscription._new_client_state()
+            try:
+                remote_id, _expires = connector.subscribe(GRAPH_FOLDERS[role], url, state, expiry,
+                                                          lifecycle_url=url)
+            except SyncError as exc:
+                self._graph_push_failed(exc)
+                continue
+            row = Subscription.create({'mailbox_id': self.id, 'role': role, 'remote_id': remote_id,
+                                       'expires': fields.Datetime.to_string(now + LIFETIME)})
+            row._secret_set('client_state_crypt', state)
+            changed = True
+        if changed:
+            self._commit()
+
+    def _graph_push_failed(self, exc):
+        self.env['mail.sync.log'].record(
+            'graph_subscription_failed', _('Microsoft 365 change notifications could not be set up '
+                                           '(%s): new email is found by polling meanwhile.')
+            % self.env['mail.sync.log'].describe(exc, mailbox=self),
+            mailbox=self, channel='incoming', severity='warning', error_class='transient')
+
+    def _sync_graph_folder(self, connector, folder, stats, budget):
+        """Handle the folder's delta page by page; each page commits with its link."""
+        while budget[0] > 0:
+            try:
+                page = connector.delta(folder.name, folder.sync_state or None, min(PAGE, budget[0]))
+            except SyncStateInvalid as exc:
+                self._ews_state_lost(folder, exc, 'incoming', _('email already in Odoo is recognized '
+                                                                'and not imported again'))
+                continue
+            budget[0] -= len(page.items)
+            self._graph_apply(connector, folder, page, stats)
+            if page.state and page.state != folder.sync_state:
+                folder.write({'sync_state': page.state})
+            self._commit()
+            if not page.more:
+                return
+        stats['remaining'] += 1
+
+    def _graph_apply(self, connector, folder, page, stats):
+        """Ledger rows (and imports) for one delta page."""
+        Ledger = self.env['mail.sync.ledger'].sudo()
+        category = (self.server_id.ews_category or '').strip().lower()
+        items, seen_ids = [], set()
+        for item in page.items:
+            if item.item_id not in seen_ids:
+                seen_ids.add(item.item_id)
+                items.append(item)
+        known = {row.item_id: row for row in Ledger.search(
+            [('mailbox_id', '=', self.id), ('item_id', 'in', [item.item_id for item in items])])}
+        # After a lost state or a move, a message may come back under another id: the ledger
+        # knows it by Message-ID in the same role of folder; it is re-pointed, not fetched.
+        message_ids = [item.message_id for item in items if item.item_id not in known and item.message_id]
+        by_message_id = {}
+        if message_ids:
+            for row in Ledger.search([('mailbox_id', '=', self.id), ('message_id', 'in', message_ids),
+                                      ('sent', '=', folder.role == 'sent'), ('state', '!=', 'quarantined')],
+                                     order='id'):
+                by_message_id.setdefault(row.message_id, row)
+        since = self._first_sync_since()
+        limit = self.server_id.max_message_mb * 1024 * 1024
+        new, to_track = [], []
+        for item in items:
+            tagged = bool(category) and category in [c.lower() for c in item.categories]
+            row = known.get(item.item_id)
+            if row is None and item.message_id in by_message_id:
+                row = by_message_id.pop(item.message_id)
+                row.write({'item_id': item.item_id, 'folder': folder.name})
+            if row is None:
+                received = _naive_utc(item.received)
+                if tagged or not (since and received and received < since):
+                    new.append((item, tagged))
+                continue
+            if tagged and not row.ews_tagged:
+                row.ews_tagged = True
+                if row.state == 'indexed':
+                    to_track.append(row)
+            elif not tagged and row.ews_tagged:
+                row.ews_tagged = False  # the category was removed in Outlook: untracked
+                if row.state in ('imported', 'linked'):
+                    row._untrack()
+        small = [item.item_id for item, _tagged in new if item.size <= limit]
+        sizes = {item.item_id: item.size for item, _tagged in new}
+        fetched = {m.item_id: m for m in connector.fetch_mime(small, folder=folder.name, sizes=sizes)}
+        messages, tagged_ids = [], set()
+        for item, tagged in new:
+            if item.size > limit:
+                message = RemoteMessage(item.header_block(), item_id=item.item_id, folder=folder.name,
+                                        size=item.size, truncated=True)
+            else:
+                message = fetched.get(item.item_id)
+            if message is None:
+                continue  # deleted since the page was read
+            if item.size:
+                message.size = item.size
+            messages.append(message)
+            if tagged:
+                tagged_ids.add(item.item_id)
+        rows = self._ingest_batch(messages, folder, stats)
+        by_id = {message.item_id: message for message in messages}
+        for row in rows.filtered(lambda r: r.item_id in tagged_ids):
+            row.ews_tagged = True
+            if row.state == 'indexed':
+                self._ews_track(row, by_id[row.item_id], stats)
+        if to_track:
+            found = {m.item_id: m for m in connector.fetch_mime([row.item_id for row in to_track],
+                                                                folder=folder.name)}
+            for row in to_track:
+                if row.item_id in found:
+                    self._ews_track(row, found[row.item_id], stats, counted=False)
+
+
+def _naive_utc(value):
+    """Graph's ISO 8601 UTC text ('2026-11-29T05:00:00Z') as a naive UTC datetime."""
+    try:
+        return datetime.datetime.strptime((value or '')[:19], '%Y-%m-%dT%H:%M:%S')
+    except ValueError:
+        return None
