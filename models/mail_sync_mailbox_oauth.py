@@ -23,8 +23,8 @@ import logging
 import psycopg2
 from psycopg2.errorcodes import LOCK_NOT_AVAILABLE
 
-from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo import _, fields, models
+from odoo.exceptions import AccessError
 
 from ..sync.errors import AuthError, ConfigError, TransientError
 from ..sync.oauth import BearerToken
@@ -176,7 +176,7 @@ class MailSyncMailbox(models.Model):
         """Start "Connect my mailbox" (the user's own mailbox only)."""
         self.ensure_one()
         if self.user_id != self.env.user:
-            raise UserError(_('Only %s can connect this mailbox: send them the link "Connect my '
+            raise AccessError(_('Only %s can connect this mailbox: send them the link "Connect my '
                               'mailbox" from the mailbox form.') % self.user_id.name)
         return {'type': 'ir.actions.act_url', 'target': 'self',
                 'url': '/mail_sync/oauth/start?mailbox=%d' % self.id}
@@ -185,7 +185,7 @@ class MailSyncMailbox(models.Model):
         manager = self.env.user.has_group('mail_sync.group_mail_sync_manager')
         for mailbox in self:
             if not manager and mailbox.user_id != self.env.user:
-                raise UserError(_('You can only change your own mailbox.'))
+                raise AccessError(_('You can only change your own mailbox.'))
 
     def unlink(self):
         keys = [(m.server_id.id, m.id) for m in self]

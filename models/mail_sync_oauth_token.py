@@ -12,6 +12,7 @@ import time
 from odoo import api, fields, models
 
 from ..sync.oauth import refresh_due
+from .rpc_guard import superuser_only
 
 
 class MailSyncOauthToken(models.Model):
@@ -31,6 +32,7 @@ class MailSyncOauthToken(models.Model):
 
     @api.model_cr
     def init(self):
+        superuser_only(self.env)
         super(MailSyncOauthToken, self).init()
         self.env.cr.execute("""CREATE UNIQUE INDEX IF NOT EXISTS mail_sync_oauth_token_key_uniq
                                ON mail_sync_oauth_token (server_key, mailbox_key)""")

@@ -2,7 +2,7 @@
 import hashlib
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..sync.errors import SyncError
 from ..sync.oauth import EntraProvider, GoogleProvider, OAuthProvider
@@ -204,7 +204,7 @@ class MailSyncServer(models.Model):
         """Get an app-only token now (managers): shows whether the app is consented."""
         self.ensure_one()
         if not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
-            raise UserError(_('Only a Server-Side Sync manager can test a profile.'))
+            raise AccessError(_('Only a Server-Side Sync manager can test a profile.'))
         if self.oauth_token_mode != 'app' or self.oauth_provider == 'google':
             raise UserError(_('Use Test & Enable on a mailbox: this profile\'s tokens belong to '
                               'each mailbox.'))

@@ -1,6 +1,6 @@
 """Preferences: "Connect my mailbox" for users whose profile uses per-user OAuth 2.0."""
 from odoo import _, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 OAUTH_FIELDS = ['mail_sync_oauth', 'mail_sync_oauth_connected', 'mail_sync_oauth_email']
 
@@ -33,7 +33,7 @@ class ResUsers(models.Model):
     def _mail_sync_own_mailbox(self):
         self.ensure_one()
         if self != self.env.user:
-            raise UserError(_('You can only connect your own mailbox.'))
+            raise AccessError(_('You can only connect your own mailbox.'))
         box = self.env['mail.sync.mailbox'].sudo().search([('user_id', '=', self.id)], limit=1)
         if not box:
             raise UserError(_('You have no mailbox yet: ask your administrator to map one.'))
