@@ -208,14 +208,18 @@ class MailSyncLedger(models.Model):
         for row in self.sudo():
             if row.state != 'indexed':
                 continue
-            mailbox = row.mailbox_id
-            try:
-                message = mailbox._fetch_one(row)
-            except SyncError as exc:
-                raise UserError(self.env['mail.sync.log']._describe(exc, mailbox=mailbox))
+            message = row._fetch_explained()
             row._track_message(message, target)
-            mailbox._mark_remote(row, tracked=True)
+            row.mailbox_id._mark_remote(row, tracked=True)
         return True
+
+    def _fetch_explained(self):
+        """This row's message, fetched from its server now; a server error reaches the user
+        as the sentence that explains it."""
+        try:
+            return self.mailbox_id._fetch_one(self)
+        except SyncError as exc:
+            raise UserError(self.env['mail.sync.log']._describe(exc, mailbox=self.mailbox_id))
 
     def _track_message(self, message, target=None, reason='manual'):
         """Import ``message`` (the email of this indexed row) on ``target``, else where the

@@ -2,7 +2,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..sync.errors import SyncError
 
 
 class MailSyncLedgerCrm(models.Model):
@@ -34,10 +33,7 @@ class MailSyncLedgerCrm(models.Model):
             if row.state != 'indexed':
                 continue
             mailbox = row.mailbox_id
-            try:
-                message = mailbox._fetch_one(row)
-            except SyncError as exc:
-                raise UserError(self.env['mail.sync.log']._describe(exc, mailbox=mailbox))
+            message = row._fetch_explained()
             name, address = (message.addressees or [('', '')])[0] if row.sent else message.sender
             partner = address and self.env['res.partner'].sudo().search(
                 [('email', '=ilike', address)], limit=1)
