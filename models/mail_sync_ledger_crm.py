@@ -3,7 +3,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 
-
 class MailSyncLedgerCrm(models.Model):
     _inherit = 'mail.sync.ledger'
 
