@@ -225,6 +225,10 @@ class MailSyncLog(models.Model):
                                     '(%(detail)s). Sync starts over and matches what it already has, '
                                     'so nothing is imported twice.'),
             'unknown_kind': _('This kind of item is not synchronized (%(detail)s).'),
+            'refused': _('The server refused to send this email (%(detail)s). It is kept aside in '
+                         'My Mailbox with this reason; the rest of the mailbox goes on.'),
+            'bad_graph_url': _('The Microsoft Graph address "%(detail)s" is not an http(s) URL: '
+                               'correct it on the email server profile.'),
             # Microsoft 365 (Graph)
             'permission_missing': _('The OAuth 2.0 grant lacks the %(detail)s permission: an '
                                     'administrator must grant it to the application and consent again.'),

@@ -97,6 +97,32 @@ UNEXPECTED = 'unexpected'
 UNKNOWN_HOST = 'unknown_host'
 UNKNOWN_KIND = 'unknown_kind'
 
+BAD_GRAPH_URL = 'bad_graph_url'
+OAUTH_ACCESS_DENIED = 'oauth_access_denied'
+OAUTH_BAD_KEY = 'oauth_bad_key'
+OAUTH_DISCOVERY_FAILED = 'oauth_discovery_failed'
+OAUTH_INVALID_CLIENT = 'oauth_invalid_client'
+OAUTH_INVALID_GRANT = 'oauth_invalid_grant'
+OAUTH_ISSUER_NOT_HTTPS = 'oauth_issuer_not_https'
+OAUTH_LOCK_TIMEOUT = 'oauth_lock_timeout'
+OAUTH_MECHANISM_UNSUPPORTED = 'oauth_mechanism_unsupported'
+OAUTH_MISSING_CLIENT_ID = 'oauth_missing_client_id'
+OAUTH_MISSING_SECRET = 'oauth_missing_secret'
+OAUTH_NOT_CONFIGURED = 'oauth_not_configured'
+OAUTH_NOT_CONNECTED = 'oauth_not_connected'
+OAUTH_NOT_CONSENTED = 'oauth_not_consented'
+OAUTH_NO_REFRESH_TOKEN = 'oauth_no_refresh_token'
+OAUTH_REFUSED = 'oauth_refused'
+OAUTH_REQUIRED = 'oauth_required'
+OAUTH_SCOPE_MISSING = 'oauth_scope_missing'
+OAUTH_TOKEN_REFUSED = 'oauth_token_refused'
+OAUTH_UNAVAILABLE = 'oauth_unavailable'
+OAUTH_WRONG_ADDRESS = 'oauth_wrong_address'
+PERMISSION_MISSING = 'permission_missing'
+REFUSED = 'refused'
+SERVER_ERROR = 'server_error'
+UNKNOWN_SERVER_TYPE = 'unknown_server_type'
+
 DEFAULT_TEXTS = {
     ACCESS_DENIED: 'The server denied access to this mailbox.',
     AUTH_FAILED: 'The server refused the login or password.',
@@ -133,6 +159,31 @@ DEFAULT_TEXTS = {
     UNEXPECTED: 'An unexpected error occurred.',
     UNKNOWN_HOST: 'The server name cannot be found.',
     UNKNOWN_KIND: 'This kind of item is not synchronized.',
+    BAD_GRAPH_URL: 'The Microsoft Graph address is not an http(s) URL.',
+    OAUTH_ACCESS_DENIED: 'The user or the provider refused the authorization.',
+    OAUTH_BAD_KEY: 'The certificate or private key of the application cannot be used.',
+    OAUTH_DISCOVERY_FAILED: "The provider's OpenID Connect discovery document could not be read.",
+    OAUTH_INVALID_CLIENT: 'The provider refused the application: check its client id and secret.',
+    OAUTH_INVALID_GRANT: 'The connection to the provider expired or was revoked: connect the mailbox again.',
+    OAUTH_ISSUER_NOT_HTTPS: 'The issuer URL of an OpenID Connect provider must use https.',
+    OAUTH_LOCK_TIMEOUT: 'Another worker is renewing the token; sync retries in a moment.',
+    OAUTH_MECHANISM_UNSUPPORTED: 'The server does not offer the OAuth login mechanism of the profile.',
+    OAUTH_MISSING_CLIENT_ID: 'No client id is set on the profile.',
+    OAUTH_MISSING_SECRET: 'No client secret or certificate is set on the profile.',
+    OAUTH_NOT_CONFIGURED: 'The profile does not use OAuth 2.0.',
+    OAUTH_NOT_CONNECTED: 'The mailbox is not connected to its provider yet.',
+    OAUTH_NOT_CONSENTED: 'An administrator has not consented to the application.',
+    OAUTH_NO_REFRESH_TOKEN: 'The provider gave no refresh token: connect the mailbox again.',
+    OAUTH_REFUSED: 'The provider refused the token request.',
+    OAUTH_REQUIRED: 'This server type accepts OAuth 2.0 only.',
+    OAUTH_SCOPE_MISSING: 'The token lacks a permission (scope) this channel needs.',
+    OAUTH_TOKEN_REFUSED: 'The mail server refused the access token.',
+    OAUTH_UNAVAILABLE: 'The provider could not be reached; sync retries later.',
+    OAUTH_WRONG_ADDRESS: 'The account connected is not the address of the mailbox.',
+    PERMISSION_MISSING: 'The application lacks a permission this channel needs.',
+    REFUSED: 'The server refused to send this email.',
+    SERVER_ERROR: 'The server failed to answer; sync retries later.',
+    UNKNOWN_SERVER_TYPE: 'This kind of server is not available.',
 }
 
 

@@ -13,7 +13,7 @@ PYPROJECT = os.path.join(SYNC_DIR, 'pyproject.toml')
 IN_CHECKOUT = os.path.exists(os.path.join(os.path.dirname(SYNC_DIR), '__manifest__.py'))
 CONSTRAINTS = os.path.join(os.path.dirname(SYNC_DIR), 'constraints.txt')
 # The import name of each declared distribution, where the two differ.
-IMPORT_NAMES = {'backports.zoneinfo': 'backports'}
+IMPORT_NAMES = {'backports.zoneinfo': 'backports', 'pyjwt': 'jwt'}
 # Standard modules of later Pythons, imported with a fallback to a declared backport.
 LATER_STDLIB = {'zoneinfo'}
 
@@ -69,7 +69,7 @@ def test_every_third_party_import_is_a_declared_dependency():
 
 def test_tests_need_only_pytest_beyond_the_runtime_dependencies():
     project = _project()
-    declared = {r.name.lower() for r in _requirements(
+    declared = {IMPORT_NAMES.get(r.name.lower(), r.name.lower()) for r in _requirements(
         project['dependencies'] + project['optional-dependencies']['test'])}
     # devstack is the project's own server harness: the tests that use it skip without it.
     imported = _third_party_imports(os.path.join(SYNC_DIR, 'tests')) - {'devstack'}
