@@ -52,12 +52,6 @@ class MailSyncLink(models.Model):
                              help='Archived: the Odoo record is archived or the item left the '
                                   'filter. Unlinked: one side was deleted; the other is no '
                                   'longer synchronized.')
-    occurrence_start = fields.Datetime(
-        string='Original Occurrence Start',
-        help='For a modified or cancelled occurrence of a recurring appointment: its start as '
-             'the series had it.')
-    parent_id = fields.Many2one('mail.sync.link', string='Series', ondelete='cascade', index=True)
-    child_ids = fields.One2many('mail.sync.link', 'parent_id', string='Occurrences')
 
     _sql_constraints = [
         ('mailbox_item_uniq', 'UNIQUE(mailbox_id, item_id)',
@@ -70,6 +64,11 @@ class MailSyncLink(models.Model):
         super(MailSyncLink, self).init()
         self.env.cr.execute("""
             CREATE INDEX IF NOT EXISTS mail_sync_link_res_idx ON mail_sync_link (res_model, res_id)
+        """)
+        # A cycle's push selects a mailbox's live links of one kind (joined to their records).
+        self.env.cr.execute("""
+            CREATE INDEX IF NOT EXISTS mail_sync_link_mailbox_kind_state_idx
+                ON mail_sync_link (mailbox_id, kind, state)
         """)
 
     # ------------------------------------------------------------------ display

@@ -53,8 +53,15 @@ class MailSyncMailboxAct(models.Model):
         return stats
 
     # ------------------------------------------------------------------ helpers
-    def _act_links(self, kind):
-        return self.env['mail.sync.link'].sudo().search([('mailbox_id', '=', self.id), ('kind', '=', kind)])
+    def _act_links_of_items(self, kind, page):
+        """The links of the items a SyncFolderItems page names, by item id (not every link:
+        a quiet page reads nothing)."""
+        item_ids = [stub.item_id for stub in page.created + page.updated] + list(page.deleted)
+        if not item_ids:
+            return {}
+        links = self.env['mail.sync.link'].sudo().search(
+            [('mailbox_id', '=', self.id), ('kind', '=', kind), ('item_id', 'in', item_ids)])
+        return {link.item_id: link for link in links}
 
     def _act_folder(self, adapter):
         Folder = self.env['mail.sync.folder'].sudo()
@@ -98,7 +105,7 @@ class MailSyncMailboxAct(models.Model):
                 self._ews_state_lost(folder, exc, 'act', _('items already linked are recognized, '
                                                            'not created again'))
                 continue
-            links = {link.item_id: link for link in self._act_links(adapter.kind)}
+            links = self._act_links_of_items(adapter.kind, page)
             wanted = [stub.item_id for stub in page.created + page.updated
                       if stub.item_id not in links or links[stub.item_id].change_key != stub.change_key]
             # What the sync wrote itself comes back here: only the rest counts against the cap.
@@ -277,37 +284,62 @@ class MailSyncMailboxAct(models.Model):
     # ------------------------------------------------------------------ Odoo -> Exchange
     def _act_push(self, connector, adapter, directions, stats):
         outbound = {key for key, direction in directions.items() if direction in ('both', 'to_exchange')}
-        all_links = self._act_links(adapter.kind)
-        for link in all_links.filtered(lambda l: l.state == 'pending'):  # not adopted by the pull
+        Link = self.env['mail.sync.link'].sudo()
+        pending = Link.search([('mailbox_id', '=', self.id), ('kind', '=', adapter.kind), ('state', '=', 'pending')])
+        for link in pending:  # not adopted by the pull
             record = adapter.records.browse(link.res_id)
             if record.exists():
                 self._act_push_new(connector, adapter, outbound, record, stats, link=link)
             else:
                 link.unlink()
             self._commit()
-        links = all_links.filtered(lambda l: l.state == 'linked')
-        by_record = {link.res_id: link for link in links}
         Model = adapter.records
-        existing = Model.browse(list(by_record)).exists() if by_record else Model
-        for res_id, link in sorted(by_record.items()):
-            record = Model.browse(res_id)
-            if record not in existing or adapter.is_gone(record):
+        for link in Link.browse(self._act_changed_link_ids(adapter)):
+            record = Model.browse(link.res_id)
+            if adapter.is_gone(record):
                 self._act_local_deleted(connector, adapter, link, record, stats)
-                self._commit()
-            elif record.write_date != link.local_write_date:
+            else:
                 self._act_push_changes(connector, adapter, directions, link, record, stats)
-                self._commit()
+            self._commit()
         domain = self._act_domain(adapter.kind) + adapter.recent_domain(self._act_since(adapter))
-        linked_elsewhere = self.env['mail.sync.link'].sudo().search(
-            [('mailbox_id', '=', self.id), ('res_model', '=', adapter.model)]).mapped('res_id')
         # The selection runs with the user's rights (record rules apply), never as superuser.
-        selected = adapter.selectable().search(domain + adapter.visible_domain() + [('id', 'not in', linked_elsewhere)],
-                                               order='id')
-        for record in Model.browse(selected.ids):
+        for res_id in self._act_unlinked_ids(adapter, domain + adapter.visible_domain()):
             if not self._act_spent(stats):
                 return
-            self._act_push_new(connector, adapter, outbound, record, stats)
+            self._act_push_new(connector, adapter, outbound, Model.browse(res_id), stats)
             self._commit()
+
+    def _act_changed_link_ids(self, adapter):
+        """Ids of this mailbox's live links of ``adapter``'s kind whose record changed since
+        its last sync (write_date, to the second as the ORM keeps it, differs from the
+        link's), or was deleted or archived: one query, whatever the number of links."""
+        table = adapter.records._table
+        archived = ' OR NOT r.active' if _stored(adapter.records, 'active') else ''
+        self.env.cr.execute("""
+            SELECT l.id FROM mail_sync_link l LEFT JOIN "%s" r ON r.id = l.res_id
+             WHERE l.mailbox_id = %%s AND l.kind = %%s AND l.state = 'linked' AND l.res_model = %%s
+               AND (r.id IS NULL OR l.local_write_date IS NULL
+                    OR date_trunc('second', r.write_date) IS DISTINCT FROM l.local_write_date%s)
+             ORDER BY l.res_id, l.id""" % (table, archived), [self.id, adapter.kind, adapter.model])
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    def _act_unlinked_ids(self, adapter, domain):
+        """Ids (ascending) of the records in ``domain``, searched with the mailbox user's
+        rights and record rules, that no link of this mailbox holds (NOT EXISTS, not a
+        list of every linked id)."""
+        Model = adapter.selectable()
+        Model.check_access_rights('read')
+        query = Model._where_calc(domain)
+        Model._apply_ir_rules(query, 'read')
+        table = Model._table
+        query.where_clause.append(
+            'NOT EXISTS (SELECT 1 FROM mail_sync_link l WHERE l.mailbox_id = %%s AND l.res_model = %%s '
+            'AND l.res_id = "%s".id)' % table)
+        query.where_clause_params.extend([self.id, adapter.model])
+        from_clause, where_clause, params = query.get_sql()
+        self.env.cr.execute('SELECT DISTINCT "%s".id FROM %s WHERE %s ORDER BY "%s".id'
+                            % (table, from_clause, where_clause, table), params)
+        return [row[0] for row in self.env.cr.fetchall()]
 
     def _act_push_changes(self, connector, adapter, directions, link, record, stats):
         base_remote = link._get_base('remote')
@@ -393,6 +425,11 @@ class MailSyncMailboxAct(models.Model):
         else:
             future = False
         return future and base.get('organizer') == (self.user_id.partner_id.email or '').strip().lower()
+
+
+def _stored(model, name):
+    field = model._fields.get(name)
+    return bool(field and field.store and field.column_type)
 
 
 def _aware(value):

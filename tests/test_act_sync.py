@@ -97,6 +97,24 @@ class ActCase(EwsCase):
         finally:
             del cr.execute
 
+    @contextlib.contextmanager
+    def rows_read(self):
+        """Rows the SELECT statements run meanwhile returned (a list holding their sum)."""
+        cr, total = self.env.cr, [0]
+        execute = cr.execute
+
+        def spy(query, params=None, log_exceptions=None):
+            result = execute(query, params, log_exceptions)
+            text = query if isinstance(query, str) else query.as_string(cr._obj)
+            if text.lstrip().split(None, 1)[0].upper() == 'SELECT' and cr.rowcount > 0:
+                total[0] += cr.rowcount
+            return result
+        cr.execute = spy
+        try:
+            yield total
+        finally:
+            del cr.execute
+
     def linked(self, record, box=None):
         return self.Link.search([('mailbox_id', '=', (box or self.box).id), ('res_model', '=', record._name),
                                  ('res_id', '=', record.id)])
@@ -401,6 +419,36 @@ class TestContactsAndTasks(ActCase):
         self.assertEqual(writes, [], 'no Odoo write when idle')
         self.assertEqual((len(self.writes()), links.mapped('change_key')), (exchange_writes, change_keys),
                          'no Exchange write when idle')
+
+    def test_an_idle_cycle_reads_what_changed_not_every_link(self):
+        links = 300
+        partners = self.env['res.partner']
+        for number in range(links):
+            partners |= partners.create({'name': 'Contact %03d' % number, 'email': 'c%03d@acme.test' % number,
+                                         'user_id': self.rep.id})
+        self.sync()
+        self.sync()  # takes in the echoes of the 300 creations
+        linked = self.Link.search([('mailbox_id', '=', self.box.id), ('state', '=', 'linked')])
+        self.assertEqual(len(linked), links)
+        with self.rows_read() as idle:
+            stats = self.sync()
+        self.assertEqual((stats['pushed'], stats['updated'], stats['created']), (0, 0, 0))
+        # Reading every link (or every linked record) would be at least 300 rows.
+        self.assertLess(idle[0], links // 3, 'an idle cycle reads rows in proportion to what changed')
+        self.edit(partners[7], {'function': 'Buyer'}, user=self.env.user)
+        new = partners.create({'name': 'Newcomer', 'email': 'new@acme.test', 'user_id': self.rep.id})
+        with self.rows_read() as busy:
+            stats = self.sync()
+        self.assertEqual(stats['pushed'], 2, 'the edited contact and the new one')
+        self.assertLess(busy[0], links // 2, 'two pushes (and their echoes) read a bounded number of rows')
+        self.assertEqual(self.outlook.contacts.get(id=self.linked(partners[7]).item_id).job_title, 'Buyer')
+        self.assertEqual(self.outlook.contacts.get(id=self.linked(new).item_id).display_name, 'Newcomer')
+        partners[8].active = False
+        self.env.cr.execute('UPDATE res_partner SET write_date = %s WHERE id = %s',
+                            [self.linked(partners[8]).local_write_date, partners[8].id])
+        partners[8].invalidate_cache()
+        self.sync()
+        self.assertEqual(self.linked(partners[8]).state, 'unlinked', 'archived in Odoo, whatever write_date says')
 
     def test_activities_both_ways_and_completion(self):
         lead_partner = self.env['res.partner'].create({'name': 'Acme'})
