@@ -68,7 +68,7 @@ class MailSyncGraphSubscription(models.Model):
                 try:
                     connector = mailbox._connector('incoming')
                 except SyncError as exc:
-                    self.env['mail.sync.log'].record_error(exc, mailbox=mailbox, channel='incoming')
+                    self.env['mail.sync.log']._record_error(exc, mailbox=mailbox, channel='incoming')
                     continue
                 try:
                     mailbox._graph_maintain_subscriptions(connector)

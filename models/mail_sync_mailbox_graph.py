@@ -143,10 +143,10 @@ class MailSyncMailboxGraph(models.Model):
             self._commit()
 
     def _graph_push_failed(self, exc):
-        self.env['mail.sync.log'].record(
+        self.env['mail.sync.log']._record(
             'graph_subscription_failed', _('Microsoft 365 change notifications could not be set up '
                                            '(%s): new email is found by polling meanwhile.')
-            % self.env['mail.sync.log'].describe(exc, mailbox=self),
+            % self.env['mail.sync.log']._describe(exc, mailbox=self),
             mailbox=self, channel='incoming', severity='warning', error_class='transient')
 
     def _sync_graph_folder(self, connector, folder, stats, budget):

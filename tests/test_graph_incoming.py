@@ -12,6 +12,7 @@ import pytest
 from odoo import fields
 from odoo.exceptions import ValidationError
 
+from ..sync.errors import TransientError
 from .common import MailSyncCase
 from .test_incoming import raw_mail
 
@@ -230,6 +231,14 @@ class TestGraphIncoming(GraphCase):
         other.sudo(self.manager).action_test_enable()
         self.assertEqual((other.state, other.incoming_test_state), ('draft', 'failure'))
         self.assertIn('ErrorAccessDenied', other.incoming_test_message)
+
+    def test_failed_subscription_is_logged_and_polling_goes_on(self):
+        self.box._graph_push_failed(TransientError('server_error', 'HTTP 500 on /subscriptions'))
+        log = self.env['mail.sync.log'].search([('mailbox_id', '=', self.box.id),
+                                                ('code', '=', 'graph_subscription_failed')])
+        self.assertEqual((len(log), log.severity, log.channel), (1, 'warning', 'incoming'))
+        self.assertIn('found by polling', log.message)
+        self.assertIn('HTTP 500 on /subscriptions', log.message)
 
     def test_graph_takes_oauth_only(self):
         with self.assertRaises(ValidationError):
