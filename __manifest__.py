@@ -6,7 +6,7 @@ Server-side synchronization: the Odoo server talks to every user's mailbox
 (Exchange through EWS, IMAP or POP3 with SMTP) so that email flows between the
 mail server and Odoo without any client plugin. See README.md.
 """,
-    'version': '11.0.1.0.0',
+    'version': '11.0.1.1.0',
     'category': 'Discuss',
     'author': 'mail_sync developers',
     'license': 'LGPL-3',

@@ -147,8 +147,8 @@ class Bench(object):
             # Steady state of a long quiet period: next polls spread over the interval.
             interval = server.graph_subscribed_interval if mode == 'push' else server.interval_max
             for box_id in self.ids:
-                env.cr.execute("UPDATE mail_sync_mailbox SET next_sync = (now() at time zone 'UTC') "
-                               "+ %s * interval '1 second' WHERE id = %s",
+                env.cr.execute("UPDATE mail_sync_channel SET next_sync = (now() at time zone 'UTC') "
+                               "+ %s * interval '1 second' WHERE mailbox_id = %s AND channel = 'incoming'",
                                [random.uniform(0, interval * 60), box_id])
             env.cr.commit()
 

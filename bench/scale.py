@@ -170,7 +170,7 @@ class Bench(object):
             return env.cr.fetchall() if env.cr.description else None
 
     def make_due(self):
-        self.sql('UPDATE mail_sync_mailbox SET next_sync = NULL')
+        self.sql("UPDATE mail_sync_channel SET next_sync = NULL WHERE channel = 'incoming'")
 
     def set_profile(self, **values):
         with self.env() as env:
@@ -361,10 +361,12 @@ class Bench(object):
         reference = time.time()
         first_poll = {box: rng.uniform(0, interval_max * 60) for box in self.ids}
         now = datetime.datetime.utcnow()
-        self.sql("""UPDATE mail_sync_mailbox m SET sync_interval = %s, next_sync = v.due
-                    FROM unnest(%s::int[], %s::timestamp[]) AS v(id, due) WHERE m.id = v.id""",
-                 [interval_max, list(first_poll),
-                  [now + datetime.timedelta(seconds=first_poll[box]) for box in first_poll]])
+        self.sql('UPDATE mail_sync_mailbox SET sync_interval = %s WHERE id = ANY(%s)',
+                 [interval_max, list(first_poll)])
+        self.sql("""UPDATE mail_sync_channel c SET next_sync = v.due
+                    FROM unnest(%s::int[], %s::timestamp[]) AS v(id, due)
+                    WHERE c.mailbox_id = v.id AND c.channel = 'incoming'""",
+                 [list(first_poll), [now + datetime.timedelta(seconds=first_poll[box]) for box in first_poll]])
         arrivals = self.arrivals(rng)
         procs, released = self.start_workers(lanes, 'cron', 'delay-' + label)
         delivered, seen = {}, {}

@@ -80,7 +80,7 @@ def sweep(Mailbox, ids, done, now):
         done['synced'] += synced
         done['runs'] += 1
         cr.commit()
-        cr.execute("""SELECT count(*) FROM mail_sync_mailbox WHERE id = ANY(%s)
+        cr.execute("""SELECT count(*) FROM mail_sync_channel WHERE mailbox_id = ANY(%s) AND channel = 'incoming'
                       AND (next_sync IS NULL OR next_sync <= %s)""", [ids, now()])
         if not cr.fetchone()[0]:
             return

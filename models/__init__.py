@@ -5,6 +5,8 @@ from . import mail_sync_server
 from . import mail_sync_server_oauth
 from . import mail_sync_oauth_token
 from . import mail_sync_mailbox
+from . import mail_sync_channel
+from . import mail_sync_mailbox_channels
 from . import mail_sync_mailbox_oauth
 from . import mail_sync_mailbox_incoming
 from . import mail_sync_mailbox_crm

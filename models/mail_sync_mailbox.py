@@ -27,12 +27,8 @@ CHANNEL_FIELDS = {
     'outgoing': 'outgoing_enabled',
     'act': 'act_enabled',
 }
-TEST_STATES = [('not_run', 'Not Run'), ('running', 'Testing...'), ('success', 'Success'),
-               ('failure', 'Failure')]
 # Changing one of these means the last connection test proves nothing any more.
 CONNECTION_FIELDS = ('email', 'login', 'password', 'user_id', 'server_id')
-# 'ok' says no error, not that the channel runs: a Not Enabled mailbox has no errors either.
-CHANNEL_STATES = [('ok', 'No Errors'), ('retrying', 'Retrying'), ('suspended', 'Suspended')]
 # Appointments, contacts and tasks: the Odoo model of each kind, and the field holding
 # its filter (on the profile; the same field on res.users overrides it when set).
 ACT_MODELS = {'appointment': 'calendar.event', 'contact': 'res.partner', 'task': 'mail.activity'}
@@ -80,32 +76,11 @@ class MailSyncMailbox(models.Model):
     outgoing_enabled = fields.Boolean(string='Outgoing Email', default=False)
     act_enabled = fields.Boolean(string='Appointments, Contacts and Tasks', default=False,
                                  help='Only for Exchange profiles.')
-    incoming_test_state = fields.Selection(TEST_STATES, default='not_run', readonly=True,
-                                           string='Incoming Test', copy=False)
-    incoming_test_date = fields.Datetime(readonly=True, string='Incoming Tested On', copy=False)
-    incoming_test_message = fields.Text(readonly=True, string='Incoming Test Result', copy=False)
-    outgoing_test_state = fields.Selection(TEST_STATES, default='not_run', readonly=True,
-                                           string='Outgoing Test', copy=False)
-    outgoing_test_date = fields.Datetime(readonly=True, string='Outgoing Tested On', copy=False)
-    outgoing_test_message = fields.Text(readonly=True, string='Outgoing Test Result', copy=False)
-    act_test_state = fields.Selection(TEST_STATES, default='not_run', readonly=True,
-                                      string='Appointments Test', copy=False)
-    act_test_date = fields.Datetime(readonly=True, string='Appointments Tested On', copy=False)
-    act_test_message = fields.Text(readonly=True, string='Appointments Test Result', copy=False)
 
     state = fields.Selection(STATES, default='draft', required=True, readonly=True, copy=False,
                              index=True)
-    # Each channel fails on its own: a refused SMTP password must not stop incoming email.
-    incoming_status = fields.Selection(CHANNEL_STATES, string='Incoming Status', default='ok',
-                                       required=True, readonly=True, copy=False)
-    outgoing_status = fields.Selection(CHANNEL_STATES, string='Outgoing Status', default='ok',
-                                       required=True, readonly=True, copy=False)
-    act_status = fields.Selection(CHANNEL_STATES, string='Appointments Status', default='ok',
-                                  required=True, readonly=True, copy=False)
-    incoming_last_success = fields.Datetime(string='Last Successful Sync', readonly=True, copy=False)
-    act_next_sync = fields.Datetime(string='Next Appointments Sync', readonly=True, copy=False)
-    act_failures = fields.Integer(string='Consecutive Appointments Failures', readonly=True, copy=False)
-    act_last_success = fields.Datetime(string='Last Appointments Sync', readonly=True, copy=False)
+    # Each channel's state (status, failures, next sync, last test) is in mail.sync.channel:
+    # see mail_sync_mailbox_channels.py for the fields that show it here.
     act_link_ids = fields.One2many('mail.sync.link', 'mailbox_id', string='Linked Items')
     act_conflict_ids = fields.One2many('mail.sync.conflict', 'mailbox_id', string='Conflicts')
     approved = fields.Boolean(string='Email Address Approved', readonly=True, copy=False,
@@ -210,6 +185,9 @@ class MailSyncMailbox(models.Model):
         if not self.env.context.get('mail_sync_keep_state'):
             for field, mailboxes in self._connection_changes(vals).items():
                 super(MailSyncMailbox, mailboxes).write(self._reset_values(field))
+                for mailbox in mailboxes:
+                    for row in mailbox._channel_states().values():
+                        row._forget_test()
                 running = mailboxes.filtered(lambda m: m.state in ('enabled', 'suspended'))
                 super(MailSyncMailbox, running).write({'state': 'draft'})
         return super(MailSyncMailbox, self).write(vals)
@@ -248,8 +226,6 @@ class MailSyncMailbox(models.Model):
                                          'Enable to check it and start synchronizing again.') % label}
         if field != 'login' and field != 'password':
             values.update(approved=False, approved_by_id=False, approved_date=False)
-        for channel in CHANNEL_FIELDS:
-            values[channel + '_test_state'] = 'not_run'
         return values
 
     @api.onchange('email')
@@ -454,7 +430,9 @@ class MailSyncMailbox(models.Model):
         if not cr.fetchone():
             return False  # already running: the form shows its progress
         self.invalidate_cache(['test_running', 'test_started'], self.ids)
-        self.sudo().write({channel + '_test_state': 'running' for channel in self._active_channels()})
+        states = self._channel_states()
+        for channel in self._active_channels():
+            states[channel]._test_running()
         args = (cr.dbname, self.env.uid, self.id, dict(self.env.context, mail_sync_background=False))
         thread = threading.Thread(target=_run_background_test, args=args, daemon=True,
                                   name='mail_sync test mailbox %d' % self.id)
@@ -466,7 +444,8 @@ class MailSyncMailbox(models.Model):
         message = {'type': 'mail_sync_test', 'mailbox_id': self.id, 'channel': channel,
                    'done': done, 'passed': passed}
         if channel:
-            message.update(state=self[channel + '_test_state'], label=self._channel_label(channel))
+            message.update(state=self._channel_state(channel).test_state,
+                           label=self._channel_label(channel))
         if done:
             # The same words as the status line (an enabled mailbox may still wait for approval).
             status = self.sudo()._sync_status()[1]
@@ -483,17 +462,16 @@ class MailSyncMailbox(models.Model):
         self.ensure_one()
         self._check_testable()
         channels = self._active_channels()
+        states = self._channel_states()
         log = self.env['mail.sync.log']
         values, passed = {}, True
         for channel in CHANNEL_FIELDS:
             if channel not in channels:
-                values[channel + '_test_state'] = 'not_run'
+                states[channel]._forget_test()
                 continue
-            result = {channel + '_test_date': fields.Datetime.now()}
             try:
                 summary = self.sudo()._connector(channel).check()
-                result[channel + '_test_state'] = 'success'
-                result[channel + '_test_message'] = self._describe_summary(channel, summary)
+                states[channel]._tested(True, self._describe_summary(channel, summary))
                 log._resolve(self, channel)
             except Exception as exc:  # every failure becomes a stored, explained result
                 passed = False
@@ -501,18 +479,13 @@ class MailSyncMailbox(models.Model):
                 if not isinstance(exc, SyncError):
                     _logger.exception('mail_sync: unexpected error testing mailbox %s', self.id)
                     error = SyncError('unexpected', '%s: %s' % (type(exc).__name__, exc))
-                message = log._record_error(error, mailbox=self, channel=channel)
-                result[channel + '_test_state'] = 'failure'
-                result[channel + '_test_message'] = message
-            values.update(result)
+                states[channel]._tested(False, log._record_error(error, mailbox=self, channel=channel))
             if progress:
-                self.sudo().write(result)
                 progress(channel)
         if passed:
-            values.update(state='enabled', db_uuid=self._current_db_uuid(), next_sync=False,
-                          incoming_failures=0, outgoing_failures=0, act_failures=0, act_next_sync=False,
-                          needs_test_reason=False)
-            values.update({channel + '_status': 'ok' for channel in CHANNEL_FIELDS})
+            values.update(state='enabled', db_uuid=self._current_db_uuid(), needs_test_reason=False)
+            for row in states.values():
+                row._reset()
             log._record('enabled', _('Mailbox tested and enabled by %s.') % self.env.user.name,
                        mailbox=self, severity='info')
         elif self.state == 'enabled':
@@ -526,15 +499,17 @@ class MailSyncMailbox(models.Model):
         failed and what to do."""
         icons = {'running': 'fa-spinner fa-spin', 'success': 'fa-check text-success',
                  'failure': 'fa-times text-danger', 'not_run': 'fa-circle-o text-muted'}
-        states = dict(self._fields['incoming_test_state']._description_selection(self.env))
+        states = dict(self.env['mail.sync.channel']._fields['test_state']._description_selection(self.env))
         for mailbox in self:
             box = mailbox.sudo()
+            rows = {row.channel: row for row in box.channel_ids}
             lines = []
             for channel in CHANNEL_FIELDS:
-                state = box[channel + '_test_state']
+                row = rows.get(channel)
+                state = row.test_state if row else 'not_run'
                 if not box[CHANNEL_FIELDS[channel]] or (state == 'not_run' and not box.test_running):
                     continue
-                text = box[channel + '_test_message'] if state in ('success', 'failure') else ''
+                text = row.test_message if state in ('success', 'failure') else ''
                 lines.append(
                     '<div class="o_mail_sync_test_line" data-channel="%s" data-state="%s">'
                     '<i class="fa %s"></i> <strong>%s: %s</strong> %s</div>' % (
@@ -642,9 +617,9 @@ def _run_background_test(dbname, uid, mailbox_id, context):
             cr.rollback()
         finally:
             if mailbox.exists():
-                running = [c for c in CHANNEL_FIELDS if mailbox.sudo()[c + '_test_state'] == 'running']
-                values = {c + '_test_state': 'not_run' for c in running}
-                values['test_running'] = False
-                mailbox.sudo().write(values)
+                for row in mailbox._channel_states().values():
+                    if row.test_state == 'running':
+                        row._forget_test()
+                mailbox.sudo().write({'test_running': False})
                 mailbox._notify_test(done=True, passed=passed)
             cr.commit()

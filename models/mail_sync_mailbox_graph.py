@@ -56,7 +56,7 @@ class MailSyncMailboxGraph(models.Model):
 
     # ------------------------------------------------------------------ change notifications
     def _pushed_sql(self):
-        return """(incoming_status = 'ok' AND EXISTS (
+        return """(ch.status = 'ok' AND EXISTS (
                        SELECT 1 FROM mail_sync_graph_subscription push
                        WHERE push.mailbox_id = mail_sync_mailbox.id AND push.pending))"""
 

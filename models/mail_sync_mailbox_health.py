@@ -38,11 +38,13 @@ class MailSyncMailboxHealth(models.Model):
                                            order='last_seen desc, id desc') if mailbox.id else Log
 
     # ------------------------------------------------------------------ lag
-    @api.depends('state', 'incoming_enabled', 'incoming_last_success', 'incoming_test_date')
+    @api.depends('state', 'incoming_enabled', 'channel_ids.channel', 'channel_ids.last_success',
+                 'channel_ids.test_date')
     def _compute_sync_lag_since(self):
         for mailbox in self:
             if mailbox.incoming_enabled and mailbox.state in ('enabled', 'suspended'):
-                mailbox.sync_lag_since = (mailbox.incoming_last_success or mailbox.incoming_test_date
+                incoming = mailbox.sudo().channel_ids.filtered(lambda row: row.channel == 'incoming')
+                mailbox.sync_lag_since = (incoming.last_success or incoming.test_date
                                           or mailbox.create_date or fields.Datetime.now())
             else:
                 mailbox.sync_lag_since = False
@@ -97,9 +99,10 @@ class MailSyncMailboxHealth(models.Model):
         if recent is None:
             recent = fields.Datetime.to_string(datetime.datetime.utcnow() - RECENT_PROBLEMS)
         channels = [channel for channel, flag in CHANNEL_FIELDS.items() if mailbox[flag]]
-        suspended = [c for c in channels if mailbox[c + '_status'] == 'suspended']
-        retrying = [c for c in channels if mailbox[c + '_status'] == 'retrying']
-        failed_tests = [c for c in channels if mailbox[c + '_test_state'] == 'failure']
+        states = mailbox._channel_states()
+        suspended = [c for c in channels if states[c].status == 'suspended']
+        retrying = [c for c in channels if states[c].status == 'retrying']
+        failed_tests = [c for c in channels if states[c].test_state == 'failure']
 
         def latest(channels=None):
             for log in logs:
@@ -122,7 +125,7 @@ class MailSyncMailboxHealth(models.Model):
                     failed_tests), _('%(channel)s: %(cause)s What to do: fix the cause, then run Test '
                                      '& Enable again.') % {
                     'channel': mailbox._channel_label(channel),
-                    'cause': mailbox[channel + '_test_message'] or ''}
+                    'cause': states[channel].test_message or ''}
             reason = mailbox.needs_test_reason or _(
                 'A manager runs Test & Enable to check the connection and start synchronizing.')
             return 'warning', _('Not synchronizing yet: needs Test & Enable.'), reason
@@ -144,8 +147,7 @@ class MailSyncMailboxHealth(models.Model):
             return 'warning', blocked, blocked
         if retrying:
             channel = retrying[0]
-            failures = mailbox[channel + '_failures'] if (channel + '_failures') in mailbox._fields \
-                else 0
+            failures = states[channel].failures
             cause = latest(retrying) or _('no details were logged.')
             return 'warning', _('Synchronizing; retrying after errors (%s).') % names(retrying), _(
                 'Retrying after %(count)d failures (%(channel)s): %(cause)s') % {

@@ -32,11 +32,9 @@ class MailSyncMailboxIncoming(models.Model):
     last_sync = fields.Datetime(string='Last Sync', readonly=True, copy=False)
     last_sync_count = fields.Integer(string='Items in Last Cycle', readonly=True, copy=False)
     ledger_ids = fields.One2many('mail.sync.ledger', 'mailbox_id', string='Remote Messages')
-    next_sync = fields.Datetime(string='Next Sync', readonly=True, copy=False, index=True)
     sync_interval = fields.Integer(string='Current Interval (min)', readonly=True, copy=False,
                                    help='Adapts between the profile\'s minimum and maximum: shorter '
                                         'after cycles that brought mail, longer when idle.')
-    incoming_failures = fields.Integer(string='Consecutive Failures', readonly=True, copy=False)
 
     # ------------------------------------------------------------------ entry points
     @api.model

@@ -155,8 +155,8 @@ class MailSyncMailbox(models.Model):
                      'has enabled it.') % box.email
         if box._test_and_enable():
             return _('Your mailbox %s is connected and synchronizing.') % box.email
-        failed = [box[channel + '_test_message'] for channel in ('incoming', 'outgoing', 'act')
-                  if box[channel + '_test_state'] == 'failure']
+        failed = [row.test_message for row in box._channel_states().values()
+                  if row.test_state == 'failure']
         return _('Your mailbox %s is connected, but a test failed: %s') % (box.email, ' '.join(failed))
 
     def action_oauth_disconnect(self):

@@ -16,8 +16,6 @@ class MailSyncMailboxOutgoing(models.Model):
     _inherit = 'mail.sync.mailbox'
 
     outbox_ids = fields.One2many('mail.sync.outbox', 'mailbox_id', string='Outgoing Email')
-    outgoing_failures = fields.Integer(string='Consecutive Outgoing Failures', readonly=True, copy=False)
-    outgoing_next_sync = fields.Datetime(string='Next Outgoing Attempt', readonly=True, copy=False)
 
     @api.model
     def _outgoing_mailbox_of(self, partner, sender):

@@ -45,9 +45,10 @@ STATS_FLUSH = 30  # seconds a lane keeps its statistics in memory
 CRON_GAP = 70  # seconds Odoo's cron sleeps after a run (SLEEP_INTERVAL 60 + up to 10)
 MAX_TRANSIENT_FAILURES = 10
 MAX_LANES = 8
-NEXT_FIELD = {'incoming': 'next_sync', 'outgoing': 'outgoing_next_sync',
-              'act': 'act_next_sync'}  # when a channel is due
 ALERT_WINDOW = datetime.timedelta(hours=1)
+# The mailboxes with their state row of one channel (parameter: the channel), for the due SQL.
+DUE_FROM = """mail_sync_mailbox JOIN mail_sync_channel ch
+                  ON ch.mailbox_id = mail_sync_mailbox.id AND ch.channel = %s"""
 
 
 def cron_budget():
@@ -140,11 +141,11 @@ class MailSyncMailboxScheduler(models.Model):
         where, params = self._due_domain_sql(channel, due=False)
         early, early_params = self._pulled_forward_sql(until)
         self.env.cr.execute("""SELECT min(CASE WHEN """ + self._pushed_sql() + """ THEN %s
-                                               WHEN next_sync <= %s THEN next_sync
-                                               WHEN """ + early + """ THEN next_sync - %s END)
-                               FROM mail_sync_mailbox WHERE """ + where,
+                                               WHEN ch.next_sync <= %s THEN ch.next_sync
+                                               WHEN """ + early + """ THEN ch.next_sync - %s END)
+                               FROM """ + DUE_FROM + " WHERE " + where,
                             [datetime.datetime.utcnow(), until[1]] + early_params
-                            + [datetime.timedelta(seconds=CRON_GAP)] + params)
+                            + [datetime.timedelta(seconds=CRON_GAP), channel] + params)
         due = self.env.cr.fetchone()[0]
         wait = step
         if due:
@@ -155,29 +156,31 @@ class MailSyncMailboxScheduler(models.Model):
     @api.model
     def _due_domain_sql(self, channel, until=None, due=True):
         """SQL condition (and parameters) of the mailboxes due for ``channel`` (of those the
-        channel serves at all, without ``due``). ``until`` (start, end of a lane's run) also
-        takes the incoming mailboxes that would fall due while Odoo's cron sleeps after it."""
+        channel serves at all, without ``due``), on ``DUE_FROM``: the mailbox joined to its
+        state row of ``channel`` as ``ch`` (whose parameter is ``channel``, before these).
+        ``until`` (start, end of a lane's run) also takes the incoming mailboxes that would
+        fall due while Odoo's cron sleeps after it."""
         now = datetime.datetime.utcnow().replace(microsecond=0)
         if channel == 'incoming':
-            where = "state = 'enabled' AND incoming_enabled AND incoming_status != 'suspended'"
+            where = "state = 'enabled' AND incoming_enabled AND ch.status != 'suspended'"
             if not due:
                 return where, []
             pushed = self._pushed_sql()  # told by the server that something changed
             if until is None:
-                return where + " AND (next_sync IS NULL OR next_sync <= %s OR " + pushed + ")", [now]
+                return where + " AND (ch.next_sync IS NULL OR ch.next_sync <= %s OR " + pushed + ")", [now]
             early, early_params = self._pulled_forward_sql(until)
-            return where + """ AND (next_sync IS NULL OR next_sync <= %s OR """ + pushed + """
-                                    OR (next_sync <= %s AND """ + early + "))", [
+            return where + """ AND (ch.next_sync IS NULL OR ch.next_sync <= %s OR """ + pushed + """
+                                    OR (ch.next_sync <= %s AND """ + early + "))", [
                 now, now + datetime.timedelta(seconds=CRON_GAP)] + early_params
         if channel == 'outgoing':  # mailboxes with email waiting in their outbox
-            return """state = 'enabled' AND outgoing_enabled AND outgoing_status != 'suspended'
-                      AND (outgoing_next_sync IS NULL OR outgoing_next_sync <= %s)
+            return """state = 'enabled' AND outgoing_enabled AND ch.status != 'suspended'
+                      AND (ch.next_sync IS NULL OR ch.next_sync <= %s)
                       AND EXISTS (SELECT 1 FROM mail_sync_outbox outbox
                                   WHERE outbox.mailbox_id = mail_sync_mailbox.id
                                     AND outbox.state IN ('queued', 'submitting'))""", [now]
         if channel == 'act':  # appointments, contacts and tasks: Exchange mailboxes only
-            return """state = 'enabled' AND act_enabled AND act_status != 'suspended'
-                      AND (act_next_sync IS NULL OR act_next_sync <= %s)""", [now]
+            return """state = 'enabled' AND act_enabled AND ch.status != 'suspended'
+                      AND (ch.next_sync IS NULL OR ch.next_sync <= %s)""", [now]
         raise ValueError(channel)
 
     @api.model
@@ -203,8 +206,8 @@ class MailSyncMailboxScheduler(models.Model):
         that much early, once, by a run that began after it was scheduled, healthy mailboxes only
         (a back-off is never cut short)."""
         start, end = until
-        return """(incoming_status = 'ok' AND next_sync > %s AND next_sync <= %s
-                   AND (COALESCE(sync_interval, 0) = 0 OR next_sync - sync_interval * interval '1 minute' < %s))""", [
+        return """(ch.status = 'ok' AND ch.next_sync > %s AND ch.next_sync <= %s
+                   AND (COALESCE(sync_interval, 0) = 0 OR ch.next_sync - sync_interval * interval '1 minute' < %s))""", [
             end, end + datetime.timedelta(seconds=CRON_GAP), start]
 
     @api.model
@@ -240,11 +243,11 @@ class MailSyncMailboxScheduler(models.Model):
     def _due_ids(self, channel, exclude, among, limit, until=None):
         where, params = self._due_domain_sql(channel, until)
         self.env.cr.execute("""
-            SELECT id FROM mail_sync_mailbox
-            WHERE """ + where + """ AND (%s::int[] IS NULL OR id = ANY(%s::int[]))
-              AND NOT (id = ANY(%s::int[]))
-            ORDER BY """ + NEXT_FIELD[channel] + """ NULLS FIRST, id LIMIT %s
-        """, params + [among and list(among), among and list(among), list(exclude), limit])
+            SELECT mail_sync_mailbox.id FROM """ + DUE_FROM + """
+            WHERE """ + where + """ AND (%s::int[] IS NULL OR mail_sync_mailbox.id = ANY(%s::int[]))
+              AND NOT (mail_sync_mailbox.id = ANY(%s::int[]))
+            ORDER BY ch.next_sync NULLS FIRST, mail_sync_mailbox.id LIMIT %s
+        """, [channel] + params + [among and list(among), among and list(among), list(exclude), limit])
         return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
@@ -312,7 +315,7 @@ class MailSyncMailboxScheduler(models.Model):
         self.ensure_one()
         try:
             with self._cycle_guard():
-                stats = getattr(self, '_sync_' + channel)()
+                stats = self._channel_cycles()[channel]()
                 self._channel_succeeded(channel, stats)
         except TransactionRollbackError as exc:  # serialization failure or deadlock
             self._concurrent_update(channel, exc)
@@ -360,23 +363,33 @@ class MailSyncMailboxScheduler(models.Model):
             cr.mail_sync_in_cycle = False
             cr.execute('RELEASE SAVEPOINT mail_sync_cycle')
 
+    def _channel_cycles(self):
+        """{channel: method running one cycle of it and returning its statistics}."""
+        return {'incoming': self._sync_incoming, 'outgoing': self._sync_outgoing, 'act': self._sync_act}
+
+    def _channel_schedules(self):
+        """{channel: method(stats, items) -> when it is due after a successful cycle}: False
+        is at once (outgoing email is due whenever its outbox has email waiting)."""
+        return {'incoming': self._next_incoming_sync, 'outgoing': lambda stats, items: False,
+                'act': self._next_act_sync}
+
+    def _next_incoming_sync(self, stats, items):
+        """Adapt the polling interval to the mail that came; a backlog left by the per-cycle
+        cap is picked up by the next cron run."""
+        interval = next_interval(self.sync_interval or None, items, *self._polling_bounds())
+        self.sudo().write({'sync_interval': interval})
+        return _in_minutes(0 if stats.get('remaining') else interval)
+
+    def _next_act_sync(self, stats, items):
+        """Two-way items follow the profile's polling interval."""
+        return _in_minutes(0 if stats.get('remaining') else self.server_id.interval_max)
+
     def _channel_succeeded(self, channel, stats):
-        server = self.server_id
         items = sum(stats.get(key, 0) for key in ('imported', 'linked', 'indexed', 'quarantined', 'sent',
                                                   'failed', 'uncertain', 'created', 'updated', 'pushed',
                                                   'archived', 'deleted', 'unlinked'))
-        values = {channel + '_status': 'ok', channel + '_failures': 0}
-        if channel == 'outgoing':
-            values['outgoing_next_sync'] = False
-        if channel == 'act':  # two-way items follow the profile's polling interval
-            values.update(act_last_success=fields.Datetime.now(),
-                          act_next_sync=_in_minutes(0 if stats.get('remaining') else server.interval_max))
-        if channel == 'incoming':
-            interval = next_interval(self.sync_interval or None, items, *self._polling_bounds())
-            # A backlog left by the per-cycle cap is picked up by the next cron run.
-            values.update(sync_interval=interval, incoming_last_success=fields.Datetime.now(),
-                          next_sync=_in_minutes(0 if stats.get('remaining') else interval))
-        self.sudo().write(values)
+        next_sync = self._channel_schedules()[channel](stats, items)
+        self._channel_state(channel)._succeeded(next_sync)
         self.env['mail.sync.log']._resolve(self, channel)
         self._count(channel, items=items)
 
@@ -389,7 +402,8 @@ class MailSyncMailboxScheduler(models.Model):
             _logger.exception('mail_sync: unexpected error in mailbox %s (%s)', self.id, channel)
         text = log._record_error(error, mailbox=self, channel=channel)
         server = self.server_id
-        failures = self[channel + '_failures'] + 1
+        state = self._channel_state(channel)
+        failures = state.failures + 1
         limit = int(self.env['ir.config_parameter'].sudo().get_param(
             'mail_sync.max_transient_failures', MAX_TRANSIENT_FAILURES) or MAX_TRANSIENT_FAILURES)
         self._count(channel, failures=1)
@@ -398,13 +412,12 @@ class MailSyncMailboxScheduler(models.Model):
             minutes = min(ceiling, server.interval_min * 2 ** (failures - 1))
             if error.retry_after:
                 minutes = max(minutes, error.retry_after / 60.0)
-            self.sudo().write({channel + '_status': 'retrying', channel + '_failures': failures,
-                               NEXT_FIELD[channel]: _in_minutes(minutes)})
+            state._retry_at(_in_minutes(minutes))
         else:
             if error.transient or error.code == 'unexpected':
                 text = _('%(count)d attempts in a row failed; the last one said: %(text)s') % {
                     'count': failures, 'text': text}
-            self.sudo().write({channel + '_status': 'suspended', channel + '_failures': failures})
+            state._suspend()
             self._tell_suspended(channel, text)
             if channel == 'outgoing':
                 self.sudo()._fail_queue(_('Not sent: outgoing email of your mailbox is suspended. %s')

@@ -81,9 +81,10 @@ class MailSyncMigration(models.Model):
         except UserError as exc:
             line.write({'test_state': 'failed', 'test_message': exc.name})
             return
-        messages = ['%s: %s' % (channel, mailbox[channel + '_test_message'])
+        states = mailbox._channel_states()
+        messages = ['%s: %s' % (channel, states[channel].test_message)
                     for channel in ('incoming', 'outgoing')
-                    if mailbox[channel + '_test_state'] != 'not_run']
+                    if states[channel].test_state != 'not_run']
         values = {'test_state': 'enabled' if passed else 'failed', 'test_message': '\n'.join(messages)}
         fetchmail = line.sudo().fetchmail_id
         if passed and self.deactivate_fetchmail and fetchmail and fetchmail.active:

@@ -36,9 +36,8 @@ def mailbox(mail_servers):
 
 def _state(registry, box_id):
     with registry.cursor() as cr:
-        cr.execute("""SELECT incoming_status, incoming_failures,
-                             next_sync IS NULL OR next_sync <= now() at time zone 'UTC'
-                      FROM mail_sync_mailbox WHERE id = %s""", [box_id])
+        cr.execute("""SELECT status, failures, next_sync IS NULL OR next_sync <= now() at time zone 'UTC'
+                      FROM mail_sync_channel WHERE mailbox_id = %s AND channel = 'incoming'""", [box_id])
         status = cr.fetchone()
         cr.execute('SELECT code, count FROM mail_sync_log WHERE mailbox_id = %s ORDER BY id', [box_id])
         logs = cr.fetchall()

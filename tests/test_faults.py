@@ -117,7 +117,8 @@ def test_drop_after_committed_batches_resumes_exactly_once(mail_servers, world_t
         cr.execute("SELECT count(*), count(DISTINCT message_id) FROM mail_sync_ledger WHERE mailbox_id = %s",
                    [box])
         done, distinct = cr.fetchone()
-        cr.execute("SELECT incoming_status, incoming_failures FROM mail_sync_mailbox WHERE id = %s", [box])
+        cr.execute("SELECT status, failures FROM mail_sync_channel WHERE mailbox_id = %s AND channel = 'incoming'",
+                   [box])
         assert cr.fetchone() == ('retrying', 1)
     assert 0 < done < 120 and done % 50 == 0 and done == distinct, done
     proxy.heal()
@@ -126,7 +127,8 @@ def test_drop_after_committed_batches_resumes_exactly_once(mail_servers, world_t
         cr.execute("""SELECT count(*), count(DISTINCT message_id), count(*) FILTER (WHERE state = 'imported')
                       FROM mail_sync_ledger WHERE mailbox_id = %s""", [box])
         assert cr.fetchone() == (120, 120, 120), out[-3000:]
-        cr.execute("SELECT incoming_status, incoming_failures FROM mail_sync_mailbox WHERE id = %s", [box])
+        cr.execute("SELECT status, failures FROM mail_sync_channel WHERE mailbox_id = %s AND channel = 'incoming'",
+                   [box])
         assert cr.fetchone() == ('ok', 0)
         cr.execute("SELECT count(*), count(DISTINCT message_id) FROM mail_message WHERE message_id LIKE %s",
                    ['<%s-%%' % tag])
