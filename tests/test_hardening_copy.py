@@ -93,6 +93,10 @@ def test_a_restored_copy_never_connects_and_the_original_still_syncs(original_an
     original, copy, login, ids = original_and_copy
     uuid_query = "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'"
     assert _psql(copy, uuid_query) == _psql(original, uuid_query), 'a dump keeps the uuid'
+    states = ("SELECT string_agg(channel || ':' || status || ':' || failures, ',' ORDER BY channel) "
+              "FROM mail_sync_channel WHERE mailbox_id = %d" % ids['box'])
+    assert _psql(copy, states) == _psql(original, states) == 'act:ok:0,incoming:ok:0,outgoing:ok:0', \
+        'a copy keeps the channel states'
     before = _logins_settled(mail_servers, login)
     output = _cron(copy, ids['box'])
     assert 'synced=0' in output, output[-3000:]

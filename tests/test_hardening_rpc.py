@@ -511,6 +511,7 @@ AUDIT = {
     ('mail.sync.ledger', 'action_open_document'): _refused_on('mail.sync.ledger', 'action_open_document', 'tracked'),
     ('mail.sync.ledger', 'read_group'): _audit_ledger_read_group,
     ('mail.sync.link', 'init'): _refused_on('mail.sync.link', 'init', 'none'),
+    ('mail.sync.channel', 'init'): _refused_on('mail.sync.channel', 'init', 'none'),
     ('mail.sync.link', 'name_get'): _refused_on('mail.sync.link', 'name_get', 'link'),
     ('mail.sync.link', 'action_open_record'): _refused_on('mail.sync.link', 'action_open_record', 'link'),
     ('mail.sync.secret.mixin', 'init'): _refused_on('mail.sync.mailbox', 'init', 'none'),
