@@ -39,17 +39,6 @@ ROW_DEPENDS = ['channel_ids.channel'] + ['channel_ids.%s' % attr for attr in (
     'status', 'failures', 'next_sync', 'last_success', 'test_state', 'test_date', 'test_message')]
 
 
-def _inverse(name):
-    channel, attr = STATE_FIELDS[name]
-
-    def inverse(mailboxes):
-        if mailboxes.env.uid != SUPERUSER_ID:
-            raise AccessError(_('Only the synchronization changes the state of a channel.'))
-        for mailbox in mailboxes:
-            mailbox._channel_state(channel)._set({attr: mailbox[name]})
-    return inverse
-
-
 def _search(name):
     channel, attr = STATE_FIELDS[name]
 
@@ -62,13 +51,13 @@ def _search(name):
 
 def _state_field(name, kind, **options):
     """A mailbox field showing one field of a channel's row (searchable, written by the sync)."""
-    return kind(compute='_compute_channel_fields', inverse=_inverse(name), search=_search(name),
-                readonly=True, copy=False, **options)
+    return kind(compute='_compute_channel_fields', search=_search(name), readonly=True, copy=False,
+                **options)
 
 
 def _status_field(name, string):
     return fields.Selection(CHANNEL_STATES, string=string, compute='_compute_channel_status',
-                            inverse=_inverse(name), store=True, readonly=True, copy=False)
+                            store=True, readonly=True, copy=False)
 
 
 class MailSyncMailboxChannels(models.Model):
@@ -109,9 +98,36 @@ class MailSyncMailboxChannels(models.Model):
 
     @api.model
     def create(self, vals):
-        mailbox = super(MailSyncMailboxChannels, self).create(vals)
+        states = {name: vals[name] for name in STATE_FIELDS if name in vals}
+        mailbox = super(MailSyncMailboxChannels, self).create(
+            {key: value for key, value in vals.items() if key not in states})
         mailbox._channel_states()  # one row per channel from the start
+        mailbox._write_channel_states(states)
         return mailbox
+
+    def write(self, vals):
+        states = {name: vals[name] for name in STATE_FIELDS if name in vals}
+        if not states:
+            return super(MailSyncMailboxChannels, self).write(vals)
+        self._write_channel_states(states)
+        rest = {key: value for key, value in vals.items() if key not in states}
+        return super(MailSyncMailboxChannels, self).write(rest) if rest else True
+
+    def _write_channel_states(self, states):
+        """Write mailbox fields of STATE_FIELDS (``{name: value}``) into their rows: what the
+        sync's transitions do, for code and tests that set a state directly (superuser only)."""
+        if not states:
+            return
+        if self.env.uid != SUPERUSER_ID:
+            raise AccessError(_('Only the synchronization changes the state of a channel.'))
+        by_channel = {}
+        for name, value in states.items():
+            channel, attr = STATE_FIELDS[name]
+            by_channel.setdefault(channel, {})[attr] = value
+        for mailbox in self:
+            rows = mailbox._channel_states()
+            for channel, values in by_channel.items():
+                rows[channel]._set(values)
 
     def _channel_state(self, channel):
         """The state row of ``channel`` of this mailbox (as superuser), created if missing."""

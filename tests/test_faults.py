@@ -84,7 +84,7 @@ class TestFaults(MailSyncCase):
     def test_dropped_in_the_middle_of_a_fetch(self):
         self.proxy.drop_after = 1500
         self.cycle()
-        self.box.next_sync = False
+        self.box.sudo().next_sync = False
         self.cycle()  # a second failure: the back-off doubles
         self.assert_cut_during_the_body_fetch(cuts=2)
         self.assert_retried_then_complete('connection_lost', failures=2)

@@ -40,7 +40,7 @@ class TestMailboxMapping(MailSyncCase):
         box = self.make_mailbox(self.alice, self.server)
         box.sudo(self.manager).action_approve()
         self.assertTrue(box.approved)
-        box.write({'incoming_test_state': 'success'})
+        box.sudo().write({'incoming_test_state': 'success'})
         box.email = 'alice.new@example.test'
         self.assertFalse(box.approved)
         self.assertEqual(box.incoming_test_state, 'not_run')

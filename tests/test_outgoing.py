@@ -110,7 +110,7 @@ class TestOutgoing(MailSyncCase):
         self.assertTrue(self.box.outgoing_next_sync)
         self.assertEqual(self.Mailbox._cron_sync('outgoing', budget=30), 0, 'backing off')
         self.server.outgoing_port = port
-        self.box.outgoing_next_sync = False
+        self.box.sudo().outgoing_next_sync = False
         self.assertEqual(self.Mailbox._cron_sync('outgoing', budget=30), 1)
         self.assertEqual((self.box.outgoing_status, row.state), ('ok', 'sent'))
         self.assertEqual(len(self.folder(self.customer_login)), 1)
