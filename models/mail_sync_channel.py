@@ -29,7 +29,7 @@ class MailSyncChannel(models.Model):
                                  ondelete='cascade', readonly=True)
     channel = fields.Selection(CHANNELS, required=True, readonly=True)
     status = fields.Selection(CHANNEL_STATES, default='ok', required=True, readonly=True)
-    failures = fields.Integer(string='Consecutive Failures', readonly=True)
+    failures = fields.Integer(string='Consecutive Failures', default=0, required=True, readonly=True)
     next_sync = fields.Datetime(string='Next Sync', readonly=True,
                                 help='When the channel is due next; empty: due now.')
     last_success = fields.Datetime(string='Last Successful Sync', readonly=True)

@@ -23,7 +23,7 @@ class TestChannelState(MailSyncCase):
     def setUp(self):
         super(TestChannelState, self).setUp()
         self.Channel = self.env['mail.sync.channel']
-        self.server = self.make_server('imap', 'none', interval_min=2, interval_max=12)
+        self.server = self.make_server('imap', 'none', interval_min=2, interval_default=5, interval_max=12)
         self.rep = self.make_user('rep')
         self.other = self.make_user('other')
         self.box = self.make_mailbox(self.rep, self.server)

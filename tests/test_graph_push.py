@@ -148,8 +148,8 @@ def test_throttled_mailbox_waits_alone(world, graph_server):
     graph_server.inject(429, retry_after=1800, match=busy_address)
     output = run_worker('%d,%d' % (busy, calm), '--cron')
     assert 'synced=2' in output, output[-3000:]
-    [(status, later)] = query(world, """SELECT incoming_status, next_sync > (now() at time zone 'UTC')
-                                            + interval '29 minutes' FROM mail_sync_mailbox WHERE id = %s""",
+    [(status, later)] = query(world, """SELECT status, next_sync > (now() at time zone 'UTC') + interval '29 minutes'
+                                     FROM mail_sync_channel WHERE mailbox_id = %s AND channel = 'incoming'""",
                               [busy])
     assert (status, later) == ('retrying', True)
     assert query(world, 'SELECT count(*) FROM mail_sync_ledger WHERE mailbox_id = %s', [calm]) == [(1,)]
