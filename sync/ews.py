@@ -27,6 +27,7 @@ import weakref
 import requests
 
 from . import items as canon
+from .kinds import KINDS
 from .connector import Connector
 from .errors import (AuthError, ConfigError, ConflictError, PermanentError, SyncStateInvalid,
                      TransientError)
@@ -49,8 +50,7 @@ except ImportError:  # pragma: no cover
 
 # Item fields a sync page asks for: enough to decide without fetching the content.
 SYNC_FIELDS = ('categories', 'size', 'datetime_received', 'subject', 'sender', 'message_id')
-# Appointments, contacts and tasks: the distinguished folder, and the exchangelib fields read.
-ACT_FOLDERS = {'appointment': 'calendar', 'contact': 'contacts', 'task': 'tasks'}
+# Appointments, contacts and tasks (folders: kinds.py): the exchangelib fields read.
 _COMMON_READ = ('categories', 'last_modified_time')
 _READ = {
     'appointment': ('subject', 'start', 'end', 'is_all_day', '_start_timezone', '_end_timezone',
@@ -416,7 +416,7 @@ class EwsConnector(Connector):
         only; other classes, e.g. distribution lists, left out), deleted ids, the new state.
         A change to an occurrence of a series comes as an update of its master."""
         cls = _item_class(kind)
-        return self._sync_page(ACT_FOLDERS[kind], sync_state, max_changes, set(),
+        return self._sync_page(KINDS[kind].folder, sync_state, max_changes, set(),
                                lambda item: RemoteRecord(kind, item.id, item.changekey)
                                if isinstance(item, cls) else None)
 
@@ -430,7 +430,7 @@ class EwsConnector(Connector):
             return []
         found = self._get_items(_item_class(kind), kind, item_ids)
         records = [_record(kind, item) for item in found]
-        if kind == 'appointment':
+        if KINDS[kind].series:
             modified = [occ.id for item in found for occ in (item.modified_occurrences or ())]
             fetched = {item.id: item for item in self._get_items(CalendarItem, 'occurrence', modified)}
             for record, item in zip(records, found):
@@ -444,9 +444,9 @@ class EwsConnector(Connector):
         account = self.account or self.connect()
         cls = _item_class(kind)
         attrs = _ews_values(kind, values, create=True)
-        if kind == 'appointment' and values.get('uid'):
+        if KINDS[kind].shared_uid and values.get('uid'):
             attrs['uid'] = values['uid']
-        item = cls(account=account, folder=getattr(account, ACT_FOLDERS[kind]), **attrs)
+        item = cls(account=account, folder=getattr(account, KINDS[kind].folder), **attrs)
         item.categories = list(categories) or None
         try:
             item.save(send_meeting_invitations=SEND_TO_NONE)
@@ -634,7 +634,7 @@ def _body_text(value):
 def _record(kind, item):
     reader = {'appointment': _appointment_values, 'contact': _contact_values, 'task': _task_values}[kind]
     return RemoteRecord(kind, item.id, item.changekey,
-                        uid=(item.uid or None) if kind == 'appointment' else None,
+                        uid=(item.uid or None) if KINDS[kind].shared_uid else None,
                         categories=item.categories or (),
                         last_modified=canon.as_utc(item.last_modified_time), values=reader(item))
 
@@ -714,7 +714,7 @@ def _task_values(item):
 def _ews_values(kind, values, create):
     """The exchangelib attributes to write for canonical ``values``; an empty value
     becomes None (the field is deleted)."""
-    extra = {'uid'} if create and kind == 'appointment' else set()
+    extra = {'uid'} if create and KINDS[kind].shared_uid else set()
     unknown = set(values) - set(canon.FIELDS[kind]) - extra
     if unknown:
         raise ValueError('unknown %s fields: %s' % (kind, ', '.join(sorted(unknown))))
