@@ -1,11 +1,11 @@
 import datetime
-import threading
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
 
 from ..sync.errors import SyncError
+from . import transaction
 from .rpc_guard import superuser_only
 from ..sync.message import clean_text
 
@@ -185,8 +185,8 @@ class MailSyncLedger(models.Model):
         return expired
 
     def _commit_housekeeping(self):
-        if not getattr(threading.currentThread(), 'testing', False):
-            self.env.cr.commit()
+        """Commit point between batches of the index retention."""
+        transaction.commit(self.env.cr)
 
     def _check_owner(self):
         """Only the owner decides about their email (not even a manager: tracking would

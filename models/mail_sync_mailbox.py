@@ -15,6 +15,7 @@ from ..sync import registry
 from ..sync.endpoint import Credentials
 from ..sync.errors import SyncError
 from ..sync.registry import ConnectionConfig
+from .act import ADAPTERS
 from .act.filter_domain import FilterError, parse_filter, user_names
 from .secret_store import ca_file
 from .exact_match import exact_ilike
@@ -31,7 +32,7 @@ CHANNEL_FIELDS = {
 CONNECTION_FIELDS = ('email', 'login', 'password', 'user_id', 'server_id')
 # Appointments, contacts and tasks: the Odoo model of each kind, and the field holding
 # its filter (on the profile; the same field on res.users overrides it when set).
-ACT_MODELS = {'appointment': 'calendar.event', 'contact': 'res.partner', 'task': 'mail.activity'}
+ACT_MODELS = {kind: adapter.model for kind, adapter in ADAPTERS.items()}
 ACT_FILTER_FIELDS = {'appointment': 'act_filter_appointment', 'contact': 'act_filter_contact',
                      'task': 'act_filter_task'}
 

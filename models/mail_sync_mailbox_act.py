@@ -73,7 +73,7 @@ class MailSyncMailboxAct(models.Model):
         it is empty, for appointments and to-dos, the channel's enabling (contacts have no
         history to spare)."""
         since = self.server_id.process_after
-        if not since and adapter.kind != 'contact':
+        if not since and adapter.spec.history:
             since = self.act_test_date
         return fields.Datetime.from_string(since) if since else None
 
@@ -155,9 +155,9 @@ class MailSyncMailboxAct(models.Model):
             if adapter.is_gone(record):
                 return  # deleted in Odoo meanwhile: the push half of the cycle settles it
             self._act_merge(connector, adapter, directions, link, record, remote, stats)
-        if remote.exceptions and adapter.kind == 'appointment' and self._act_may_write(record):
+        if remote.exceptions and adapter.spec.series and self._act_may_write(record):
             adapter.apply_exceptions(record, remote.exceptions)
-        if adapter.kind == 'task' and remote.values.get('status') == 'Completed' and record.exists() \
+        if adapter.completed(remote) and record.exists() \
                 and self._act_as_user(lambda: adapter.complete(record)):
             link.write({'state': 'archived'})
             stats['archived'] += 1
@@ -165,10 +165,10 @@ class MailSyncMailboxAct(models.Model):
     def _act_match(self, adapter, remote):
         """An Odoo record this Exchange item already stands for: a meeting linked in another
         mapped user's mailbox (same iCalendar UID) that this mailbox's user may see, or None."""
-        if adapter.kind != 'appointment' or not remote.uid:
+        if not adapter.spec.shared_uid or not remote.uid:
             return None
         other = self.env['mail.sync.link'].sudo().search(
-            [('kind', '=', 'appointment'), ('uid', '=', remote.uid), ('state', '=', 'linked')], limit=1)
+            [('kind', '=', adapter.kind), ('uid', '=', remote.uid), ('state', '=', 'linked')], limit=1)
         if other and adapter.selectable().search_count([('id', '=', other.res_id)] + adapter.visible_domain()):
             return adapter.records.browse(other.res_id)
         return None  # none, or one its user may not see (a colleague's private meeting)
@@ -371,7 +371,7 @@ class MailSyncMailboxAct(models.Model):
         Link = self.env['mail.sync.link'].sudo()
         if link is None:
             uid = None
-            if adapter.kind == 'appointment':  # one UID for every mapped user's copy of a meeting
+            if adapter.spec.shared_uid:  # one UID for every mapped user's copy of a meeting
                 other = Link.search([('res_model', '=', adapter.model), ('res_id', '=', record.id),
                                      ('uid', '!=', False)], limit=1)
                 uid = other.uid or '%s@odoo' % uuid.uuid4()
@@ -405,26 +405,13 @@ class MailSyncMailboxAct(models.Model):
         """Deleted (or archived) in Odoo: delete in Exchange only a future appointment the
         user organizes; otherwise the item stays in Outlook and the link ends."""
         if record.exists() and adapter.may_delete_remote(record) or \
-                not record.exists() and link.kind == 'appointment' and self._act_was_future_own(link):
+                not record.exists() and adapter.may_delete_remote_gone(link._get_base('local')):
             connector.delete_record(adapter.kind, link.item_id)
             link.write({'state': 'unlinked'})
             stats['deleted'] += 1
         else:
             link.write({'state': 'unlinked'})
             stats['unlinked'] += 1
-
-    def _act_was_future_own(self, link):
-        """For a deleted event: its last synced values say the user organized it and it
-        had not started yet."""
-        base = link._get_base('local')
-        start = base.get('start')
-        if isinstance(start, datetime.datetime):
-            future = start > datetime.datetime.now(datetime.timezone.utc)
-        elif isinstance(start, datetime.date):
-            future = start > datetime.date.today()
-        else:
-            future = False
-        return future and base.get('organizer') == (self.user_id.partner_id.email or '').strip().lower()
 
 
 def _stored(model, name):

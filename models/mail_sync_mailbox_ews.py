@@ -24,7 +24,7 @@ from ..sync.message import RemoteMessage
 
 _logger = logging.getLogger(__name__)
 
-PAGE = 50  # changes per SyncFolderItems page (its state commits when the page is done)
+PAGE = 50  # changes per page (SyncFolderItems, Graph delta); its state commits when the page is done
 # MimeContent per GetItem: a few items and a few MB at most, a larger item alone. Exchange
 # spends time in proportion to the MIME it converts: one GetItem of 50 items of up to 25 MB
 # each can outlast any timeout, and then the whole page was lost and read again every cycle.
@@ -74,18 +74,29 @@ class MailSyncMailboxEws(models.Model):
             self._sync_ews_folder(connector, folder, stats, budget)
 
     def _sync_ews_folder(self, connector, folder, stats, budget):
-        """Handle the folder's changes page by page; each page commits with its sync state."""
+        """Handle the folder's SyncFolderItems pages (see ``_sync_folder_pages``)."""
+        self._sync_folder_pages(
+            folder, stats, budget, lambda state, cap: connector.sync_changes(folder.name, state, cap),
+            lambda page: len(page.created) + len(page.updated),
+            lambda page: self._ews_apply(connector, folder, page, stats))
+
+    def _sync_folder_pages(self, folder, stats, budget, read_page, size, apply_page):
+        """The page loop of a source that hands out changes after a saved state (EWS's
+        SyncFolderItems, Graph's delta): ``read_page(state, cap)`` reads the next page,
+        ``size(page)`` is what it counts against the cycle's ``budget``, ``apply_page(page)``
+        puts it in the ledger; each page commits with the folder's new state, so a cycle
+        stopped anywhere reads the same page again. A state the server no longer knows
+        makes the folder be read again from the start."""
         while budget[0] > 0:
             try:
-                page = connector.sync_changes(folder.name, folder.sync_state or None,
-                                              min(PAGE, budget[0]))
+                page = read_page(folder.sync_state or None, min(PAGE, budget[0]))
             except SyncStateInvalid as exc:
                 self._ews_state_lost(folder, exc, 'incoming', _('email already in Odoo is recognized '
                                                                 'and not imported again'))
                 continue
-            budget[0] -= len(page.created) + len(page.updated)
-            self._ews_apply(connector, folder, page, stats)
-            if page.state != folder.sync_state:
+            budget[0] -= size(page)
+            apply_page(page)
+            if page.state and page.state != folder.sync_state:
                 folder.write({'sync_state': page.state})
             self._commit()
             if not page.more:

@@ -16,14 +16,12 @@ import psycopg2
 
 from odoo import _, fields, models
 
-from ..sync.errors import SyncError, SyncStateInvalid
+from ..sync.errors import SyncError
 from ..sync.graph import GraphItem  # noqa: F401  (the items of a delta page)
 from ..sync.message import RemoteMessage
 from .mail_sync_graph_subscription import GRAPH_FOLDERS, LIFETIME, RENEW_BEFORE
 
 _logger = logging.getLogger(__name__)
-
-PAGE = 50  # messages per delta page, and per commit
 
 
 class MailSyncMailboxGraph(models.Model):
@@ -150,22 +148,10 @@ class MailSyncMailboxGraph(models.Model):
             mailbox=self, channel='incoming', severity='warning', error_class='transient')
 
     def _sync_graph_folder(self, connector, folder, stats, budget):
-        """Handle the folder's delta page by page; each page commits with its link."""
-        while budget[0] > 0:
-            try:
-                page = connector.delta(folder.name, folder.sync_state or None, min(PAGE, budget[0]))
-            except SyncStateInvalid as exc:
-                self._ews_state_lost(folder, exc, 'incoming', _('email already in Odoo is recognized '
-                                                                'and not imported again'))
-                continue
-            budget[0] -= len(page.items)
-            self._graph_apply(connector, folder, page, stats)
-            if page.state and page.state != folder.sync_state:
-                folder.write({'sync_state': page.state})
-            self._commit()
-            if not page.more:
-                return
-        stats['remaining'] += 1
+        """Handle the folder's delta pages (the page loop of EWS: ``_sync_folder_pages``)."""
+        self._sync_folder_pages(
+            folder, stats, budget, lambda state, cap: connector.delta(folder.name, state, cap),
+            lambda page: len(page.items), lambda page: self._graph_apply(connector, folder, page, stats))
 
     def _graph_apply(self, connector, folder, page, stats):
         """Ledger rows (and imports) for one delta page."""

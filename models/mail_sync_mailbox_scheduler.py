@@ -28,6 +28,7 @@ from odoo.exceptions import AccessError, UserError
 from ..sync import registry
 from ..sync.errors import SyncError
 from ..sync.schedule import next_interval
+from . import transaction
 
 _logger = logging.getLogger(__name__)
 _lane = threading.local()  # the running lane's statistics, per cron thread
@@ -336,32 +337,9 @@ class MailSyncMailboxScheduler(models.Model):
                      self.id, channel, str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
         self.env.clear()
 
-    @contextlib.contextmanager
     def _cycle_guard(self):
-        """Undo the uncommitted part of a failed cycle (what was committed stays valid).
-
-        Tests run in one transaction that is never committed: there, each commit point
-        of the cycle moves a savepoint instead, so a failure undoes exactly what a
-        real rollback would."""
-        cr = self.env.cr
-        if not _testing():
-            try:
-                yield
-            except Exception:
-                cr.rollback()
-                raise
-            return
-        cr.execute('SAVEPOINT mail_sync_cycle')
-        cr.mail_sync_in_cycle = True
-        try:
-            yield
-        except Exception:
-            cr.execute('ROLLBACK TO SAVEPOINT mail_sync_cycle')
-            self.env.clear()
-            raise
-        finally:
-            cr.mail_sync_in_cycle = False
-            cr.execute('RELEASE SAVEPOINT mail_sync_cycle')
+        """Undo the uncommitted part of a failed cycle (what was committed stays valid)."""
+        return transaction.undo_on_failure(self.env)
 
     def _channel_cycles(self):
         """{channel: method running one cycle of it and returning its statistics}."""
@@ -501,21 +479,11 @@ class MailSyncMailboxScheduler(models.Model):
     def _new_snapshot(self):
         """End the (empty) transaction between cycles, so the next query sees what other
         workers committed meanwhile (Odoo's transactions are repeatable read)."""
-        if not _testing():
-            self.env.cr.commit()
+        transaction.fresh_snapshot(self.env.cr)
 
     def _commit(self):
-        """Commit point of a cycle; inside tests the savepoint of the cycle moves here."""
-        cr = self.env.cr
-        if not _testing():
-            cr.commit()
-        elif getattr(cr, 'mail_sync_in_cycle', False):
-            cr.execute('RELEASE SAVEPOINT mail_sync_cycle')
-            cr.execute('SAVEPOINT mail_sync_cycle')
-
-
-def _testing():
-    return getattr(threading.currentThread(), 'testing', False)
+        """Commit point of a cycle."""
+        transaction.commit(self.env.cr)
 
 
 def _in_minutes(minutes):

@@ -1,7 +1,7 @@
-import threading
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+
+from . import transaction
 
 
 class MailSyncMigration(models.Model):
@@ -98,9 +98,8 @@ class MailSyncMigration(models.Model):
         line.write(values)
 
     def _commit(self):
-        """Keep each mailbox's result even if a later one kills the job (not in tests)."""
-        if not getattr(threading.currentThread(), 'testing', False):
-            self.env.cr.commit()
+        """Keep each mailbox's result even if a later one kills the job."""
+        transaction.commit(self.env.cr)
 
     def action_run_test_enable(self):
         """Run the pending Test & Enable now, from the report's form."""

@@ -1,11 +1,9 @@
 """Exchange connector (exchangelib over EWS), fail-fast: it never sleeps for a server.
 
-exchangelib reads its HTTP adapter from the protocol *class* whenever it makes a
-session (also later, when it replaces a broken one), and caches one protocol per
-URL and login for the whole process. So the certificate choice of a profile is
-carried by a Protocol subclass given to that protocol object (``_protocol_class``):
-every session it ever makes verifies the same way. Autodiscover, which builds its
-own protocols, verifies with the choice of the connector running in this thread.
+The certificate choice of a profile (a CA file, the system store, or none) reaches
+exchangelib through its documented extension point for TLS validation only
+(``BaseProtocol.HTTP_ADAPTER_CLS``, see ``_ConnectorAdapter``); no exchangelib class,
+object or private method is changed.
 
 Incoming email uses SyncFolderItems one page at a time (``sync_changes``), so the
 caller saves each page's sync state together with what that page produced.
@@ -21,11 +19,15 @@ import datetime
 import decimal
 import email.header
 import email.utils
+import functools
+import inspect
 import threading
+import weakref
 
 import requests
 
 from . import items as canon
+from .kinds import KINDS
 from .connector import Connector
 from .errors import (AuthError, ConfigError, ConflictError, PermanentError, SyncStateInvalid,
                      TransientError)
@@ -36,20 +38,19 @@ from .oauth import BearerToken
 try:  # exchangelib is a hard dependency of the addon, but keep import errors readable
     import exchangelib
     from exchangelib import errors as ews_errors
-    from exchangelib.fields import FieldPath, IndexedField
+    from exchangelib.fields import FieldPath
     from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
     from exchangelib.items import (ALL_OCCURRENCES, ID_ONLY, MOVE_TO_DELETED_ITEMS, NEVER_OVERWRITE,
                                    SAVE_ONLY, SEND_TO_NONE, CalendarItem, Contact, Message, Task)
     from exchangelib.properties import Attendee, DistinguishedFolderId, HTMLBody, Mailbox
     from exchangelib.recurrence import BOUNDARY_CLASSES, PATTERN_CLASSES, Recurrence
-    from exchangelib.services import DeleteItem, GetItem, SyncFolderItems, UpdateItem
+    from exchangelib.services import DeleteItem, GetItem, SyncFolderItems
 except ImportError:  # pragma: no cover
     exchangelib = None
 
 # Item fields a sync page asks for: enough to decide without fetching the content.
 SYNC_FIELDS = ('categories', 'size', 'datetime_received', 'subject', 'sender', 'message_id')
-# Appointments, contacts and tasks: the distinguished folder, and the exchangelib fields read.
-ACT_FOLDERS = {'appointment': 'calendar', 'contact': 'contacts', 'task': 'tasks'}
+# Appointments, contacts and tasks (folders: kinds.py): the exchangelib fields read.
 _COMMON_READ = ('categories', 'last_modified_time')
 _READ = {
     'appointment': ('subject', 'start', 'end', 'is_all_day', '_start_timezone', '_end_timezone',
@@ -80,53 +81,81 @@ CONTACT_INDEXED = {
     'zip': ('physical_addresses', 'Business', 'zipcode'),
     'country': ('physical_addresses', 'Business', 'country'),
 }
+INDEXED_GROUPS = ('email_addresses', 'phone_numbers', 'physical_addresses')  # contacts'
 CONTACT_PLAIN = {'first_name': 'given_name', 'last_name': 'surname', 'display_name': 'display_name',
                  'company': 'company_name', 'job_title': 'job_title'}
 _thread = threading.local()
-_protocol_classes = {}
 _lock = threading.Lock()
+_UNKNOWN = object()
+_protocol_verify = weakref.WeakKeyDictionary()  # exchangelib's cached protocol -> setting it serves
 
 
-def _verify_adapter(verify):
-    """An HTTP adapter that verifies with ``verify`` (False, True or a CA file), whatever
-    REQUESTS_CA_BUNDLE or the caller say."""
+class _ConnectorAdapter(requests.adapters.HTTPAdapter):
+    """exchangelib's HTTP adapter while this module is loaded.
 
-    class _Adapter(requests.adapters.HTTPAdapter):
-        def cert_verify(self, conn, url, _verify, cert):
-            super(_Adapter, self).cert_verify(conn, url, verify, cert)
-
-    return _Adapter
-
-
-class _ThreadAdapter(requests.adapters.HTTPAdapter):
-    """exchangelib's default adapter while this module is loaded: a session made while a
-    connector connects in this thread (Autodiscover, version discovery) keeps that
-    connector's verification; other sessions verify as usual."""
+    exchangelib offers one documented way to choose how TLS is verified: the adapter class
+    ``BaseProtocol.HTTP_ADAPTER_CLS`` ("Proxies and custom TLS validation" in its docs),
+    read whenever it makes a session (also later, when it replaces a broken one). It has
+    no per-account setting: ``Configuration`` takes no adapter, and ``Account`` builds
+    and caches its ``Protocol`` itself (one per URL and login for the whole process), so
+    a Protocol subclass cannot be passed in. Hence one process-wide class, which changes
+    nothing for anyone else: a session made while one of our connectors works in this
+    thread (``_as_connector``) verifies with that connector's setting, whatever
+    REQUESTS_CA_BUNDLE says; every other session verifies exactly as requests would.
+    Each session has its own adapter and connection pool, so a setting never leaks into
+    another connector's sessions, except between two profiles with the same URL and login,
+    which share exchangelib's protocol (``EwsConnector.connect`` closes its sessions when
+    the setting changes)."""
 
     def __init__(self, *args, **kwargs):
         self._verify = getattr(_thread, 'verify', None)
-        super(_ThreadAdapter, self).__init__(*args, **kwargs)
+        super(_ConnectorAdapter, self).__init__(*args, **kwargs)
 
     def cert_verify(self, conn, url, verify, cert):
         chosen = self._verify
-        super(_ThreadAdapter, self).cert_verify(conn, url, verify if chosen is None else chosen, cert)
+        super(_ConnectorAdapter, self).cert_verify(conn, url, verify if chosen is None else chosen, cert)
 
 
-def _protocol_class(verify):
-    """The Protocol subclass whose sessions verify with ``verify`` (one per setting)."""
-    with _lock:
-        cls = _protocol_classes.get(verify)
-        if cls is None:
-            base = exchangelib.protocol.Protocol
-            cls = type(base)('MailSyncProtocol', (base,), {'HTTP_ADAPTER_CLS': _verify_adapter(verify)})
-            _protocol_classes[verify] = cls
-        return cls
-
-
-def _install_thread_adapter():
+def _install_adapter():
+    """Make exchangelib's sessions use ``_ConnectorAdapter``, on top of an adapter another
+    user of exchangelib in this process may have set (proxies...): theirs still applies."""
     base = exchangelib.protocol.BaseProtocol
-    if base.HTTP_ADAPTER_CLS is requests.adapters.HTTPAdapter:
-        base.HTTP_ADAPTER_CLS = _ThreadAdapter
+    current = base.HTTP_ADAPTER_CLS
+    if not issubclass(current, _ConnectorAdapter):
+        with _lock:
+            current = base.HTTP_ADAPTER_CLS
+            if not issubclass(current, _ConnectorAdapter):
+                base.HTTP_ADAPTER_CLS = _ConnectorAdapter if current is requests.adapters.HTTPAdapter \
+                    else type('MailSync' + current.__name__, (_ConnectorAdapter, current), {})
+
+
+def _as_connector(method):
+    """Run ``method`` of a connector (a generator too, step by step) with the connector's
+    certificate setting in force for the sessions exchangelib makes meanwhile in this thread."""
+    def step(self, call):
+        previous = getattr(_thread, 'verify', None)
+        _thread.verify = self.settings.verify
+        try:
+            return call()
+        finally:
+            _thread.verify = previous
+
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generator(self, *args, **kwargs):
+            steps = method(self, *args, **kwargs)
+            while True:
+                try:
+                    value = step(self, lambda: next(steps))
+                except StopIteration:
+                    return
+                yield value
+        return generator
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        return step(self, lambda: method(self, *args, **kwargs))
+    return wrapper
 
 
 class RemoteItem(object):
@@ -216,6 +245,7 @@ class EwsConnector(Connector):
         self.settings = settings
         self.account = None
 
+    @_as_connector
     def connect(self):
         st = self.settings
         if isinstance(self.credentials, BearerToken):
@@ -225,8 +255,7 @@ class EwsConnector(Connector):
         auth = {'basic': exchangelib.BASIC, 'ntlm': exchangelib.NTLM,
                 'oauth': exchangelib.OAUTH2}[st.auth_type]
         access = exchangelib.IMPERSONATION if st.impersonate else exchangelib.DELEGATE
-        _install_thread_adapter()
-        _thread.verify = st.verify
+        _install_adapter()
         try:
             if st.autodiscover:
                 config = exchangelib.Configuration(credentials=creds, auth_type=auth,
@@ -240,22 +269,20 @@ class EwsConnector(Connector):
                 account = exchangelib.Account(st.email, config=config, autodiscover=False,
                                               access_type=access)
             protocol = account.protocol
-            cls = _protocol_class(st.verify)
-            if type(protocol) is not cls:
-                if st.autodiscover or type(protocol) in _protocol_classes.values():
-                    # Sessions of Autodiscover's guessed auth type, or made with another profile's
-                    # certificate setting on this cached protocol, go.
-                    protocol.close()
-                # Sessions made from now on (also when exchangelib replaces one) use our adapter.
-                protocol.__class__ = cls
+            with _lock:
+                served = _protocol_verify.get(protocol, _UNKNOWN)
+                _protocol_verify[protocol] = st.verify
+            if (served is _UNKNOWN and st.autodiscover) or (served is not _UNKNOWN and served != st.verify):
+                # Sessions made with another profile's certificate setting (same URL and login)
+                # or with Autodiscover's guessed auth type go; new ones are made with ours.
+                protocol.close()
             protocol.TIMEOUT = st.timeout
             self.account = account
             return account
         except Exception as exc:
             raise self._map(exc)
-        finally:
-            _thread.verify = None
 
+    @_as_connector
     def check(self):
         """Connection test: the endpoint answers and the inbox can be read."""
         account = self.account or self.connect()
@@ -270,6 +297,7 @@ class EwsConnector(Connector):
             raise error
 
     # ------------------------------------------------------------------ incoming email
+    @_as_connector
     def sync_changes(self, folder, sync_state=None, max_changes=50):
         """One SyncFolderItems page of the distinguished folder ``folder`` ('inbox',
         'sentitems') after ``sync_state`` (None: from the start). Raises SyncStateInvalid
@@ -302,6 +330,7 @@ class EwsConnector(Connector):
         more = not service.includes_last_item_in_range and service.sync_state != sync_state
         return SyncPage(created, updated, deleted, service.sync_state, more)
 
+    @_as_connector
     def fetch_mime(self, item_ids, folder=None):
         """Yield RemoteMessages (``item_id`` set) with the items' MimeContent; items deleted
         meanwhile are left out."""
@@ -326,6 +355,7 @@ class EwsConnector(Connector):
                                 folder=folder, size=getattr(result, 'size', None),
                                 internal_date=getattr(result, 'datetime_received', None))
 
+    @_as_connector
     def set_category(self, item_id, name, present=True):
         """Add or remove the category ``name`` on an item, keeping the others. Returns
         False when the item is gone. A change key that went stale between the read and the
@@ -355,6 +385,7 @@ class EwsConnector(Connector):
                 raise mapped
 
     # ------------------------------------------------------------------ outgoing email
+    @_as_connector
     def send(self, raw, sender=None, recipients=None, before_data=None):
         """Send a message (its MIME bytes) and keep its copy in Sent Items with one CreateItem
         (SendAndSaveCopy): Exchange sends and saves together, or does neither. Recipients
@@ -368,6 +399,7 @@ class EwsConnector(Connector):
             raise self._map(exc)
         return {}
 
+    @_as_connector
     def find_sent(self, message_id):
         """Whether Sent Items holds a message with this Message-ID (the proof of a sending)."""
         account = self.account or self.connect()
@@ -377,16 +409,18 @@ class EwsConnector(Connector):
             raise self._map(exc)
 
     # ------------------------------------------------------------------ appointments, contacts, tasks
+    @_as_connector
     def item_changes(self, kind, sync_state=None, max_changes=100):
         """One SyncFolderItems page of the kind's folder (calendar, contacts, tasks) after
         ``sync_state``: created and updated items as RemoteRecord stubs (id and change key
         only; other classes, e.g. distribution lists, left out), deleted ids, the new state.
         A change to an occurrence of a series comes as an update of its master."""
         cls = _item_class(kind)
-        return self._sync_page(ACT_FOLDERS[kind], sync_state, max_changes, set(),
+        return self._sync_page(KINDS[kind].folder, sync_state, max_changes, set(),
                                lambda item: RemoteRecord(kind, item.id, item.changekey)
                                if isinstance(item, cls) else None)
 
+    @_as_connector
     def get_records(self, kind, item_ids):
         """RemoteRecords with every canonical field of ``kind``, in the order asked; ids of
         items gone meanwhile (or of another class) are left out. Recurring appointments
@@ -396,22 +430,23 @@ class EwsConnector(Connector):
             return []
         found = self._get_items(_item_class(kind), kind, item_ids)
         records = [_record(kind, item) for item in found]
-        if kind == 'appointment':
+        if KINDS[kind].series:
             modified = [occ.id for item in found for occ in (item.modified_occurrences or ())]
             fetched = {item.id: item for item in self._get_items(CalendarItem, 'occurrence', modified)}
             for record, item in zip(records, found):
                 record.exceptions = _exceptions(item, fetched)
         return records
 
+    @_as_connector
     def create_record(self, kind, values, categories=()):
         """Create an item from canonical values (an appointment's ``uid`` may be given in
         ``values``); returns (item_id, change_key). Nothing is sent to attendees."""
         account = self.account or self.connect()
         cls = _item_class(kind)
         attrs = _ews_values(kind, values, create=True)
-        if kind == 'appointment' and values.get('uid'):
+        if KINDS[kind].shared_uid and values.get('uid'):
             attrs['uid'] = values['uid']
-        item = cls(account=account, folder=getattr(account, ACT_FOLDERS[kind]), **attrs)
+        item = cls(account=account, folder=getattr(account, KINDS[kind].folder), **attrs)
         item.categories = list(categories) or None
         try:
             item.save(send_meeting_invitations=SEND_TO_NONE)
@@ -419,6 +454,7 @@ class EwsConnector(Connector):
             raise self._map(exc)
         return item.id, item.changekey
 
+    @_as_connector
     def update_record(self, kind, item_id, change_key, values):
         """Write only the canonical fields in ``values`` ('' or None deletes a field) and
         return the new change key. Raises ConflictError when the item changed since
@@ -429,16 +465,53 @@ class EwsConnector(Connector):
         attrs = _ews_values(kind, values, create=False)
         if not attrs:
             return change_key
+        if any(group in attrs for group in INDEXED_GROUPS):
+            attrs = self._whole_indexed_groups(kind, item_id, change_key, attrs)
         item = _item_class(kind)(account=account, id=item_id, changekey=change_key, **attrs)
         try:
-            _new_id, new_change_key = _PartialUpdateItem(account=account).get(
+            [result] = account.bulk_update(
                 items=[(item, list(attrs))], conflict_resolution=NEVER_OVERWRITE,
                 message_disposition=SAVE_ONLY, send_meeting_invitations_or_cancellations=SEND_TO_NONE,
                 suppress_read_receipts=True)
         except Exception as exc:
             raise self._map(exc)
-        return new_change_key
+        if isinstance(result, Exception):
+            raise self._map(result)
+        return result[1]
 
+    def _whole_indexed_groups(self, kind, item_id, change_key, attrs):
+        """``attrs`` with each indexed group (email addresses, phones, addresses) complete.
+
+        exchangelib writes an indexed group as a whole: it deletes the labels missing from
+        the list and the empty subfields of the ones given. Our canonical values name a few
+        labels and subfields (None leaves a subfield alone, '' deletes it), so the list
+        written is the item's current one with ours laid over it. The item is read first;
+        when its change key is no longer the caller's, the update would be refused anyway."""
+        [current] = self._get_items(_item_class(kind), kind, [item_id]) or [None]
+        if current is None:
+            raise PermanentError('item_missing', item_id)
+        if current.changekey != change_key:
+            raise ConflictError('change_key_mismatch', item_id)
+        merged = dict(attrs)
+        for group in INDEXED_GROUPS:
+            if group not in attrs:
+                continue
+            entries = {entry.label: entry for entry in getattr(current, group) or ()}
+            for ours in attrs[group]:
+                names = [field.name for field in type(ours).FIELDS if field.name != 'label']
+                base = entries.get(ours.label)
+                subs = {name: getattr(base, name, None) for name in names}
+                for name in names:
+                    value = getattr(ours, name)
+                    if value is not None:
+                        subs[name] = value or None
+                entries[ours.label] = type(ours)(label=ours.label, **subs)
+            kept = [entry for entry in entries.values()
+                    if any(getattr(entry, field.name) for field in type(entry).FIELDS if field.name != 'label')]
+            merged[group] = kept or None
+        return merged
+
+    @_as_connector
     def delete_record(self, kind, item_id):
         """Move an item (a series with its occurrences, or one occurrence) to Deleted Items
         without cancellations. Returns False when it was gone already."""
@@ -478,6 +551,7 @@ class EwsConnector(Connector):
                 found.append(result)
         return found
 
+    @_as_connector
     def close(self):
         if self.account is not None:
             self.account.protocol.close()
@@ -549,33 +623,6 @@ def _remote_item(item):
 
 
 # -------------------------------------------------------------- appointments, contacts, tasks
-if exchangelib is not None:
-    class _PartialUpdateItem(UpdateItem):
-        """UpdateItem that writes only the indexed entries given, subfield by subfield (None
-        leaves a subfield alone, '' deletes it). exchangelib's own deletes every label
-        missing from the list, so setting EmailAddress2 would drop EmailAddress1."""
-
-        def _get_value(self, target, field):
-            if isinstance(field, IndexedField):
-                return getattr(target, field.name)
-            return super(_PartialUpdateItem, self)._get_value(target, field)
-
-        def _set_field_elems(self, target_model, field, value):
-            if not isinstance(field, IndexedField):
-                yield from super(_PartialUpdateItem, self)._set_field_elems(target_model, field, value)
-                return
-            for entry in value:
-                for subfield in field.value_cls.supported_fields(version=self.account.version):
-                    sub_value = getattr(entry, subfield.name)
-                    path = FieldPath(field=field, label=entry.label, subfield=subfield)
-                    if sub_value == '':
-                        yield self._delete_field_elem(field_path=path)
-                    elif sub_value is not None:
-                        yield self._set_field_elem(
-                            target_model=target_model, field_path=path,
-                            value=field.value_cls(**{'label': entry.label, subfield.name: sub_value}))
-
-
 def _item_class(kind):
     return {'appointment': CalendarItem, 'contact': Contact, 'task': Task}[kind]
 
@@ -587,7 +634,7 @@ def _body_text(value):
 def _record(kind, item):
     reader = {'appointment': _appointment_values, 'contact': _contact_values, 'task': _task_values}[kind]
     return RemoteRecord(kind, item.id, item.changekey,
-                        uid=(item.uid or None) if kind == 'appointment' else None,
+                        uid=(item.uid or None) if KINDS[kind].shared_uid else None,
                         categories=item.categories or (),
                         last_modified=canon.as_utc(item.last_modified_time), values=reader(item))
 
@@ -667,7 +714,7 @@ def _task_values(item):
 def _ews_values(kind, values, create):
     """The exchangelib attributes to write for canonical ``values``; an empty value
     becomes None (the field is deleted)."""
-    extra = {'uid'} if create and kind == 'appointment' else set()
+    extra = {'uid'} if create and KINDS[kind].shared_uid else set()
     unknown = set(values) - set(canon.FIELDS[kind]) - extra
     if unknown:
         raise ValueError('unknown %s fields: %s' % (kind, ', '.join(sorted(unknown))))

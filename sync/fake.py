@@ -20,9 +20,8 @@ import itertools
 from .errors import ConflictError, PermanentError, SyncStateInvalid
 from .ews import SyncPage
 from .items import RemoteRecord
+from .kinds import NAMES as KINDS
 from .message import RemoteMessage
-
-KINDS = ('appointment', 'contact', 'task')
 
 
 class _Log(object):

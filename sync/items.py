@@ -27,15 +27,9 @@ try:
 except ImportError:  # Python 3.7: the backport exchangelib depends on
     from backports import zoneinfo
 
-KINDS = ('appointment', 'contact', 'task')
-FIELDS = {
-    'appointment': ('subject', 'start', 'end', 'all_day', 'timezone', 'location', 'body',
-                    'attendees', 'organizer', 'show_as', 'importance', 'recurrence'),
-    'contact': ('first_name', 'last_name', 'display_name', 'company', 'job_title', 'email',
-                'email2', 'email3', 'phone', 'mobile', 'home_phone', 'street', 'city', 'state',
-                'zip', 'country'),
-    'task': ('subject', 'due', 'start', 'status', 'percent', 'notes'),
-}
+
+from .kinds import FIELDS, NAMES as KINDS  # noqa: F401 (the kinds and their fields: kinds.py)
+
 # Fields whose empty value is None rather than ''.
 NON_TEXT = {'start', 'end', 'all_day', 'attendees', 'recurrence', 'due', 'percent'}
 # Appointment fields that only make sense together: a write gives all of them or none.

@@ -5,7 +5,8 @@ to the given mailboxes, which claims each and takes a connection slot first; or,
 --channel housekeeping, the housekeeping cron, whose batches commit) and prints
 what it did: its commits, the mailboxes it synced, how many times it found no free
 connection slot (busy) and how long the sync call took (seconds). --kill-at N kills the
-process with SIGKILL just before or just after its Nth commit; --pause-at N stops
+process with SIGKILL just before or just after its Nth commit; --fail-at N raises an
+error instead of making its Nth commit; --pause-at N stops
 after the Nth commit until the file DIR/go exists (DIR/paused tells it is waiting).
 """
 import argparse
@@ -32,6 +33,8 @@ def main():
     parser.add_argument('--kill-before-copy', action='store_true',
                         help='SIGKILL once the SMTP server accepted an email, before its Sent copy')
     parser.add_argument('--pause-at', type=int, default=0)
+    parser.add_argument('--fail-at', type=int, default=0,
+                        help='raise an error in place of the Nth commit (the cycle fails there)')
     parser.add_argument('--signal-dir')
     args = parser.parse_args()
 
@@ -46,6 +49,8 @@ def main():
         """``original`` commit method, counted, with the kill and pause points around it."""
         def commit(self):
             commits[0] += 1
+            if commits[0] == args.fail_at:
+                raise RuntimeError('failure injected at commit %d' % commits[0])
             if commits[0] == args.kill_at and args.when == 'before':
                 os.kill(os.getpid(), signal.SIGKILL)
             original(self)

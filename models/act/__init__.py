@@ -5,5 +5,8 @@ from .appointment import AppointmentAdapter
 from .contact import ContactAdapter
 from .task import TaskAdapter
 
+from ...sync.kinds import NAMES as KINDS
+
+# kind (sync/kinds.py) -> its Odoo adapter: every kind of the registry has one.
 ADAPTERS = {adapter.kind: adapter for adapter in (AppointmentAdapter, ContactAdapter, TaskAdapter)}
-KINDS = ('appointment', 'contact', 'task')
+assert set(ADAPTERS) == set(KINDS), 'an adapter per kind of sync/kinds.py'

@@ -18,7 +18,6 @@ OPEN_ENDED_YEARS = 2  # Odoo 11 has no series without end: Exchange's open serie
 class AppointmentAdapter(Adapter):
     kind = 'appointment'
     model = 'calendar.event'
-    folder = 'calendar'
 
     @property
     def records(self):
@@ -37,9 +36,6 @@ class AppointmentAdapter(Adapter):
         """Appointments ending after the profile's "process after" (not the whole past)."""
         from odoo import fields
         return [('stop', '>=', fields.Datetime.to_string(since))] if since else []
-
-    def identity(self, values, uid=None):
-        return uid
 
     def read(self, event):
         organizer = event.user_id.partner_id

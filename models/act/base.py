@@ -4,6 +4,8 @@ import datetime
 from odoo import fields
 from odoo.tools import html2plaintext
 
+from ...sync.kinds import KINDS
+
 # Writes by the sync never notify anyone (no invitations, no followers' mail) and are
 # recognisable in overrides.
 SYNC_CONTEXT = {'no_mail_to_attendees': True, 'mail_create_nosubscribe': True,
@@ -11,15 +13,26 @@ SYNC_CONTEXT = {'no_mail_to_attendees': True, 'mail_create_nosubscribe': True,
 
 
 class Adapter(object):
+    """The Odoo side of one kind (``kind``, a name of sync/kinds.py): its ``model`` and how
+    records read and write. What the kind is (folder, history, shared UID, series, delete
+    policy, identity) comes from the registry, as ``spec``."""
     kind = None
     model = None
-    folder = None  # mail.sync.folder role, also the EWS distinguished folder id
 
     def __init__(self, mailbox):
         self.mailbox = mailbox
         self.user = mailbox.user_id
         self.tz = self.user.tz or 'UTC'
         self.env = mailbox.env
+
+    @property
+    def spec(self):
+        return KINDS[self.kind]
+
+    @property
+    def folder(self):
+        """The mail.sync.folder role that keeps the kind's sync state (its folder's name)."""
+        return self.spec.folder
 
     @property
     def records(self):
@@ -70,7 +83,26 @@ class Adapter(object):
 
     def identity(self, values, uid=None):
         """What tells an item created by an interrupted cycle apart from others."""
-        raise NotImplementedError
+        return self.spec.identify(values, uid)
+
+    def completed(self, remote):
+        """Whether the Exchange item ``remote`` says the work is done (then ``complete``
+        closes the record and the link ends)."""
+        return False
+
+    def may_delete_remote_gone(self, synced):
+        """For a record deleted in Odoo, whose last synced canonical values were
+        ``synced``: whether its item is deleted too (the kind's delete policy)."""
+        if self.spec.delete_policy != 'future_own':
+            return False
+        start = synced.get('start')
+        if isinstance(start, datetime.datetime):
+            future = start > datetime.datetime.now(datetime.timezone.utc)
+        elif isinstance(start, datetime.date):
+            future = start > datetime.date.today()
+        else:
+            future = False
+        return future and synced.get('organizer') == (self.user.partner_id.email or '').strip().lower()
 
     def remote_values(self, canonical, local):
         """What to write to Exchange for the changed values ``canonical`` (``local``: all of

@@ -11,10 +11,6 @@ PLAIN = (('job_title', 'function'), ('email', 'email'), ('phone', 'phone'), ('mo
 class ContactAdapter(Adapter):
     kind = 'contact'
     model = 'res.partner'
-    folder = 'contacts'
-
-    def identity(self, values, uid=None):
-        return (values.get('display_name'), values.get('email'))
 
     def read(self, partner):
         name = text(partner.name)

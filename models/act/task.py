@@ -18,13 +18,9 @@ def _date(value):
 class TaskAdapter(Adapter):
     kind = 'task'
     model = 'mail.activity'
-    folder = 'tasks'
 
     def recent_domain(self, since):
         return [('date_deadline', '>=', since.date().isoformat())] if since else []
-
-    def identity(self, values, uid=None):
-        return (values.get('subject'), values.get('due'))
 
     def read(self, activity):
         return {
@@ -60,6 +56,9 @@ class TaskAdapter(Adapter):
             'activity_type_id': self.env.ref('mail.mail_activity_data_todo').id,
         })
         return self.records.create(values)
+
+    def completed(self, remote):
+        return remote.values.get('status') == 'Completed'
 
     def complete(self, activity):
         activity.with_context(SYNC_CONTEXT).sudo(self.user).action_feedback(

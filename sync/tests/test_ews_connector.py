@@ -7,6 +7,7 @@ import uuid
 
 import exchangelib
 import pytest
+import requests
 
 from ..endpoint import Credentials
 from ..errors import ConfigError, ConflictError, SyncStateInvalid, TransientError
@@ -107,7 +108,7 @@ def test_sessions_made_later_keep_the_profile_certificate_setting(ews_server, ac
     untrusting = None
     try:
         state = conn.sync_changes('inbox').state
-        assert exchangelib.protocol.BaseProtocol.HTTP_ADAPTER_CLS is ews_module._ThreadAdapter
+        assert issubclass(exchangelib.protocol.BaseProtocol.HTTP_ADAPTER_CLS, ews_module._ConnectorAdapter)
         # Another profile on the same server that trusts only the system CAs fails...
         n = next(_numbers)
         other, other_password = 'conn%d-%s@example.test' % (n, _RUN), 'pw-%d' % n
@@ -124,6 +125,39 @@ def test_sessions_made_later_keep_the_profile_certificate_setting(ews_server, ac
         conn.close()
         if untrusting is not None:
             untrusting.close()
+
+
+def test_two_accounts_in_one_process_keep_their_own_certificate_setting(ews_server, account):
+    """One profile trusts the server's CA file, another only the system store, both in use
+    in one process and one thread, turn by turn: each keeps its own choice, and exchangelib
+    is used only through its documented points (its cached protocol keeps its class, and
+    sessions made outside our connectors verify as requests does by default)."""
+    address, password = account
+    n = next(_numbers)
+    other, other_password = 'conn%d-%s@example.test' % (n, _RUN), 'pw-%d' % n
+    ews_server.add_account(other, other_password)
+    trusting = connector(ews_server, address, password)
+    untrusting = connector(ews_server, other, other_password, cafile=None)
+    try:
+        for _turn in range(2):
+            assert trusting.check()['messages'] == 0
+            with pytest.raises(ConfigError) as info:
+                untrusting.check()
+            assert info.value.code == 'tls_untrusted'
+            trusting.account.protocol.close()  # fresh sessions on the next turn
+        assert type(trusting.account.protocol) is exchangelib.protocol.Protocol
+        # A session exchangelib makes for anyone else takes requests' own verification.
+        session = exchangelib.protocol.Protocol.raw_session(ews_server.url)
+        session.trust_env = False  # this machine's REQUESTS_CA_BUNDLE aside: the system store
+        try:
+            with pytest.raises(requests.exceptions.SSLError):
+                session.post(ews_server.url, data=b'', timeout=10, verify=True)
+            assert session.post(ews_server.url, data=b'', timeout=10, verify=ews_server.certs['ca']) is not None
+        finally:
+            session.close()
+    finally:
+        trusting.close()
+        untrusting.close()
 
 
 @pytest.mark.parametrize('auth_type', ['basic', 'ntlm'])
