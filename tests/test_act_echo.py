@@ -8,7 +8,7 @@ import datetime
 
 from exchangelib import Contact, EWSDate, Task
 
-from .test_act_sync import ActCase
+from .test_act_sync import ActCase, in_days, odoo_dt
 from .test_ews_incoming import CATEGORY, ews_on_class  # noqa: F401 (fixture)
 
 RECORD_TABLES = ('calendar_event', 'calendar_attendee', 'res_partner', 'mail_activity', 'mail_message')
@@ -22,7 +22,10 @@ class TestActEcho(ActCase):
                 display_name='Echo Person', categories=[CATEGORY]).save()
         Task(account=self.outlook, folder=self.outlook.tasks, subject='Echo task', categories=[CATEGORY],
              due_date=EWSDate.from_date(datetime.date.today() + datetime.timedelta(days=3))).save()
-        self.odoo_event()  # and one that went the other way
+        self.Event.sudo(self.rep).create({  # and one that went the other way
+            'name': 'Visit Acme', 'start': odoo_dt(in_days(5, 9)), 'stop': odoo_dt(in_days(5, 10)),
+            'start_datetime': odoo_dt(in_days(5, 9)), 'stop_datetime': odoo_dt(in_days(5, 10)), 'duration': 1.0,
+            'user_id': self.rep.id, 'partner_ids': [(6, 0, self.rep.partner_id.ids)], 'location': 'Their office'})
         self.sync()
         links = self.Link.search([('mailbox_id', '=', self.box.id), ('state', '=', 'linked')])
         self.assertEqual(sorted(links.mapped('kind')), ['appointment', 'appointment', 'contact', 'task'])
