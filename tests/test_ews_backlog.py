@@ -17,8 +17,10 @@ class TestEwsBacklog(EwsCase):
         self.assertEqual(self.box.state, 'enabled')
         self.customer = self.env['res.partner'].create({'name': 'Backlog Customer',
                                                         'email': 'backlog@customer.test'})
-        self.odoo_mail = self.customer.message_post(body='Our offer', subject='Offer',
-                                                    message_type='comment')
+        # An email sent from Odoo (a comment, not an internal note: Odoo 11's gateway fails on
+        # a reply to a note whose author has no contact).
+        self.odoo_mail = self.customer.message_post(body='Our offer', subject='Offer', message_type='comment',
+                                                    subtype='mail.mt_comment')
         self.Ledger = self.env['mail.sync.ledger']
         self.Message = self.env['mail.message']
 
@@ -80,14 +82,17 @@ class TestEwsBacklog(EwsCase):
         self.assertFalse(self.inbox().backlog_ledger_id)
 
     def test_a_page_is_imported_oldest_first(self):
-        """One page holding a thread newest first: the original is imported before its reply,
-        so the reply is tracked in the same page, without waiting for the backlog's end."""
+        """One page holding a thread newest first: the original is imported before its
+        replies, so they are tracked in the same page, without waiting for the backlog's end."""
         self.server.sudo().cycle_cap = 50
         original = self.deliver(raw_mail('Customer <backlog@customer.test>', 'Re: Offer', '<bk-p1@customer.test>',
                                          self.odoo_mail.message_id))
         reply = self.deliver(raw_mail('Colleague <colleague@customer.test>', 'Re: Re: Offer',
                                       '<bk-p2@customer.test>', '<bk-p1@customer.test>'))
+        third = self.deliver(raw_mail('Boss <boss@customer.test>', 'Re: Re: Re: Offer',
+                                      '<bk-p3@customer.test>', '<bk-p2@customer.test>'))
         stats = self.box._sync_incoming()
-        self.assertEqual((stats['imported'], stats['indexed']), (2, 0))
+        self.assertEqual((stats['imported'], stats['indexed']), (3, 0))
         self.assertEqual([(r.item_id, r.state, r.track_reason) for r in self.ledger()],
-                         [(original, 'imported', 'reply'), (reply, 'imported', 'reply')])
+                         [(original, 'imported', 'reply'), (reply, 'imported', 'reply'),
+                          (third, 'imported', 'reply')])
