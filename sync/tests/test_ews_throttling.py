@@ -71,20 +71,24 @@ def one_request_in_flight(server, address, call):
     assert not worker.is_alive()
 
 
-_GET_INBOX = (
-    b'<?xml version="1.0" encoding="utf-8"?>'
-    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"'
-    b' xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"'
-    b' xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Body>'
-    b'<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>'
-    b'<m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>'
-    b'</soap:Body></soap:Envelope>')
+_ENVELOPE = (
+    '<?xml version="1.0" encoding="utf-8"?>'
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"'
+    ' xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"'
+    ' xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Body>%s'
+    '</soap:Body></soap:Envelope>')
+GET_INBOX = ('<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>'
+             '<m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>')
+SYNC_INBOX = ('<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>'
+              '<m:SyncFolderId><t:DistinguishedFolderId Id="inbox"/></m:SyncFolderId>'
+              '<m:MaxChangesReturned>10</m:MaxChangesReturned></m:SyncFolderItems>')
 
 
-def _get_inbox(server, address, password):
-    """The HTTP status of a GetFolder of ``address``'s Inbox sent by another client
-    (exchangelib would share its protocol object, and its session pool, with the connector)."""
-    request = urllib.request.Request(server.http_url, data=_GET_INBOX, headers={
+def _raw_call(server, address, password, operation):
+    """The HTTP status of ``operation`` sent for ``address`` by another client than the
+    connector (exchangelib shares one protocol object, and its session pool, between
+    connectors of the same login: a held request would hold the other one's session)."""
+    request = urllib.request.Request(server.http_url, data=(_ENVELOPE % operation).encode(), headers={
         'Content-Type': 'text/xml; charset=utf-8',
         'Authorization': 'Basic ' + base64.b64encode(('%s:%s' % (address, password)).encode()).decode()})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -100,7 +104,7 @@ def test_more_concurrent_requests_than_the_policy_allows_are_refused_as_busy(ews
     conn = connector(ews_server, address, password)
     try:
         state = conn.sync_changes('inbox').state  # connected before: one request per call now
-        with one_request_in_flight(ews_server, address, lambda: _get_inbox(ews_server, address, password)) \
+        with one_request_in_flight(ews_server, address, lambda: _raw_call(ews_server, address, password, GET_INBOX)) \
                 as outcome:
             with pytest.raises(TransientError) as info:
                 conn.sync_changes('inbox', state)
@@ -117,18 +121,19 @@ def test_a_second_sync_of_a_mailbox_meanwhile_is_told_to_back_off(ews_server, th
     with BackOffMilliseconds, which becomes the error's retry_after."""
     address, password = throttled
     ews_server.throttle.reset(sync_back_off_ms=7000)
-    first, second = connector(ews_server, address, password), connector(ews_server, address, password)
+    conn = connector(ews_server, address, password)
     try:
-        state = first.sync_changes('inbox').state
-        second.sync_changes('inbox', state)
-        with one_request_in_flight(ews_server, address, lambda: first.sync_changes('inbox', state)):
+        state = conn.sync_changes('inbox').state
+        with one_request_in_flight(ews_server, address, lambda: _raw_call(ews_server, address, password,
+                                                                          SYNC_INBOX)) as outcome:
             with pytest.raises(TransientError) as info:
-                second.sync_changes('inbox', state)
+                conn.sync_changes('inbox', state)
         assert (info.value.code, info.value.retry_after) == ('server_busy', 7)
-        assert second.sync_changes('inbox', state).state  # alone again: served
+        assert ews_server.throttle.refusals == [(address, 'ErrorServerBusy', 7000)]
+        assert outcome == [200]
+        assert conn.sync_changes('inbox', state).state  # alone again: served
     finally:
-        first.close()
-        second.close()
+        conn.close()
 
 
 def test_a_spent_budget_answers_busy_with_the_time_it_needs_to_recharge(ews_server, throttled):
@@ -162,15 +167,15 @@ def test_an_overloaded_server_answers_503_and_its_retry_after_is_kept(ews_server
     place of the server's; the connector keeps the server's."""
     address, password = throttled
     ews_server.throttle.reset(max_requests=1, retry_after_s=42)
-    first, second = connector(ews_server, address, password), connector(ews_server, address, password)
+    conn = connector(ews_server, address, password)
     try:
-        state = first.sync_changes('inbox').state
-        second.sync_changes('inbox', state)
-        with one_request_in_flight(ews_server, address, lambda: first.sync_changes('inbox', state)):
+        state = conn.sync_changes('inbox').state
+        with one_request_in_flight(ews_server, address, lambda: _raw_call(ews_server, address, password,
+                                                                          GET_INBOX)) as outcome:
             with pytest.raises(TransientError) as info:
-                second.sync_changes('inbox', state)
+                conn.sync_changes('inbox', state)
         assert (info.value.code, info.value.retry_after) == ('server_busy', 42)
         assert ews_server.throttle.refusals == [(None, 'http_503', 42000)]
+        assert outcome == [200]
     finally:
-        first.close()
-        second.close()
+        conn.close()
