@@ -96,3 +96,20 @@ class TestEwsBacklog(EwsCase):
         self.assertEqual([(r.item_id, r.state, r.track_reason) for r in self.ledger()],
                          [(original, 'imported', 'reply'), (reply, 'imported', 'reply'),
                           (third, 'imported', 'reply')])
+
+    def test_a_thread_answering_an_internal_note_is_tracked_whole(self):
+        """A reply to an internal note notifies the note's author; when a reply answers an
+        email from an unknown sender (no author), Odoo 11's gateway failed and the email was
+        quarantined: it now answers the nearest ancestor with an author."""
+        self.server.sudo().cycle_cap = 50
+        note = self.customer.message_post(body='Call them back', subject='Note', message_type='comment')
+        self.assertTrue(note.subtype_id.internal)
+        first = self.deliver(raw_mail('Colleague <colleague@customer.test>', 'Re: Note', '<bk-n1@customer.test>',
+                                      note.message_id))
+        second = self.deliver(raw_mail('Boss <boss@customer.test>', 'Re: Re: Note', '<bk-n2@customer.test>',
+                                       '<bk-n1@customer.test>'))
+        stats = self.box._sync_incoming()
+        self.assertEqual((stats['imported'], stats['quarantined']), (2, 0))
+        rows = self.ledger()
+        self.assertEqual([(r.item_id, r.state) for r in rows], [(first, 'imported'), (second, 'imported')])
+        self.assertEqual(rows.mapped('mail_message_id.res_id'), [self.customer.id] * 2)
