@@ -27,6 +27,11 @@ class MailSyncFolder(models.Model):
     sync_state = fields.Text(string='EWS Sync State', readonly=True,
                              help='Exchange: SyncFolderItems state of this folder (name is its '
                                   'distinguished id), saved with the ledger rows it covers.')
+    backlog_ledger_id = fields.Integer(
+        string='Backlog Starts After', readonly=True,
+        help='Exchange: while a backlog (first sync, reset state, several pages) is read, the '
+             'last ledger row id before it (-1: none); its indexed replies are re-evaluated '
+             'once it is read to the end.')
 
     _sql_constraints = [
         ('mailbox_role_uniq', 'UNIQUE(mailbox_id, role)', 'A mailbox syncs one folder per role.'),

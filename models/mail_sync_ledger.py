@@ -19,7 +19,7 @@ LEDGER_STATES = [
 ]
 # What untracked email says: its owner's alone (tracked email is in Odoo, under its
 # document's access rules). Others, managers included, see these as empty.
-CONTENT_FIELDS = ('subject', 'email_from', 'recipients', 'preview')
+CONTENT_FIELDS = ('subject', 'email_from', 'recipients', 'preview', 'replies_to')
 TRACKED_STATES = ('imported', 'linked')
 TRACK_REASONS = [
     ('reply', 'Reply to an Odoo email'),
@@ -71,6 +71,9 @@ class MailSyncLedger(models.Model):
     date = fields.Datetime()
     size = fields.Integer()
     preview = fields.Char()
+    replies_to = fields.Char(string='Replies To', help='Exchange: Message-IDs an untracked email '
+                             'answers, to track it as a reply when its original is imported later '
+                             'in the same backlog (changes come newest first).')
     error = fields.Text(help='Why the message was quarantined.')
     raw_attachment_id = fields.Many2one('ir.attachment', string='Original Message', ondelete='set null',
                                         groups='mail_sync.group_mail_sync_manager')
@@ -170,7 +173,7 @@ class MailSyncLedger(models.Model):
         expired = 0
         while True:
             cr.execute("""UPDATE mail_sync_ledger SET state = 'expired', subject = NULL, email_from = NULL,
-                                 recipients = NULL, preview = NULL, write_date = now() at time zone 'UTC'
+                                 recipients = NULL, preview = NULL, replies_to = NULL, write_date = now() at time zone 'UTC'
                           WHERE id IN (SELECT id FROM mail_sync_ledger
                                        WHERE state = 'indexed' AND coalesce(date, create_date) < %s
                                        LIMIT %s)""", [cutoff, batch])

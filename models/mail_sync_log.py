@@ -40,6 +40,7 @@ CODE_LABELS = {
     'remapped': 'Address moved', 'sent_folder_missing': 'Sent folder missing',
     'sync_state_reset': 'Sync state reset', 'appointment': 'Appointment', 'contact': 'Contact',
     'task': 'Task',
+    'reply_track_failed': 'Reply not tracked',
 }
 PROBLEMS = sorted(CODE_LABELS.items(), key=lambda item: item[1]) + [('other', 'Other')]
 

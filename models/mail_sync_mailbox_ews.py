@@ -74,19 +74,37 @@ class MailSyncMailboxEws(models.Model):
             self._sync_ews_folder(connector, folder, stats, budget)
 
     def _sync_ews_folder(self, connector, folder, stats, budget):
-        """Handle the folder's SyncFolderItems pages (see ``_sync_folder_pages``)."""
+        """Handle the folder's SyncFolderItems pages (see ``_sync_folder_pages``).
+
+        Exchange sends changes newest first, so in a backlog (first sync, reset state, more
+        than a page waiting) a reply can come pages before its original: the backlog is
+        marked on the folder and, once read to the end, its indexed replies are re-evaluated
+        (see _ews_reevaluate)."""
+        def apply_page(page):
+            if (page.more or not folder.sync_state) and not folder.backlog_ledger_id:
+                self.env.cr.execute('SELECT COALESCE(MAX(id), 0) FROM mail_sync_ledger WHERE mailbox_id = %s',
+                                    [self.id])
+                folder.write({'backlog_ledger_id': self.env.cr.fetchone()[0] or -1})
+            self._ews_apply(connector, folder, page, stats)
+
+        def finished():
+            if folder.backlog_ledger_id:
+                self._ews_reevaluate(connector, folder, stats)
+                folder.write({'backlog_ledger_id': 0})
+                self._commit()
+
         self._sync_folder_pages(
             folder, stats, budget, lambda state, cap: connector.sync_changes(folder.name, state, cap),
-            lambda page: len(page.created) + len(page.updated),
-            lambda page: self._ews_apply(connector, folder, page, stats))
+            lambda page: len(page.created) + len(page.updated), apply_page, finished)
 
-    def _sync_folder_pages(self, folder, stats, budget, read_page, size, apply_page):
+    def _sync_folder_pages(self, folder, stats, budget, read_page, size, apply_page, finished=None):
         """The page loop of a source that hands out changes after a saved state (EWS's
         SyncFolderItems, Graph's delta): ``read_page(state, cap)`` reads the next page,
         ``size(page)`` is what it counts against the cycle's ``budget``, ``apply_page(page)``
         puts it in the ledger; each page commits with the folder's new state, so a cycle
         stopped anywhere reads the same page again. A state the server no longer knows
-        makes the folder be read again from the start."""
+        makes the folder be read again from the start. ``finished()`` runs once the folder
+        is read to its end."""
         while budget[0] > 0:
             try:
                 page = read_page(folder.sync_state or None, min(PAGE, budget[0]))
@@ -100,14 +118,45 @@ class MailSyncMailboxEws(models.Model):
                 folder.write({'sync_state': page.state})
             self._commit()
             if not page.more:
+                if finished:
+                    finished()
                 return
         stats['remaining'] += 1
+
+    def _ews_reevaluate(self, connector, folder, stats):
+        """Track the backlog's indexed email that now answers an email in Odoo: a reply
+        whose original was imported later in the backlog (the one rule that depends on the
+        order mail is read in). A reply to such a reply is found by the next pass; each
+        chunk of MIME fetched commits (a kill repeats only the pass)."""
+        if self.user_id.mail_sync_track == 'none':
+            return
+        rows = self.env['mail.sync.ledger'].sudo().search(
+            [('mailbox_id', '=', self.id), ('folder', '=', folder.name), ('state', '=', 'indexed'),
+             ('id', '>', max(folder.backlog_ledger_id, 0)), ('replies_to', '!=', False),
+             ('item_id', '!=', False)], order='date, id')
+        while rows:
+            matched = rows.filtered(lambda row: self._known_message_id(row.replies_to.split()))
+            if not matched:
+                return
+            rows -= matched
+            for chunk in size_batches(list(matched), MIME_CHUNK_BYTES, MIME_CHUNK_ITEMS,
+                                      weight=lambda row: row.size or 0):
+                found = {m.item_id: m for m in connector.fetch_mime([row.item_id for row in chunk],
+                                                                    folder=folder.name)}
+                for row in chunk:
+                    if row.item_id in found:
+                        self._ews_track(row, found[row.item_id], stats, counted=False, reason='reply')
+                self._commit()
 
     def _ews_apply(self, connector, folder, page, stats):
         """Ledger rows (and imports) for one page of changes."""
         Ledger = self.env['mail.sync.ledger'].sudo()
         category = (self.server_id.ews_category or '').strip().lower()
-        items = [item for item in page.created + page.updated if item.is_message]
+        # Oldest first, so that an original is imported before its replies: Exchange sends the
+        # page newest first; reversed first, mail received in the same second keeps its order.
+        items = sorted(reversed([item for item in page.created + page.updated if item.is_message]),
+                       key=lambda item: (item.received is None,
+                                         _naive_utc(item.received) or datetime.datetime.min))
         known = {row.item_id: row for row in Ledger.search(
             [('mailbox_id', '=', self.id), ('item_id', 'in', [item.item_id for item in items])])}
         since = self._first_sync_since()
@@ -162,18 +211,24 @@ class MailSyncMailboxEws(models.Model):
                 if row.item_id in found:
                     self._ews_track(row, found[row.item_id], stats, counted=False)
 
-    def _ews_track(self, row, message, stats, counted=True):
-        """Track an email tagged in Outlook; a failure quarantines nothing (the email stays
-        indexed) but is logged, and the cycle goes on."""
+    def _ews_track(self, row, message, stats, counted=True, reason='category'):
+        """Track an email tagged in Outlook (``reason`` 'reply': found to answer an email in
+        Odoo); a failure quarantines nothing (the email stays indexed) but is logged, and the
+        cycle goes on."""
         try:
             with self.env.cr.savepoint():
-                row._track_message(message, reason='category')
+                row._track_message(message, reason=reason)
         except Exception as exc:  # bad input never stops the mailbox
             _logger.info('mail_sync: tagged email %s of mailbox %s not tracked: %s',
                          message.message_id, self.id, exc)
+            if reason == 'reply':
+                code, text = 'reply_track_failed', _('A reply to an email in Odoo could not be '
+                                                     'tracked: "%s" (%s).')
+            else:
+                code, text = 'category_track_failed', _('An email tagged in Outlook could not be '
+                                                        'tracked: "%s" (%s).')
             self.env['mail.sync.log']._record(
-                'category_track_failed', _('An email tagged in Outlook could not be tracked: "%s" '
-                                           '(%s).') % (row.subject, exc),
+                code, text % (row.subject, exc),
                 mailbox=self, channel='incoming', severity='warning', error_class='permanent')
             return
         if counted:

@@ -22,6 +22,7 @@ _logger = logging.getLogger(__name__)
 BATCH = 50
 CYCLE_CAP = 500  # items per mailbox and cycle when the profile sets none
 MAX_PARTIES = 10  # recipients of a sent email looked up as contacts
+MAX_REPLIES_TO = 20  # Message-IDs kept on an indexed Exchange row to recognize a reply later
 OUTCOMES = ('imported', 'linked', 'indexed', 'quarantined')
 RAW_KEEP_BYTES = 10 * 1024 * 1024  # quarantined originals kept for managers, capped
 
@@ -287,6 +288,8 @@ class MailSyncMailboxIncoming(models.Model):
                 values.update(self._track(message, seen, role))
                 if values['state'] in ('indexed', 'linked'):
                     values['preview'] = message.preview()
+                if values['state'] == 'indexed' and message.item_id and message.references:
+                    values['replies_to'] = ' '.join(message.references[:MAX_REPLIES_TO])[:2000]
                 row = Ledger._insert(values)
             stats[values['state']] += 1
         except TransactionRollbackError:  # a concurrent update, not bad input: the cycle retries

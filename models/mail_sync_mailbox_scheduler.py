@@ -385,7 +385,10 @@ class MailSyncMailboxScheduler(models.Model):
         limit = int(self.env['ir.config_parameter'].sudo().get_param(
             'mail_sync.max_transient_failures', MAX_TRANSIENT_FAILURES) or MAX_TRANSIENT_FAILURES)
         self._count(channel, failures=1)
-        if (error.transient or error.code == 'unexpected') and failures < limit:
+        # The server asking us to slow down (throttling) is no fault of the mailbox: it backs
+        # off as asked, as often as asked, and is never suspended for that alone.
+        throttled = error.code == 'server_busy'
+        if (error.transient or error.code == 'unexpected') and (failures < limit or throttled):
             ceiling = max(server.interval_max, BACKOFF_MAX_MINUTES)
             minutes = min(ceiling, server.interval_min * 2 ** (failures - 1))
             if error.retry_after:

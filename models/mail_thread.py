@@ -23,7 +23,24 @@ class MailThread(models.AbstractModel):
             raw = message.get(name) if hasattr(message, 'get') else None
             if isinstance(raw, email.header.Header):  # 8-bit bytes without a declared charset
                 values[key] = decode_header(raw)
+        self._answer_an_author(values)
         return _clean(values)
+
+    def _answer_an_author(self, values):
+        """A reply to an internal note notifies the note's author, and Odoo 11 fails on
+        one without (partner_ids gets (4, False): the email would be quarantined), e.g. an
+        email from an unknown sender that answered the note: such a reply answers the
+        nearest ancestor that has an author (message_post moves it to the thread's first
+        message anyway)."""
+        if not values.get('internal') or not values.get('parent_id'):
+            return
+        parent = self.env['mail.message'].sudo().browse(values['parent_id'])
+        seen = set()
+        while parent and not parent.author_id and parent.parent_id and parent.id not in seen:
+            seen.add(parent.id)
+            parent = parent.parent_id
+        if parent.author_id:
+            values['parent_id'] = parent.id
 
     def _message_extract_payload_postprocess(self, message, body, attachments):
         # Before Odoo parses the body with lxml, which refuses NUL characters too.

@@ -116,6 +116,35 @@ class _ConnectorAdapter(requests.adapters.HTTPAdapter):
         super(_ConnectorAdapter, self).cert_verify(conn, url, verify if chosen is None else chosen, cert)
 
 
+def _fail_fast():
+    return _FailFastRetryAfter()
+
+
+if exchangelib is not None:
+    class _FailFastRetryAfter(exchangelib.FailFast):
+        """exchangelib's FailFast (never sleeps in a call) that keeps the Retry-After of an
+        HTTP 503, as its FaultTolerance does: the server's back-off becomes our retry_after
+        instead of exchangelib's fixed guess (Protocol.RETRY_WAIT)."""
+
+        def raise_response_errors(self, response):
+            try:
+                return super(_FailFastRetryAfter, self).raise_response_errors(response)
+            except (ews_errors.ErrorInternalServerTransientError, ews_errors.ErrorServerBusy) as exc:
+                retry_after = _retry_after(response)
+                if retry_after:
+                    raise ews_errors.ErrorServerBusy(exc.args[0], back_off=retry_after)
+                raise
+
+
+def _retry_after(response):
+    """The Retry-After header in seconds (the delay form), or None."""
+    try:
+        seconds = int(response.headers.get('Retry-After', '0'))
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None
+
+
 def _install_adapter():
     """Make exchangelib's sessions use ``_ConnectorAdapter``, on top of an adapter another
     user of exchangelib in this process may have set (proxies...): theirs still applies."""
@@ -259,13 +288,13 @@ class EwsConnector(Connector):
         try:
             if st.autodiscover:
                 config = exchangelib.Configuration(credentials=creds, auth_type=auth,
-                                                   retry_policy=exchangelib.FailFast())
+                                                   retry_policy=_fail_fast())
                 account = exchangelib.Account(st.email, credentials=creds, autodiscover=True,
                                               access_type=access, config=config)
             else:
                 config = exchangelib.Configuration(
                     service_endpoint=st.ews_url, credentials=creds, auth_type=auth,
-                    retry_policy=exchangelib.FailFast())
+                    retry_policy=_fail_fast())
                 account = exchangelib.Account(st.email, config=config, autodiscover=False,
                                               access_type=access)
             protocol = account.protocol

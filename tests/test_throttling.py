@@ -11,7 +11,7 @@ import pytest
 
 from devstack.faultproxy import FaultProxy
 
-from ..models.mail_sync_mailbox_scheduler import CRON_BUDGET, SLOT_CLASS, SLOTS_PER_PROFILE
+from ..models.mail_sync_mailbox_scheduler import SLOT_CLASS, SLOTS_PER_PROFILE
 from .common import enabled_mailbox
 from .test_incoming import raw_mail
 from .kill_driver import worker_args
@@ -119,8 +119,9 @@ def test_two_processes_never_exceed_the_profile_limit(profile, tmp_path):
 
 
 def test_a_worker_without_a_free_connection_moves_on(profile):
-    """Each mailbox is tried once and skipped: the worker returns long before its cron
-    budget (waiting for a slot would spend it)."""
+    """Each mailbox is tried once and skipped, without waiting for a slot: turned away from
+    all of them, the worker takes less time than the same worker syncing them (a relative
+    bound, which holds however busy the machine is; a fixed window would not)."""
     proxy, registry, ids, tag = profile
     boxes = ','.join(map(str, ids['boxes']))
     with registry.cursor() as holder:  # another worker holds the profile's only connection
@@ -129,9 +130,10 @@ def test_a_worker_without_a_free_connection_moves_on(profile):
         out = subprocess.run(worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, universal_newlines=True, timeout=300).stdout
         assert (_synced(out), _figure(out, 'busy'), proxy.connections) == (0, MAILBOXES, 0), out[-3000:]
-        assert _figure(out, 'seconds') < CRON_BUDGET / 4, out[-3000:]
+        turned_away = _figure(out, 'seconds')
         holder.execute('SELECT pg_advisory_unlock_all()')
     out = subprocess.run(worker_args(boxes, '--cron'), stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=300).stdout
     assert (_synced(out), _figure(out, 'busy')) == (MAILBOXES, 0), out[-3000:]
+    assert turned_away < _figure(out, 'seconds'), (turned_away, out[-3000:])
     assert _imported(registry, tag) == (MAILBOXES * MESSAGES, MAILBOXES * MESSAGES)

@@ -1,6 +1,5 @@
 """The web client as a user drives it (Selenium helpers shared by the browser tests)."""
 import os
-import time
 
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -9,6 +8,23 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), 'docs')
+
+
+# True once nothing is loading and no mutation of the page was seen since the previous call
+# (a MutationObserver installed by the first call counts them).
+_SETTLED_JS = """
+if (!window.__uiMutations) {
+    window.__uiMutations = {count: 1, seen: -1};
+    new MutationObserver(function () { window.__uiMutations.count += 1; })
+        .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+}
+var state = window.__uiMutations, quiet = state.count === state.seen;
+state.seen = state.count;
+var busy = (window.jQuery && (jQuery.active > 0 || jQuery(':animated').length > 0))
+    || Array.prototype.some.call(document.querySelectorAll('.o_loading'), function (e) {
+        return e.offsetParent !== null && !e.classList.contains('o_hidden'); });
+return quiet && !busy && document.readyState === 'complete';
+"""
 
 
 class Ui(object):
@@ -29,10 +45,12 @@ class Ui(object):
         self.wait.until(visible).click()
 
     def idle(self):
-        """Wait until the web client has no RPC in flight."""
-        self.wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, '.o_loading:not(.o_hidden)')
-                        or not any(e.is_displayed() for e in d.find_elements(By.CSS_SELECTOR, '.o_loading')))
-        time.sleep(0.3)
+        """Wait until the web client has settled: no RPC in flight (jQuery's count and the
+        loading indicator), no animation, and the page unchanged since the last poll (the
+        rendering that follows an RPC is done). A condition polled, not a fixed pause."""
+        WebDriverWait(self.driver, 30, poll_frequency=0.1,
+                      ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: d.execute_script(_SETTLED_JS))
 
     def login(self, login, password):
         self.driver.get(self.url + '/web/login')

@@ -22,7 +22,7 @@ from .autodiscover import AutodiscoverInfo
 CONTROL_PATH = '/devstack/control'
 STORE_METHODS = ('deliver', 'add_category', 'remove_category', 'set_fields', 'move', 'delete',
                  'create', 'create_folder', 'contents', 'item', 'modify_occurrence',
-                 'delete_occurrence', 'occurrences', 'meeting_log')
+                 'delete_occurrence', 'occurrences', 'meeting_log', 'touch')
 SERVER_METHODS = ('add_account', 'inject')
 
 

@@ -17,7 +17,7 @@ from lxml import etree
 
 from ..certs import make_certs
 from ..procs import free_port
-from . import autodiscover, control
+from . import autodiscover, control, throttle
 from .auth import Authenticator, Connection
 from .dns_server import DnsServer
 from .operations import HANDLERS, items, sync
@@ -28,10 +28,12 @@ from .store import Store, StoreError
 
 EWS_PATH = '/ews/exchange.asmx'
 # Codes Exchange sends as a SOAP Fault for the whole request; others are per item.
-FAULT_CODES = {'ErrorServerBusy', 'ErrorImpersonateUserDenied', 'ErrorImpersonationFailed',
+FAULT_CODES = {'ErrorServerBusy', 'ErrorExceededConnectionCount', 'ErrorImpersonateUserDenied', 'ErrorImpersonationFailed',
                'ErrorNonExistentMailbox', 'ErrorInvalidServerVersion', 'ErrorSchemaValidation'}
 TEXTS = {
     'ErrorServerBusy': 'The server cannot service this request right now. Try again later.',
+    'ErrorExceededConnectionCount': 'You have exceeded the available concurrent connections for your '
+                                    'account. Try again once your other requests have completed.',
     'ErrorImpersonateUserDenied': 'The account does not have permission to impersonate the '
                                   'requested user.',
     'ErrorAccessDenied': 'Access is denied. Check credentials and try again.',
@@ -106,7 +108,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if path == autodiscover.SVC_PATH:
             status, reply = autodiscover.respond(ews, body)
         else:
-            status, reply = ews.handle(mailbox, body, self.conn_auth.scheme)
+            try:
+                with ews.throttle.server_slot():
+                    status, reply = ews.handle(mailbox, body, self.conn_auth.scheme)
+            except throttle.Busy as exc:  # the server as a whole is overloaded
+                self._send(503, headers=[('Retry-After', str(exc.back_off_ms // 1000))])
+                return
         self._send(status, reply)
 
 
@@ -148,6 +155,8 @@ class EwsServer(object):
         # here the cost of a request is the size of the MIME it converts; one item alone passes.
         self.mime_budget = None
         self.mime_back_off_ms = 60000
+        # Budgets per caller and mailbox, and the cost of MIME (see throttle.py).
+        self.throttle = throttle.Throttle()
         self.calls = []
         self.errors = []  # tracebacks of bugs in this server, for tests to assert on
         self._lock = threading.Lock()
@@ -205,28 +214,11 @@ class EwsServer(object):
                 self.calls.append(Call(request.operation, user.address, request.impersonate,
                                        auth_scheme))
             mailbox = self._mailbox(user, request)
-            fault = self._take_fault(request.operation)
-            if fault is not None and fault.code in FAULT_CODES:
-                values = {'BackOffMilliseconds': fault.back_off_ms} if fault.back_off_ms else None
-                raise SoapFault(fault.code, fault.text, values)
-            if request.operation == 'GetItem' and self.mime_budget is not None:
-                with self.store.lock:
-                    cost = items.mime_bytes(Context(self.store, mailbox), request.operation_elem)
-                asked = request.operation_elem.find(mq('ItemIds'))
-                if cost > self.mime_budget and asked is not None and len(asked) > 1:  # one at a time passes
-                    raise SoapFault('ErrorServerBusy', TEXTS['ErrorServerBusy'],
-                                    {'BackOffMilliseconds': self.mime_back_off_ms})
-            if fault is not None and request.operation in WRITE_ITEMS:
-                return 200, envelope(_refused(request, fault))
-            handler = HANDLERS.get(request.operation)
-            if handler is None:
-                raise SoapFault('ErrorInvalidOperation',
-                                'The operation %s is not served by this endpoint.' % request.operation)
-            with self.store.lock:
-                response = handler(Context(self.store, mailbox), request.operation_elem)
-            if fault is not None:
-                _fail_messages(response, fault)
-            return 200, envelope(response)
+            with self.throttle.request(user.address, mailbox.address, request.operation) as charge:
+                return self._serve(request, mailbox, charge)
+        except throttle.Busy as exc:
+            values = {'BackOffMilliseconds': exc.back_off_ms} if exc.back_off_ms is not None else None
+            return 500, fault_envelope(SoapFault(exc.code, TEXTS[exc.code], values))
         except StoreError as exc:
             return 500, fault_envelope(SoapFault(exc.code, exc.text))
         except SoapFault as exc:
@@ -235,6 +227,33 @@ class EwsServer(object):
             self.errors.append(traceback.format_exc())
             return 500, fault_envelope(SoapFault('ErrorInternalServerError',
                                                  'An internal server error occurred.'))
+
+    def _serve(self, request, mailbox, charge):
+        """(HTTP status, SOAP bytes) for one admitted request; ``charge(ms)`` adds to its cost."""
+        fault = self._take_fault(request.operation)
+        if fault is not None and fault.code in FAULT_CODES:
+            values = {'BackOffMilliseconds': fault.back_off_ms} if fault.back_off_ms else None
+            raise SoapFault(fault.code, fault.text, values)
+        if request.operation == 'GetItem':
+            with self.store.lock:
+                cost = items.mime_bytes(Context(self.store, mailbox), request.operation_elem)
+            asked = request.operation_elem.find(mq('ItemIds'))
+            if self.mime_budget is not None and cost > self.mime_budget and asked is not None \
+                    and len(asked) > 1:  # one at a time passes
+                raise SoapFault('ErrorServerBusy', TEXTS['ErrorServerBusy'],
+                                {'BackOffMilliseconds': self.mime_back_off_ms})
+            self.throttle.spend_mime(charge, cost)  # converting the MIME takes its time
+        if fault is not None and request.operation in WRITE_ITEMS:
+            return 200, envelope(_refused(request, fault))
+        handler = HANDLERS.get(request.operation)
+        if handler is None:
+            raise SoapFault('ErrorInvalidOperation',
+                            'The operation %s is not served by this endpoint.' % request.operation)
+        with self.store.lock:
+            response = handler(Context(self.store, mailbox), request.operation_elem)
+        if fault is not None:
+            _fail_messages(response, fault)
+        return 200, envelope(response)
 
     def _mailbox(self, user, request):
         if not request.impersonate:

@@ -362,6 +362,14 @@ class Store(object):
             item = self.find_item(item_id)
             self.update_item(item, [t(name, value) for name, value in values.items()])
 
+    def touch(self, item_id):
+        """A save that changes no value: Exchange still gives the item a new ChangeKey and
+        LastModifiedTime and reports it as an Update (a client saving without edits, the
+        calendar assistant, a retention tag stamped), so a change key is no proof of an edit."""
+        with self.lock:
+            item = self.find_item(item_id)
+            item.touch(self.next_seq())
+
     def move(self, item_id, folder):
         with self.lock:
             item = self.find_item(item_id)

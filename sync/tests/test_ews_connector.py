@@ -45,14 +45,14 @@ def test_sync_pages_mime_and_state(ews_server, account):
     ids = [ews_server.store.deliver(address, raw_email(n)) for n in range(5)]
     conn = connector(ews_server, address, password)
     try:
-        first = conn.sync_changes('inbox', None, 3)
-        assert [item.item_id for item in first.created] == ids[:3] and first.more
-        assert [item.subject for item in first.created] == ['mail 0', 'mail 1', 'mail 2']
-        assert first.created[0].size == len(raw_email(0))
-        stored = ews_server.store.find_item(ids[0]).fields['DateTimeReceived'].text
+        first = conn.sync_changes('inbox', None, 3)  # newest first, as Exchange 2010 SP2 and later
+        assert [item.item_id for item in first.created] == [ids[4], ids[3], ids[2]] and first.more
+        assert [item.subject for item in first.created] == ['mail 4', 'mail 3', 'mail 2']
+        assert first.created[0].size == len(raw_email(4))
+        stored = ews_server.store.find_item(ids[4]).fields['DateTimeReceived'].text
         assert first.created[0].received.strftime('%Y-%m-%dT%H:%M:%S%z') == stored.replace('Z', '+0000')
         second = conn.sync_changes('inbox', first.state, 3)
-        assert [item.item_id for item in second.created] == ids[3:] and not second.more
+        assert [item.item_id for item in second.created] == [ids[1], ids[0]] and not second.more
         messages = list(conn.fetch_mime(ids[:2], folder='inbox'))
         assert [(m.item_id, m.raw, m.folder) for m in messages] == [
             (ids[0], raw_email(0), 'inbox'), (ids[1], raw_email(1), 'inbox')]

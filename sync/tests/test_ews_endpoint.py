@@ -176,7 +176,7 @@ def test_sync_items_reports_new_changed_and_deleted_items(ews_server, user):
     first = store.deliver(address, raw_email(subject='first'))
     second = store.deliver(address, raw_email(subject='second'))
     inbox = account.inbox
-    assert _sync(inbox) == [('create', 'first'), ('create', 'second')]
+    assert _sync(inbox) == [('create', 'second'), ('create', 'first')]  # newest first
     state = inbox.item_sync_state
     assert base64.b64decode(state)  # opaque, but base64 as Exchange's
 
@@ -188,9 +188,9 @@ def test_sync_items_reports_new_changed_and_deleted_items(ews_server, user):
     store.move(gone, 'deleteditems')
     changes = list(inbox.sync_items(only_fields=['subject', 'categories']))
     assert [(kind, getattr(obj, 'subject', None)) for kind, obj in changes] == [
-        ('update', 'first'), ('delete', None), ('create', 'third')]
-    assert changes[0][1].categories == ['Odoo'] and changes[1][1].id == second
-    assert changes[2][1].id == third
+        ('create', 'third'), ('delete', None), ('update', 'first')]
+    assert changes[2][1].categories == ['Odoo'] and changes[1][1].id == second
+    assert changes[0][1].id == third
 
     store.set_fields(third, Subject='third, edited')
     assert _sync(inbox) == [('update', 'third, edited')]
@@ -208,7 +208,7 @@ def test_sync_items_pages_with_max_changes(ews_server, user):
     for n in range(5):
         ews_server.store.deliver(address, raw_email(subject='mail %d' % n))
     inbox = account.inbox
-    assert _sync(inbox, max_changes_returned=2) == [('create', 'mail %d' % n) for n in range(5)]
+    assert _sync(inbox, max_changes_returned=2) == [('create', 'mail %d' % n) for n in (4, 3, 2, 1, 0)]
     calls = [c.operation for c in ews_server.calls if c.user == address]
     assert calls.count('SyncFolderItems') == 3
     assert _sync(inbox, max_changes_returned=2) == []
@@ -220,12 +220,15 @@ def test_sync_pages_stay_exact_when_items_change_between_pages(ews_server, user)
     first, second, third = [store.deliver(address, raw_email(subject=s)) for s in ('a', 'b', 'c')]
     inbox = account.inbox
     page = inbox.sync_items(only_fields=['subject'], max_changes_returned=1)
-    assert [(k, i.subject) for k, i in itertools.islice(page, 1)] == [('create', 'a')]
+    assert [(k, i.subject) for k, i in itertools.islice(page, 1)] == [('create', 'c')]  # newest first
     store.set_fields(second, Subject='b, edited before the client saw it')
-    store.set_fields(first, Subject='a, edited')
+    store.set_fields(first, Subject='a, edited before the client saw it')
+    store.set_fields(third, Subject='c, edited')
+    assert [(k, i.subject) for k, i in page] == [('update', 'c, edited'),
+                                                 ('create', 'a, edited before the client saw it'),
+                                                 ('create', 'b, edited before the client saw it')]
     store.delete(third)
-    assert [(k, i.subject) for k, i in page] == [('create', 'b, edited before the client saw it'),
-                                                 ('update', 'a, edited')]
+    assert [(k, i.id) for k, i in inbox.sync_items()] == [('delete', third)]
     assert _sync(inbox) == []
 
 
@@ -524,3 +527,24 @@ def test_connector_maps_errors(ews_server, new_user):
         settings = EwsSettings(other, ews_url=ews_server.url, timeout=10)
         EwsConnector(settings, OurCredentials(other, other_password)).check()
     assert info.value.code == 'tls_untrusted'
+
+
+def test_sync_items_come_newest_first_and_paging_stays_exact_across_a_run(ews_server, user):
+    """Exchange 2010 SP2 and later send SyncFolderItems changes newest first (see
+    devstack/ews/operations/sync.py); every change still comes exactly once: an item sent in
+    an earlier page of the same run and changed since comes again as an update, one not yet
+    sent comes once as a create, and nothing already sent repeats."""
+    address, _password, account = user
+    store = ews_server.store
+    ids = [store.deliver(address, raw_email(subject='mail %d' % n)) for n in range(4)]
+    inbox = account.inbox
+    page = inbox.sync_items(only_fields=['subject'], max_changes_returned=2)
+    assert [(k, i.subject) for k, i in itertools.islice(page, 2)] == [('create', 'mail 3'), ('create', 'mail 2')]
+    store.set_fields(ids[3], Subject='mail 3, edited')
+    store.set_fields(ids[0], Subject='mail 0, edited')
+    assert [(k, i.subject) for k, i in page] == [
+        ('create', 'mail 0, edited'), ('update', 'mail 3, edited'), ('create', 'mail 1')]
+    store.set_fields(ids[1], Subject='mail 1, edited')
+    store.set_fields(ids[2], Subject='mail 2, edited')
+    assert _sync(inbox, max_changes_returned=1) == [('update', 'mail 2, edited'), ('update', 'mail 1, edited')]
+    assert _sync(inbox, max_changes_returned=1) == []

@@ -332,8 +332,8 @@ def test_sync_folder_items_on_calendar_contacts_and_tasks(ews_server, user):
     contact.save()
     task = Task(account=account, folder=account.tasks, subject='File report')
     task.save()
-    assert _changes(account.calendar) == [('create', 'Single', single.id),
-                                          ('create', 'Series', master.id)]
+    assert _changes(account.calendar) == [('create', 'Series', master.id),  # newest first
+                                          ('create', 'Single', single.id)]
     assert _changes(account.contacts) == [('create', None, contact.id)]
     assert _changes(account.tasks) == [('create', 'File report', task.id)]
 
@@ -357,8 +357,8 @@ def test_sync_folder_items_on_calendar_contacts_and_tasks(ews_server, user):
     single.delete(send_meeting_cancellations=SEND_TO_NONE)
     contact.move_to_trash()
     store.delete(task.id)
-    assert _changes(account.calendar) == [('update', 'Series', master.id),
-                                          ('delete', None, single_id)]
+    assert _changes(account.calendar) == [('delete', None, single_id),
+                                          ('update', 'Series', master.id)]
     assert [kind for kind, _s, _i in _changes(account.contacts)] == ['delete']
     assert _changes(account.tasks) == [('delete', None, task_id)]
 

@@ -28,10 +28,12 @@ def test_doctests():
 def test_corpus_never_raises():
     for name, raw in CORPUS.items():
         msg = RemoteMessage(raw)
-        values = (msg.message_id, msg.references, msg.sender, msg.recipients, msg.subject,
-                  msg.date, msg.preview())
         assert msg.message_id.startswith('<') and msg.message_id.endswith('>'), name
-        assert values is not None
+        assert all(isinstance(ref, str) for ref in msg.references), name
+        assert [type(part) for part in msg.sender] == [str, str], name
+        assert all(isinstance(address, str) for address in msg.recipients), name
+        assert isinstance(msg.subject, str) and isinstance(msg.preview(), str), name
+        assert msg.date is None or msg.date.tzinfo is not None, name
 
 
 def test_missing_message_id_is_stable_and_distinct():

@@ -3,8 +3,17 @@
 Each item (or tombstone) is reported once with its net change since the state
 (see syncstate.py): unknown to the client -> Create; known and changed -> Update;
 known and only marked read or unread -> ReadFlagChange; known and deleted or
-moved away -> Delete; created and gone in between -> nothing. Changes come
-oldest first, at most MaxChangesReturned of them; ignored items count as sent.
+moved away -> Delete; created and gone in between -> nothing. At most
+MaxChangesReturned changes per response; ignored items count as sent.
+
+Changes come NEWEST FIRST, as Exchange 2010 SP2 and later and Exchange Online send
+them (Microsoft, "Mailbox synchronization and EWS in Exchange",
+https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/mailbox-synchronization-and-ews-in-exchange:
+"in Exchange 2010 SP2 and later, the newest items are returned first"): in a backlog
+the first page holds the latest mail, so a reply can come pages before its original.
+While a run is unfinished its state keeps the change number it started from and lists
+the change numbers already sent above it; the last page moves the change number to
+the store's and forgets that list.
 
 An error message still carries an empty SyncState and IncludesLastItemInRange,
 as Exchange sends them (exchangelib reads both before looking at the code).
@@ -15,8 +24,9 @@ from ..soap import m, mq, operation_response, response_message, t
 from ..store import StoreError
 
 
-def _changes(folder, since, known):
-    """(change number, kind, item or tombstone) for what the client has not seen, in order."""
+def _changes(folder, since, known, sent):
+    """(change number, kind, item or tombstone) for what the client has not seen, newest
+    first; ``sent``: change numbers already sent in earlier pages of an unfinished run."""
     out = []
     for item in folder.items.values():
         if item.created_seq not in known:
@@ -28,7 +38,8 @@ def _changes(folder, since, known):
     for item_id, (created_seq, deleted_seq) in folder.tombstones.items():
         if created_seq in known:
             out.append((deleted_seq, 'Delete', (item_id, created_seq)))
-    out.sort(key=lambda change: change[0])
+    out = [change for change in out if change[0] not in sent]
+    out.sort(key=lambda change: change[0], reverse=True)
     return out
 
 
@@ -38,11 +49,11 @@ def sync_folder_items(ctx, op):
     ignore = {elem.get('Id') for elem in (op.find(mq('Ignore')) or ())}
     try:
         folder = ctx.folder(op.find(mq('SyncFolderId'))[0])
-        since, known = syncstate.decode(op.findtext(mq('SyncState')), folder.id)
+        since, known, sent = syncstate.decode(op.findtext(mq('SyncState')), folder.id)
     except StoreError as exc:
         return operation_response('SyncFolderItems', [
             response_message('SyncFolderItems', exc.code, exc.text, children=error_tail())])
-    changes = _changes(folder, since, known)
+    changes = _changes(folder, since, known, sent)
     chosen = changes[:limit]
     elements = []
     for _seq, kind, target in chosen:
@@ -61,9 +72,12 @@ def sync_folder_items(ctx, op):
         else:
             elements.append(t(kind, [item_xml(target, shape)]))
     done = len(chosen) == len(changes)
-    seen = ctx.store.seq if done else chosen[-1][0]
+    if done:
+        since, sent = max(ctx.store.seq, since), set()
+    else:  # older changes wait below the ones sent: the change number cannot move yet
+        sent |= {seq for seq, _kind, _target in chosen}
     return operation_response('SyncFolderItems', [response_message('SyncFolderItems', children=[
-        m('SyncState', syncstate.encode(folder.id, max(seen, since), known)),
+        m('SyncState', syncstate.encode(folder.id, since, known, sent)),
         m('IncludesLastItemInRange', 'true' if done else 'false'),
         m('Changes', elements)])])
 
