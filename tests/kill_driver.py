@@ -1,6 +1,10 @@
 """The exactly-once method (mbsync's): a worker process (tests/kill_worker.py) is killed
-with SIGKILL just before or just after its Nth commit, then resumed, and the end state
-must be the one an uninterrupted run reaches. Shared by the kill tests of every channel."""
+with SIGKILL just before or just after its Nth commit, or just after its Nth network side
+effect, then resumed, and the end state must be the one an uninterrupted run reaches. The
+points are enumerated, never guessed: an uninterrupted run counts them, then each is
+killed in turn. A resumed run (the recovery paths: settling an interrupted sending,
+adopting an item, re-reading) is killed again at each of its own commit points. Shared by
+the kill tests of every channel."""
 import os
 import subprocess
 import sys
@@ -20,24 +24,38 @@ def run_worker(mailbox_ids, *options):
                           stderr=subprocess.STDOUT, universal_newlines=True, timeout=300).stdout
 
 
+def _figure(output, name):
+    assert name + '=' in output, output[-3000:]
+    return int(output.split(name + '=')[1].split()[0])
+
+
 def commits(output):
-    """How many commits a worker that ran to its end made."""
-    assert 'commits=' in output, output[-3000:]
-    return int(output.split('commits=')[1].split()[0])
+    """How many commits (that wrote something) a worker that ran to its end made."""
+    return _figure(output, 'commits')
+
+
+def effects(output):
+    """How many network side effects a worker that ran to its end had."""
+    return _figure(output, 'effects')
+
+
+def kill_worker(mailbox_id, kill, *options):
+    """Run a worker that ``kill`` (its kill options) must kill."""
+    out = run_worker(mailbox_id, *(tuple(kill) + options))
+    assert 'commits=' not in out, 'worker was not killed (%s): %s' % (' '.join(map(str, kill)), out[-3000:])
 
 
 def kill_then_resume(mailbox_id, kill_at, when, *options):
     """Kill a worker ``when`` ('before'/'after') its commit ``kill_at``, then run it again
     to its end."""
-    killed = run_worker(mailbox_id, '--kill-at', kill_at, '--when', when, *options)
-    assert 'commits=' not in killed, 'worker was not killed %s commit %d' % (when, kill_at)
+    kill_worker(mailbox_id, ('--kill-at', kill_at, '--when', when), *options)
     commits(run_worker(mailbox_id, *options))
 
 
 def at_each_commit(new_mailbox, end_state, expected, when, minimum, *options):
     """Count the commits of an uninterrupted run; then, for each of them, a fresh mailbox
     (``new_mailbox(tag)``) whose worker is killed there and resumed must reach
-    ``expected(tag)`` (compared with ``end_state(mailbox, tag)``)."""
+    ``expected(tag)`` (compared with ``end_state(mailbox, tag)``). Returns the count."""
     count = commits(run_worker(new_mailbox('count-%s' % when), *options))
     assert count >= minimum, count
     for kill_at in range(1, count + 1):
@@ -45,3 +63,40 @@ def at_each_commit(new_mailbox, end_state, expected, when, minimum, *options):
         box = new_mailbox(tag)
         kill_then_resume(box, kill_at, when, *options)
         assert end_state(box, tag) == expected(tag), 'killed %s commit %d' % (when, kill_at)
+    return count
+
+
+def at_each_effect(new_mailbox, end_state, expected, minimum, *options):
+    """Like ``at_each_commit``, killed right after each network side effect of a run (the
+    remote side changed, nothing committed about it yet). Returns the count."""
+    count = effects(run_worker(new_mailbox('count-effect'), *options))
+    assert count >= minimum, count
+    for effect in range(1, count + 1):
+        tag = 'e%d' % effect
+        box = new_mailbox(tag)
+        kill_worker(box, ('--kill-after-effect', effect), *options)
+        commits(run_worker(box, *options))
+        assert end_state(box, tag) == expected(tag), 'killed after side effect %d' % effect
+    return count
+
+
+def killed_again(new_mailbox, end_state, expected, first, minimum, *options, whens=('before', 'after'),
+                 name='again'):
+    """A worker killed at ``first`` (its kill options) leaves work to a recovery path; the
+    resumed run's commits are counted on one mailbox, then, on fresh ones, each resumed
+    run is killed ``whens`` each of its own commits and resumed once more: the end state
+    is still ``expected(tag)``. Returns the resumed run's commit count."""
+    box = new_mailbox(name)
+    kill_worker(box, first, *options)
+    count = commits(run_worker(box, *options))
+    assert end_state(box, name) == expected(name), 'killed at %s, resumed' % (first,)
+    assert count >= minimum, count
+    for when in whens:
+        for kill_at in range(1, count + 1):
+            tag = '%s%s%d' % (name, when, kill_at)
+            box = new_mailbox(tag)
+            kill_worker(box, first, *options)
+            kill_then_resume(box, kill_at, when, *options)
+            assert end_state(box, tag) == expected(tag), 'killed at %s, then %s commit %d of the resumed run' % (
+                first, when, kill_at)
+    return count

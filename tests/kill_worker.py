@@ -1,21 +1,97 @@
 """A sync worker in its own process, for the kill and concurrency tests.
 
-Runs one incoming cycle of a mailbox (or, with --cron, the incoming cron lane restricted
-to the given mailboxes, which claims each and takes a connection slot first; or, with
---channel housekeeping, the housekeeping cron, whose batches commit) and prints
-what it did: its commits, the mailboxes it synced, how many times it found no free
-connection slot (busy) and how long the sync call took (seconds). --kill-at N kills the
-process with SIGKILL just before or just after its Nth commit; --pause-at N stops
-after the Nth commit until the file DIR/go exists (DIR/paused tells it is waiting).
+Runs one cycle of a channel of a mailbox (or, with --cron, the cron lane restricted to the
+given mailboxes, which claims each and takes a connection slot first; or, with --channel
+housekeeping, the housekeeping cron, whose batches commit) and prints what it did: its
+commits, its network side effects, the mailboxes it synced, how many times it found no
+free connection slot (busy) and how long the sync call took (seconds).
+
+The kill points are hooked from here, never in the code under test:
+- a commit point is a commit of any database cursor of this process that wrote something
+  (an empty transaction ending changes nothing a kill could reveal): the wrapper sits on
+  Odoo's Cursor.commit, so it holds however the models reach their commits;
+- a network side effect is a call of a connector method that changes the remote side
+  (``EFFECTS``: SMTP submission, IMAP APPEND and MOVE, Exchange/Graph create, update,
+  delete, send, move, category), wrapped on every connector class of ``sync/``.
+--kill-at N kills the process with SIGKILL just before or just after its Nth commit;
+--kill-after-effect N kills it just after its Nth side effect returned (before whatever
+the caller commits next); --pause-at N stops after the Nth commit until the file
+DIR/go exists (DIR/paused tells it is waiting).
 """
 import argparse
 import contextlib
+import functools
 import os
 import signal
 import time
 import warnings
 
 warnings.simplefilter('ignore')
+
+# Connector methods that change the remote side (names shared by the connectors of sync/).
+EFFECTS = ('send', 'append', 'move', 'set_category', 'create_record', 'update_record', 'delete_record',
+           'delete')
+
+
+def _kill():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _hook_commits(args, counter):
+    """Count the writing commits of every cursor, with the kill and pause points around them."""
+    from odoo import sql_db
+    original = sql_db.Cursor.commit
+
+    def commit(self):
+        try:
+            self._obj.execute('SELECT txid_current_if_assigned()')
+            wrote = self._obj.fetchone()[0] is not None
+        except Exception:  # an aborted transaction: its COMMIT is a rollback, still a point
+            wrote = True
+        if not wrote:  # nothing written: not a commit point
+            return original(self)
+        counter[0] += 1
+        if counter[0] == args.kill_at and args.when == 'before':
+            _kill()
+        result = original(self)
+        if counter[0] == args.kill_at and args.when == 'after':
+            _kill()
+        if counter[0] == args.pause_at:
+            open(os.path.join(args.signal_dir, 'paused'), 'w').close()
+            while not os.path.exists(os.path.join(args.signal_dir, 'go')):
+                time.sleep(0.05)
+        return result
+    sql_db.Cursor.commit = commit
+
+
+def _connector_classes():
+    from odoo.addons.mail_sync.sync.connector import Connector
+    found, todo = [], [Connector]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def _hook_effects(args, counter):
+    """Count the remote side effects; kill right after the chosen one."""
+    def counted(method):
+        @functools.wraps(method)
+        def effect(*call_args, **kwargs):
+            try:
+                return method(*call_args, **kwargs)
+            finally:
+                counter[0] += 1
+                if counter[0] == args.kill_after_effect:
+                    _kill()
+        effect.kill_worker_counted = True
+        return effect
+    for cls in _connector_classes():
+        for name in EFFECTS:
+            method = cls.__dict__.get(name)  # only where defined, so nothing is counted twice
+            if callable(method) and not getattr(method, 'kill_worker_counted', False):
+                setattr(cls, name, counted(method))
 
 
 def main():
@@ -25,12 +101,11 @@ def main():
     parser.add_argument('mailbox_ids', help='one id, or several separated by commas (with --cron)')
     parser.add_argument('--kill-at', type=int, default=0)
     parser.add_argument('--when', choices=('before', 'after'), default='after')
+    parser.add_argument('--kill-after-effect', type=int, default=0)
     parser.add_argument('--cron', action='store_true')
     parser.add_argument('--channel', default='incoming',
                         choices=('incoming', 'outgoing', 'act', 'housekeeping'),
                         help='housekeeping: run the housekeeping cron instead (mailbox ids unused)')
-    parser.add_argument('--kill-before-copy', action='store_true',
-                        help='SIGKILL once the SMTP server accepted an email, before its Sent copy')
     parser.add_argument('--pause-at', type=int, default=0)
     parser.add_argument('--signal-dir')
     args = parser.parse_args()
@@ -39,29 +114,9 @@ def main():
     odoo.tools.config.parse_config(['-c', args.conf, '-d', args.db, '--log-level=warn'])
     registry = odoo.registry(args.db)
     from odoo.addons.mail_sync.models import mail_sync_mailbox_scheduler as scheduler
-    from odoo.addons.mail_sync.models import mail_sync_mailbox_housekeeping as housekeeping
-    commits = [0]
-
-    def counted(original):
-        """``original`` commit method, counted, with the kill and pause points around it."""
-        def commit(self):
-            commits[0] += 1
-            if commits[0] == args.kill_at and args.when == 'before':
-                os.kill(os.getpid(), signal.SIGKILL)
-            original(self)
-            if commits[0] == args.kill_at and args.when == 'after':
-                os.kill(os.getpid(), signal.SIGKILL)
-            if commits[0] == args.pause_at:
-                open(os.path.join(args.signal_dir, 'paused'), 'w').close()
-                while not os.path.exists(os.path.join(args.signal_dir, 'go')):
-                    time.sleep(0.05)
-        return commit
-    scheduler.MailSyncMailboxScheduler._commit = counted(scheduler.MailSyncMailboxScheduler._commit)
-    housekeeping.MailSyncMailboxHousekeeping._commit_housekeeping = counted(
-        housekeeping.MailSyncMailboxHousekeeping._commit_housekeeping)
-    if args.kill_before_copy:  # a network side effect with no commit after it yet
-        from odoo.addons.mail_sync.models import mail_sync_mailbox_outgoing as outgoing
-        outgoing._SentCopies.save = lambda copies, raw: os.kill(os.getpid(), signal.SIGKILL)
+    commits, effects = [0], [0]
+    _hook_commits(args, commits)
+    _hook_effects(args, effects)
     original_slot = scheduler.MailSyncMailboxScheduler._connection_slot
     busy = [0]
 
@@ -84,8 +139,8 @@ def main():
         else:
             Mailbox.browse(ids[0])._run_cycle(args.channel)
             synced = 1
-    print('commits=%d synced=%d busy=%d seconds=%.1f' % (commits[0], synced, busy[0],
-                                                         time.monotonic() - started))
+    print('commits=%d synced=%d busy=%d seconds=%.1f effects=%d' % (
+        commits[0], synced, busy[0], time.monotonic() - started, effects[0]))
 
 
 if __name__ == '__main__':
