@@ -5,11 +5,19 @@ points are enumerated, never guessed: an uninterrupted run counts them, then eac
 killed in turn. A resumed run (the recovery paths: settling an interrupted sending,
 adopting an item, re-reading) is killed again at each of its own commit points. Shared by
 the kill tests of every channel."""
+import atexit
+import json
 import os
+import select
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 
 WORKER = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'kill_worker.py')
+TIMEOUT = 300  # seconds a worker may take (a busy 2-CPU machine)
+_servers = {}
 
 
 def worker_args(mailbox_ids, *options):
@@ -18,10 +26,59 @@ def worker_args(mailbox_ids, *options):
             str(mailbox_ids)] + [str(option) for option in options]
 
 
+def _server():
+    """The process that loaded Odoo once and forks the workers (``kill_worker.py --serve``)."""
+    key = (os.environ['MAIL_SYNC_TEST_CONF'], os.environ['MAIL_SYNC_TEST_DB'])
+    server = _servers.get(key)
+    if server is None or server.poll() is not None:
+        server = subprocess.Popen([sys.executable, WORKER, '--serve'] + list(key), stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, bufsize=0)
+        server.pending = b''
+        _servers[key] = server
+        atexit.register(_stop, server)
+        assert _reply(server, time.monotonic() + TIMEOUT) == 'ready', 'the worker server did not start'
+    return server
+
+
+def _stop(server):
+    if server.poll() is None:
+        server.stdin.close()  # its loop ends
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _reply(server, deadline):
+    """The server's next line (read from its pipe directly: a buffered reader could hold
+    a line that select() no longer sees), or None at the deadline."""
+    while b'\n' not in server.pending:
+        if not select.select([server.stdout], [], [], max(0, deadline - time.monotonic()))[0]:
+            return None
+        chunk = os.read(server.stdout.fileno(), 65536)
+        assert chunk, 'the worker server ended'
+        server.pending += chunk
+    line, server.pending = server.pending.split(b'\n', 1)
+    line = line.decode().strip()
+    return line if line == 'ready' else json.loads(line)
+
+
 def run_worker(mailbox_ids, *options):
-    """Run a worker to its end (or its kill); its output."""
-    return subprocess.run(worker_args(mailbox_ids, *options), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=300).stdout
+    """Run a worker to its end (or its kill); its output. The worker is a process forked
+    from one that has Odoo loaded already (its own process all the same: killed alone)."""
+    server = _server()
+    with tempfile.NamedTemporaryFile(prefix='kill-worker-', suffix='.out') as output:
+        deadline = time.monotonic() + TIMEOUT
+        server.stdin.write(json.dumps({'argv': worker_args(mailbox_ids, *options)[2:],
+                                       'output': output.name}).encode() + b'\n')
+        pid = _reply(server, deadline)['pid']
+        status = _reply(server, deadline)
+        if status is None:  # stuck: stop it, as subprocess.run(timeout=) would
+            os.kill(pid, signal.SIGKILL)
+            status = _reply(server, time.monotonic() + 60)
+            raise AssertionError('worker %s did not end within %d s' % (' '.join(map(str, options)), TIMEOUT))
+        with open(output.name) as out:
+            return out.read()
 
 
 def _figure(output, name):

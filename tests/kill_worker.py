@@ -17,13 +17,20 @@ The kill points are hooked from here, never in the code under test:
 --kill-after-effect N kills it just after its Nth side effect returned (before whatever
 the caller commits next); --pause-at N stops after the Nth commit until the file
 DIR/go exists (DIR/paused tells it is waiting).
+
+``kill_worker.py --serve CONF DB`` loads Odoo once and forks the workers it is asked
+for (tests/kill_driver.py uses it: the kill tests start hundreds of workers).
 """
 import argparse
 import contextlib
 import functools
+import json
 import os
+import random
 import signal
+import sys
 import time
+import traceback
 import warnings
 
 warnings.simplefilter('ignore')
@@ -94,7 +101,7 @@ def _hook_effects(args, counter):
                 setattr(cls, name, counted(method))
 
 
-def main():
+def _parser():
     parser = argparse.ArgumentParser()
     parser.add_argument('conf')
     parser.add_argument('db')
@@ -108,11 +115,59 @@ def main():
                         help='housekeeping: run the housekeeping cron instead (mailbox ids unused)')
     parser.add_argument('--pause-at', type=int, default=0)
     parser.add_argument('--signal-dir')
-    args = parser.parse_args()
+    return parser
 
+
+def _load(conf, db):
     import odoo
-    odoo.tools.config.parse_config(['-c', args.conf, '-d', args.db, '--log-level=warn'])
-    registry = odoo.registry(args.db)
+    odoo.tools.config.parse_config(['-c', conf, '-d', db, '--log-level=warn'])
+    return odoo.registry(db)
+
+
+def serve(conf, db):
+    """Load Odoo and the registry once, then fork a worker per request (one JSON line on
+    stdin: its arguments and the file for its output); answer each with its pid, then its
+    wait status. This is how Odoo's own prefork server reuses a loaded process; each
+    worker is still a process of its own that a SIGKILL ends. The parent holds no database
+    connection when it forks."""
+    import odoo
+    _load(conf, db)
+    odoo.sql_db.close_all()
+    print('ready', flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                out = os.open(request['output'], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.dup2(out, 1)
+                os.dup2(out, 2)
+                random.seed()
+                main(request['argv'])
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        print(json.dumps({'pid': pid}), flush=True)
+        _pid, status = os.waitpid(pid, 0)
+        print(json.dumps({'status': status}), flush=True)
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    import odoo
+    registry = _load(args.conf, args.db).check_signaling()
+    # A forked worker starts with no cached data, as a new process would.
+    registry.clear_caches()
+    registry.cache_invalidated = False
     from odoo.addons.mail_sync.models import mail_sync_mailbox_scheduler as scheduler
     commits, effects = [0], [0]
     _hook_commits(args, commits)
@@ -144,4 +199,7 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    if sys.argv[1:2] == ['--serve']:
+        serve(*sys.argv[2:4])
+    else:
+        main()
