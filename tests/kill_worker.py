@@ -24,8 +24,10 @@ for (tests/kill_driver.py uses it: the kill tests start hundreds of workers).
 import argparse
 import contextlib
 import functools
+import importlib
 import json
 import os
+import pkgutil
 import random
 import signal
 import sys
@@ -72,7 +74,13 @@ def _hook_commits(args, counter):
 
 
 def _connector_classes():
+    """Every connector class of sync/ (its modules imported first: the registry imports
+    some only when a connector of their type is built)."""
+    from odoo.addons.mail_sync import sync
     from odoo.addons.mail_sync.sync.connector import Connector
+    for module in pkgutil.iter_modules(sync.__path__):
+        if not module.ispkg:
+            importlib.import_module('%s.%s' % (sync.__name__, module.name))
     found, todo = [], [Connector]
     while todo:
         cls = todo.pop()
@@ -118,10 +126,15 @@ def _parser():
     return parser
 
 
+_loaded = {}  # (conf, db): the registry this process loaded (a forked worker inherits it)
+
+
 def _load(conf, db):
     import odoo
-    odoo.tools.config.parse_config(['-c', conf, '-d', db, '--log-level=warn'])
-    return odoo.registry(db)
+    if (conf, db) not in _loaded:
+        odoo.tools.config.parse_config(['-c', conf, '-d', db, '--log-level=warn'])
+        _loaded[(conf, db)] = odoo.registry(db)
+    return _loaded[(conf, db)]
 
 
 def serve(conf, db):
