@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 
+from devstack.procs import TEST_DIR
+
 WORKER = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'kill_worker.py')
 TIMEOUT = 300  # seconds a worker may take (a busy 2-CPU machine)
 _servers = {}
@@ -81,6 +83,14 @@ def run_worker(mailbox_ids, *options):
             return out.read()
 
 
+def _tally(kind, count):
+    """Note how many kill points a test enumerated (``kill-points.txt`` in the test folder):
+    the figures of the suite's report, not an assert."""
+    if os.path.isdir(TEST_DIR):
+        with open(os.path.join(TEST_DIR, 'kill-points.txt'), 'a') as tally:
+            tally.write('%s %s %d\n' % (os.environ.get('PYTEST_CURRENT_TEST', '?').split(' ')[0], kind, count))
+
+
 def _figure(output, name):
     assert name + '=' in output, output[-3000:]
     return int(output.split(name + '=')[1].split()[0])
@@ -120,6 +130,7 @@ def at_each_commit(new_mailbox, end_state, expected, when, minimum, *options):
         box = new_mailbox(tag)
         kill_then_resume(box, kill_at, when, *options)
         assert end_state(box, tag) == expected(tag), 'killed %s commit %d' % (when, kill_at)
+    _tally('%s-commit' % when, count)
     return count
 
 
@@ -134,6 +145,7 @@ def at_each_effect(new_mailbox, end_state, expected, minimum, *options):
         kill_worker(box, ('--kill-after-effect', effect), *options)
         commits(run_worker(box, *options))
         assert end_state(box, tag) == expected(tag), 'killed after side effect %d' % effect
+    _tally('after-effect', count)
     return count
 
 
@@ -156,4 +168,5 @@ def killed_again(new_mailbox, end_state, expected, first, minimum, *options, whe
             kill_then_resume(box, kill_at, when, *options)
             assert end_state(box, tag) == expected(tag), 'killed at %s, then %s commit %d of the resumed run' % (
                 first, when, kill_at)
+    _tally('resumed-%s' % '+'.join(whens), count * len(whens))
     return count
