@@ -139,9 +139,21 @@ class MailSyncMailboxIncoming(models.Model):
             self._commit()
             # Only once the ledger knows them: a move before the commit could lose them.
             self._move_failed(connector, folder.name, rows.filtered(lambda r: r.state == 'quarantined'))
+        self._move_failed(connector, folder.name, self._unmoved_failed(folder, state.uidvalidity))
         budget[0] -= len(todo)
         stats['remaining'] += len(rest)
         return not rest
+
+    def _unmoved_failed(self, folder, uidvalidity):
+        """Quarantined messages of ``folder`` still to move: a worker killed between a
+        batch's commit and its move, or between the move and its record, left them (a UID
+        moved already is simply not found again by the next move)."""
+        server = self.server_id
+        if not (server.move_failed and server.failed_folder):
+            return self.env['mail.sync.ledger']
+        return self.env['mail.sync.ledger'].sudo().search([
+            ('mailbox_id', '=', self.id), ('folder', '=', folder.name), ('uidvalidity', '=', uidvalidity),
+            ('state', '=', 'quarantined'), ('moved_to', '=', False)])
 
     def _move_failed(self, connector, folder, rows):
         """Move quarantined messages to the profile's failed folder, when asked to. A

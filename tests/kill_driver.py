@@ -1,11 +1,25 @@
 """The exactly-once method (mbsync's): a worker process (tests/kill_worker.py) is killed
-with SIGKILL just before or just after its Nth commit, then resumed, and the end state
-must be the one an uninterrupted run reaches. Shared by the kill tests of every channel."""
+with SIGKILL just before or just after its Nth commit, or just after its Nth network side
+effect, then resumed, and the end state must be the one an uninterrupted run reaches. The
+points are enumerated, never guessed: an uninterrupted run counts them, then each is
+killed in turn. A resumed run (the recovery paths: settling an interrupted sending,
+adopting an item, re-reading) is killed again at each of its own commit points. Shared by
+the kill tests of every channel."""
+import atexit
+import json
 import os
+import select
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+
+from devstack.procs import TEST_DIR
 
 WORKER = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'kill_worker.py')
+TIMEOUT = 300  # seconds a worker may take (a busy 2-CPU machine)
+_servers = {}
 
 
 def worker_args(mailbox_ids, *options):
@@ -14,30 +28,101 @@ def worker_args(mailbox_ids, *options):
             str(mailbox_ids)] + [str(option) for option in options]
 
 
+def _server():
+    """The process that loaded Odoo once and forks the workers (``kill_worker.py --serve``)."""
+    key = (os.environ['MAIL_SYNC_TEST_CONF'], os.environ['MAIL_SYNC_TEST_DB'])
+    server = _servers.get(key)
+    if server is None or server.poll() is not None:
+        server = subprocess.Popen([sys.executable, WORKER, '--serve'] + list(key), stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, bufsize=0)
+        server.pending = b''
+        _servers[key] = server
+        atexit.register(_stop, server)
+        assert _reply(server, time.monotonic() + TIMEOUT) == 'ready', 'the worker server did not start'
+    return server
+
+
+def _stop(server):
+    if server.poll() is None:
+        server.stdin.close()  # its loop ends
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _reply(server, deadline):
+    """The server's next line (read from its pipe directly: a buffered reader could hold
+    a line that select() no longer sees), or None at the deadline."""
+    while b'\n' not in server.pending:
+        if not select.select([server.stdout], [], [], max(0, deadline - time.monotonic()))[0]:
+            return None
+        chunk = os.read(server.stdout.fileno(), 65536)
+        assert chunk, 'the worker server ended'
+        server.pending += chunk
+    line, server.pending = server.pending.split(b'\n', 1)
+    line = line.decode().strip()
+    return line if line == 'ready' else json.loads(line)
+
+
 def run_worker(mailbox_ids, *options):
-    """Run a worker to its end (or its kill); its output."""
-    return subprocess.run(worker_args(mailbox_ids, *options), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=300).stdout
+    """Run a worker to its end (or its kill); its output. The worker is a process forked
+    from one that has Odoo loaded already (its own process all the same: killed alone)."""
+    server = _server()
+    with tempfile.NamedTemporaryFile(prefix='kill-worker-', suffix='.out') as output:
+        deadline = time.monotonic() + TIMEOUT
+        server.stdin.write(json.dumps({'argv': worker_args(mailbox_ids, *options)[2:],
+                                       'output': output.name}).encode() + b'\n')
+        pid = _reply(server, deadline)['pid']
+        status = _reply(server, deadline)
+        if status is None:  # stuck: stop it, as subprocess.run(timeout=) would
+            os.kill(pid, signal.SIGKILL)
+            status = _reply(server, time.monotonic() + 60)
+            raise AssertionError('worker %s did not end within %d s' % (' '.join(map(str, options)), TIMEOUT))
+        with open(output.name) as out:
+            return out.read()
+
+
+def _tally(kind, count):
+    """Note how many kill points a test enumerated (``kill-points.txt`` in the test folder):
+    the figures of the suite's report, not an assert."""
+    if os.path.isdir(TEST_DIR):
+        with open(os.path.join(TEST_DIR, 'kill-points.txt'), 'a') as tally:
+            tally.write('%s %s %d\n' % (os.environ.get('PYTEST_CURRENT_TEST', '?').split(' ')[0], kind, count))
+
+
+def _figure(output, name):
+    assert name + '=' in output, output[-3000:]
+    return int(output.split(name + '=')[1].split()[0])
 
 
 def commits(output):
-    """How many commits a worker that ran to its end made."""
-    assert 'commits=' in output, output[-3000:]
-    return int(output.split('commits=')[1].split()[0])
+    """How many commits (that wrote something) a worker that ran to its end made."""
+    return _figure(output, 'commits')
+
+
+def effects(output):
+    """How many network side effects a worker that ran to its end had."""
+    return _figure(output, 'effects')
+
+
+def kill_worker(mailbox_id, kill, *options):
+    """Run a worker that ``kill`` (its kill options) must kill."""
+    out = run_worker(mailbox_id, *(tuple(kill) + options))
+    assert 'commits=' not in out, 'worker was not killed (%s): %s' % (' '.join(map(str, kill)), out[-3000:])
 
 
 def kill_then_resume(mailbox_id, kill_at, when, *options):
     """Kill a worker ``when`` ('before'/'after') its commit ``kill_at``, then run it again
     to its end."""
-    killed = run_worker(mailbox_id, '--kill-at', kill_at, '--when', when, *options)
-    assert 'commits=' not in killed, 'worker was not killed %s commit %d' % (when, kill_at)
+    kill_worker(mailbox_id, ('--kill-at', kill_at, '--when', when), *options)
     commits(run_worker(mailbox_id, *options))
 
 
 def at_each_commit(new_mailbox, end_state, expected, when, minimum, *options):
     """Count the commits of an uninterrupted run; then, for each of them, a fresh mailbox
     (``new_mailbox(tag)``) whose worker is killed there and resumed must reach
-    ``expected(tag)`` (compared with ``end_state(mailbox, tag)``)."""
+    ``expected(tag)`` (compared with ``end_state(mailbox, tag)``). Returns the count."""
     count = commits(run_worker(new_mailbox('count-%s' % when), *options))
     assert count >= minimum, count
     for kill_at in range(1, count + 1):
@@ -45,3 +130,43 @@ def at_each_commit(new_mailbox, end_state, expected, when, minimum, *options):
         box = new_mailbox(tag)
         kill_then_resume(box, kill_at, when, *options)
         assert end_state(box, tag) == expected(tag), 'killed %s commit %d' % (when, kill_at)
+    _tally('%s-commit' % when, count)
+    return count
+
+
+def at_each_effect(new_mailbox, end_state, expected, minimum, *options):
+    """Like ``at_each_commit``, killed right after each network side effect of a run (the
+    remote side changed, nothing committed about it yet). Returns the count."""
+    count = effects(run_worker(new_mailbox('count-effect'), *options))
+    assert count >= minimum, count
+    for effect in range(1, count + 1):
+        tag = 'e%d' % effect
+        box = new_mailbox(tag)
+        kill_worker(box, ('--kill-after-effect', effect), *options)
+        commits(run_worker(box, *options))
+        assert end_state(box, tag) == expected(tag), 'killed after side effect %d' % effect
+    _tally('after-effect', count)
+    return count
+
+
+def killed_again(new_mailbox, end_state, expected, first, minimum, *options, whens=('before', 'after'),
+                 name='again'):
+    """A worker killed at ``first`` (its kill options) leaves work to a recovery path; the
+    resumed run's commits are counted on one mailbox, then, on fresh ones, each resumed
+    run is killed ``whens`` each of its own commits and resumed once more: the end state
+    is still ``expected(tag)``. Returns the resumed run's commit count."""
+    box = new_mailbox(name)
+    kill_worker(box, first, *options)
+    count = commits(run_worker(box, *options))
+    assert end_state(box, name) == expected(name), 'killed at %s, resumed' % (first,)
+    assert count >= minimum, count
+    for when in whens:
+        for kill_at in range(1, count + 1):
+            tag = '%s%s%d' % (name, when, kill_at)
+            box = new_mailbox(tag)
+            kill_worker(box, first, *options)
+            kill_then_resume(box, kill_at, when, *options)
+            assert end_state(box, tag) == expected(tag), 'killed at %s, then %s commit %d of the resumed run' % (
+                first, when, kill_at)
+    _tally('resumed-%s' % '+'.join(whens), count * len(whens))
+    return count

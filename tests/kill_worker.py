@@ -1,72 +1,195 @@
 """A sync worker in its own process, for the kill and concurrency tests.
 
-Runs one incoming cycle of a mailbox (or, with --cron, the incoming cron lane restricted
-to the given mailboxes, which claims each and takes a connection slot first; or, with
---channel housekeeping, the housekeeping cron, whose batches commit) and prints
-what it did: its commits, the mailboxes it synced, how many times it found no free
-connection slot (busy) and how long the sync call took (seconds). --kill-at N kills the
-process with SIGKILL just before or just after its Nth commit; --fail-at N raises an
-error instead of making its Nth commit; --pause-at N stops
-after the Nth commit until the file DIR/go exists (DIR/paused tells it is waiting).
+Runs one cycle of a channel of a mailbox (or, with --cron, the cron lane restricted to the
+given mailboxes, which claims each and takes a connection slot first; or, with --channel
+housekeeping, the housekeeping cron, whose batches commit) and prints what it did: its
+commits, its network side effects, the mailboxes it synced, how many times it found no
+free connection slot (busy) and how long the sync call took (seconds).
+
+The kill points are hooked from here, never in the code under test:
+- a commit point is a commit of any database cursor of this process that wrote something
+  (an empty transaction ending changes nothing a kill could reveal): the wrapper sits on
+  Odoo's Cursor.commit, so it holds however the models reach their commits;
+- a network side effect is a call of a connector method that changes the remote side
+  (``EFFECTS``: SMTP submission, IMAP APPEND and MOVE, Exchange/Graph create, update,
+  delete, send, move, category), wrapped on every connector class of ``sync/``.
+--kill-at N kills the process with SIGKILL just before or just after its Nth commit;
+--fail-at N raises an error in place of its Nth commit (the cycle fails there);
+--kill-after-effect N kills it just after its Nth side effect returned (before whatever
+the caller commits next); --pause-at N stops after the Nth commit until the file
+DIR/go exists (DIR/paused tells it is waiting).
+
+``kill_worker.py --serve CONF DB`` loads Odoo once and forks the workers it is asked
+for (tests/kill_driver.py uses it: the kill tests start hundreds of workers).
 """
 import argparse
 import contextlib
+import functools
+import importlib
+import json
 import os
+import pkgutil
+import random
 import signal
+import sys
 import time
+import traceback
 import warnings
 
 warnings.simplefilter('ignore')
 
+# Connector methods that change the remote side (names shared by the connectors of sync/).
+EFFECTS = ('send', 'append', 'move', 'set_category', 'create_record', 'update_record', 'delete_record',
+           'delete')
 
-def main():
+
+def _kill():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _hook_commits(args, counter):
+    """Count the writing commits of every cursor, with the kill and pause points around them."""
+    from odoo import sql_db
+    original = sql_db.Cursor.commit
+
+    def commit(self):
+        try:
+            self._obj.execute('SELECT txid_current_if_assigned()')
+            wrote = self._obj.fetchone()[0] is not None
+        except Exception:  # an aborted transaction: its COMMIT is a rollback, still a point
+            wrote = True
+        if not wrote:  # nothing written: not a commit point
+            return original(self)
+        counter[0] += 1
+        if counter[0] == args.fail_at:
+            raise RuntimeError('failure injected at commit %d' % counter[0])
+        if counter[0] == args.kill_at and args.when == 'before':
+            _kill()
+        result = original(self)
+        if counter[0] == args.kill_at and args.when == 'after':
+            _kill()
+        if counter[0] == args.pause_at:
+            open(os.path.join(args.signal_dir, 'paused'), 'w').close()
+            while not os.path.exists(os.path.join(args.signal_dir, 'go')):
+                time.sleep(0.05)
+        return result
+    sql_db.Cursor.commit = commit
+
+
+def _connector_classes():
+    """Every connector class of sync/ (its modules imported first: the registry imports
+    some only when a connector of their type is built)."""
+    from odoo.addons.mail_sync import sync
+    from odoo.addons.mail_sync.sync.connector import Connector
+    for module in pkgutil.iter_modules(sync.__path__):
+        if not module.ispkg:
+            importlib.import_module('%s.%s' % (sync.__name__, module.name))
+    found, todo = [], [Connector]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def _hook_effects(args, counter):
+    """Count the remote side effects; kill right after the chosen one."""
+    def counted(method):
+        @functools.wraps(method)
+        def effect(*call_args, **kwargs):
+            try:
+                return method(*call_args, **kwargs)
+            finally:
+                counter[0] += 1
+                if counter[0] == args.kill_after_effect:
+                    _kill()
+        effect.kill_worker_counted = True
+        return effect
+    for cls in _connector_classes():
+        for name in EFFECTS:
+            method = cls.__dict__.get(name)  # only where defined, so nothing is counted twice
+            if callable(method) and not getattr(method, 'kill_worker_counted', False):
+                setattr(cls, name, counted(method))
+
+
+def _parser():
     parser = argparse.ArgumentParser()
     parser.add_argument('conf')
     parser.add_argument('db')
     parser.add_argument('mailbox_ids', help='one id, or several separated by commas (with --cron)')
     parser.add_argument('--kill-at', type=int, default=0)
     parser.add_argument('--when', choices=('before', 'after'), default='after')
+    parser.add_argument('--kill-after-effect', type=int, default=0)
     parser.add_argument('--cron', action='store_true')
     parser.add_argument('--channel', default='incoming',
                         choices=('incoming', 'outgoing', 'act', 'housekeeping'),
                         help='housekeeping: run the housekeeping cron instead (mailbox ids unused)')
-    parser.add_argument('--kill-before-copy', action='store_true',
-                        help='SIGKILL once the SMTP server accepted an email, before its Sent copy')
     parser.add_argument('--pause-at', type=int, default=0)
     parser.add_argument('--fail-at', type=int, default=0,
-                        help='raise an error in place of the Nth commit (the cycle fails there)')
+                        help='raise an error in place of the Nth commit point (the cycle fails there)')
     parser.add_argument('--signal-dir')
-    args = parser.parse_args()
+    return parser
 
+
+_loaded = {}  # (conf, db): the registry this process loaded (a forked worker inherits it)
+
+
+def _load(conf, db):
     import odoo
-    odoo.tools.config.parse_config(['-c', args.conf, '-d', args.db, '--log-level=warn'])
-    registry = odoo.registry(args.db)
-    from odoo.addons.mail_sync.models import mail_sync_mailbox_scheduler as scheduler
-    from odoo.addons.mail_sync.models import mail_sync_mailbox_housekeeping as housekeeping
-    commits = [0]
+    if (conf, db) not in _loaded:
+        odoo.tools.config.parse_config(['-c', conf, '-d', db, '--log-level=warn'])
+        _loaded[(conf, db)] = odoo.registry(db)
+    return _loaded[(conf, db)]
 
-    def counted(original):
-        """``original`` commit method, counted, with the kill and pause points around it."""
-        def commit(self):
-            commits[0] += 1
-            if commits[0] == args.fail_at:
-                raise RuntimeError('failure injected at commit %d' % commits[0])
-            if commits[0] == args.kill_at and args.when == 'before':
-                os.kill(os.getpid(), signal.SIGKILL)
-            original(self)
-            if commits[0] == args.kill_at and args.when == 'after':
-                os.kill(os.getpid(), signal.SIGKILL)
-            if commits[0] == args.pause_at:
-                open(os.path.join(args.signal_dir, 'paused'), 'w').close()
-                while not os.path.exists(os.path.join(args.signal_dir, 'go')):
-                    time.sleep(0.05)
-        return commit
-    scheduler.MailSyncMailboxScheduler._commit = counted(scheduler.MailSyncMailboxScheduler._commit)
-    housekeeping.MailSyncMailboxHousekeeping._commit_housekeeping = counted(
-        housekeeping.MailSyncMailboxHousekeeping._commit_housekeeping)
-    if args.kill_before_copy:  # a network side effect with no commit after it yet
-        from odoo.addons.mail_sync.models import mail_sync_mailbox_outgoing as outgoing
-        outgoing._SentCopies.save = lambda copies, raw: os.kill(os.getpid(), signal.SIGKILL)
+
+def serve(conf, db):
+    """Load Odoo and the registry once, then fork a worker per request (one JSON line on
+    stdin: its arguments and the file for its output); answer each with its pid, then its
+    wait status. This is how Odoo's own prefork server reuses a loaded process; each
+    worker is still a process of its own that a SIGKILL ends. The parent holds no database
+    connection when it forks."""
+    import odoo
+    _load(conf, db)
+    odoo.sql_db.close_all()
+    print('ready', flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                out = os.open(request['output'], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.dup2(out, 1)
+                os.dup2(out, 2)
+                random.seed()
+                main(request['argv'])
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        print(json.dumps({'pid': pid}), flush=True)
+        _pid, status = os.waitpid(pid, 0)
+        print(json.dumps({'status': status}), flush=True)
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    import odoo
+    registry = _load(args.conf, args.db).check_signaling()
+    # A forked worker starts with no cached data, as a new process would.
+    registry.clear_caches()
+    registry.cache_invalidated = False
+    from odoo.addons.mail_sync.models import mail_sync_mailbox_scheduler as scheduler
+    commits, effects = [0], [0]
+    _hook_commits(args, commits)
+    _hook_effects(args, effects)
     original_slot = scheduler.MailSyncMailboxScheduler._connection_slot
     busy = [0]
 
@@ -89,9 +212,12 @@ def main():
         else:
             Mailbox.browse(ids[0])._run_cycle(args.channel)
             synced = 1
-    print('commits=%d synced=%d busy=%d seconds=%.1f' % (commits[0], synced, busy[0],
-                                                         time.monotonic() - started))
+    print('commits=%d synced=%d busy=%d seconds=%.1f effects=%d' % (
+        commits[0], synced, busy[0], time.monotonic() - started, effects[0]))
 
 
 if __name__ == '__main__':
-    main()
+    if sys.argv[1:2] == ['--serve']:
+        serve(*sys.argv[2:4])
+    else:
+        main()

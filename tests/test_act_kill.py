@@ -1,6 +1,9 @@
 """Exactly once for appointments under SIGKILL: a worker process pushing three Odoo events
 to Exchange and pulling three tracked Outlook events is killed just before and just
-after each of its commits, then resumed: every event exists once on each side."""
+after each of its commits, and right after each of its Exchange writes (an item created,
+its link not committed yet), then resumed: every event exists once on each side. The
+recovery (adopting an item created but not linked) is killed again at each of its own
+commits."""
 import datetime
 import os
 
@@ -11,7 +14,7 @@ from exchangelib.items import SEND_TO_NONE
 
 from .common import enabled_mailbox
 from .test_ews_incoming import CATEGORY
-from .kill_driver import at_each_commit, commits, run_worker
+from .kill_driver import at_each_commit, at_each_effect, commits, killed_again, run_worker
 from .test_ews_kill import remote_ews  # noqa: F401 (fixture)
 
 COUNT = 3
@@ -103,3 +106,31 @@ def test_killed_at_each_commit_point_then_resumed(profile, remote_ews, when):  #
     # At least one commit per item pushed or pulled.
     at_each_commit(new_mailbox, lambda box, tag: _end_state(profile, box, outlooks[box], tag), _expected,
                    when, 2 * COUNT, '--channel', 'act')
+
+
+def _new_mailbox_of(profile, remote_ews, outlooks):  # noqa: F811
+    def new_mailbox(tag):
+        box, outlooks[box] = _new_mailbox(profile, remote_ews, tag)
+        return box
+    return new_mailbox
+
+
+def test_killed_right_after_each_exchange_write_then_resumed(profile, remote_ews):  # noqa: F811
+    """Exchange created the item (or changed it), the link is not committed yet: the
+    resumed worker adopts what it finds, and creates nothing twice."""
+    outlooks = {}
+    # At least the three Odoo events created in Exchange.
+    at_each_effect(_new_mailbox_of(profile, remote_ews, outlooks),
+                   lambda box, tag: _end_state(profile, box, outlooks[box], tag), _expected,
+                   COUNT, '--channel', 'act')
+
+
+def test_adopting_an_item_killed_at_each_of_its_commits(profile, remote_ews):  # noqa: F811
+    """Killed right after the first create reached Exchange: the resumed run adopts that
+    item; it is killed after each of its own commits, and resumed again. (Killed before a
+    commit, a run leaves what it left after the previous one plus the side effects since,
+    which the test above kills after one by one.)"""
+    outlooks = {}
+    killed_again(_new_mailbox_of(profile, remote_ews, outlooks),
+                 lambda box, tag: _end_state(profile, box, outlooks[box], tag), _expected,
+                 ('--kill-after-effect', 1), 2, '--channel', 'act', whens=('after',), name='adopt')
