@@ -214,6 +214,7 @@ class PimStore(object):
                          organizer={'emailAddress': {'address': address, 'name': address.split('@')[0]}},
                          isOrganizer=True, isCancelled=False)
             props.setdefault('type', 'seriesMaster' if props.get('recurrence') else 'singleInstance')
+            _zones(props)
             item = Item('event', props)
             calendar.items[item.id] = item
             events = [self._touch(address, calendar, item, 'created')]
@@ -228,6 +229,9 @@ class PimStore(object):
             calendar = self.collection(address, 'event')
             item = calendar.item(item_id)
             before = copy.deepcopy(item.props)
+            props = _zones(dict(props))
+            if 'recurrence' in props:
+                props['type'] = 'seriesMaster' if props['recurrence'] else 'singleInstance'
             item = self.update(address, calendar, item_id, props, if_match)
             events = []
             if item.props.get('isOrganizer'):
@@ -304,6 +308,14 @@ class PimStore(object):
         with self.lock:
             collection = self.collection(address, kind, ref or ('defaultList' if kind == 'task' else None))
             return [render(item) for item in sorted(collection.items.values(), key=lambda i: i.seq)]
+
+
+def _zones(props):
+    """The zones an event was written in, as Graph keeps them (``originalStartTimeZone``)."""
+    for key in ('start', 'end'):
+        if props.get(key):
+            props['original%sTimeZone' % key.capitalize()] = props[key].get('timeZone') or 'UTC'
+    return props
 
 
 def etag(item):
