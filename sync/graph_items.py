@@ -29,8 +29,9 @@ SELECT = {'contact': ','.join(pim.CONTACT_SELECT)}
 class GraphItemsConnector(GraphConnector):
     """The 'act' channel of a Microsoft 365 mailbox."""
 
-    def __init__(self, settings, credentials, channel='act'):
+    def __init__(self, settings, credentials, channel='act', invitations='microsoft'):
         super(GraphItemsConnector, self).__init__(settings, credentials, channel=channel)
+        self.invitations = invitations  # who sends meeting messages: 'microsoft' or 'odoo'
         self._pages = {}  # item id -> RemoteRecord read with the last delta page
         self._task_list = None
 
@@ -91,7 +92,7 @@ class GraphItemsConnector(GraphConnector):
                 removed.append(entry['id'])
                 self._pages.pop(entry['id'], None)
                 continue
-            record = pim.record(kind, entry)
+            record = self._record(kind, entry)
             if record is None:  # an occurrence of a series: its master carries it
                 continue
             self._pages[record.item_id] = record
@@ -119,16 +120,48 @@ class GraphItemsConnector(GraphConnector):
             if exc.code == 'item_missing':
                 return None
             raise
-        return pim.record(kind, entry, occurrences=True)
+        return self._record(kind, entry)
+
+    def _record(self, kind, entry):
+        """The RemoteRecord of an entry; when Odoo sends the invitations, the meetings this
+        mailbox organizes carry no attendees in Outlook (never written there, so never read)."""
+        record = pim.record(kind, entry)
+        if record is not None and kind == 'appointment' and self.invitations == 'odoo' \
+                and entry.get('isOrganizer', True):
+            record.values.pop('attendees', None)
+        return record
+
+    def _writable(self, kind, values):
+        if kind == 'appointment' and self.invitations == 'odoo':
+            return {key: value for key, value in values.items() if key != 'attendees'}
+        return values
+
+    def _copy_of(self, uid):
+        """The id of the event of iCalendar UID ``uid`` in this calendar (a meeting Microsoft
+        365 delivered to this attendee), or None."""
+        quoted = uid.replace("'", "''")
+        found = self._request('GET', self._user_path('events'), headers={'Prefer': 'outlook.timezone="UTC"'},
+                              params={'$filter': "iCalUId eq '%s'" % quoted})
+        entries = found.get('value') or ()
+        return self._record('appointment', entries[0]) if entries else None
 
     # ------------------------------------------------------------------ writing
     def create_record(self, kind, values, categories=()):
-        """Create an item from canonical values; returns (item_id, change_key)."""
-        body = pim.graph_values(kind, values, create=True)
+        """Create an item from canonical values; returns (item_id, change_key). A meeting
+        whose ``uid`` is already in this calendar (Microsoft 365 delivered it to this
+        attendee) is that event, not a second one; a retried creation (same ``uid`` as
+        ``transactionId``) returns the first."""
+        if kind == 'appointment' and values.get('uid'):
+            copy = self._copy_of(values['uid'])
+            if copy is not None:
+                self._pages[copy.item_id] = copy
+                return copy.item_id, copy.change_key
+        body = pim.graph_values(kind, self._writable(kind, values), create=True)
         if categories:
             body['categories'] = list(categories)
-        entry = self._request('POST', self._collection(kind), expect=(201,), json=body)
-        record = pim.record(kind, entry, occurrences=True)
+        entry = self._request('POST', self._collection(kind), expect=(201,), json=body,
+                              headers={'Prefer': 'outlook.timezone="UTC"'})
+        record = self._record(kind, entry)
         self._pages[record.item_id] = record
         return record.item_id, record.change_key
 
@@ -143,13 +176,13 @@ class GraphItemsConnector(GraphConnector):
                 raise PermanentError('item_missing', item_id)
             if current.change_key != change_key:
                 raise ConflictError('change_key_mismatch', item_id)
-        body = pim.graph_values(kind, values, create=False, current=current)
+        body = pim.graph_values(kind, self._writable(kind, values), create=False, current=current)
         if not body:
             return change_key
         headers = {'If-Match': 'W/"%s"' % change_key} if change_key else {}
         entry = self._request('PATCH', '%s/%s' % (self._collection(kind), item_id), json=body,
                               headers=dict(headers, Prefer='outlook.timezone="UTC"'))
-        record = pim.record(kind, entry, occurrences=True)
+        record = self._record(kind, entry)
         self._pages[item_id] = record
         return record.change_key
 

@@ -60,16 +60,18 @@ def _date(value):
     return datetime.datetime.strptime(text[:10], '%Y-%m-%d').date() if text else None
 
 
-def record(kind, entry, occurrences=False):
+def record(kind, entry):
     """The RemoteRecord of a Graph item; None for an occurrence or exception of a series
     as calendarView lists it (its master is the item synced)."""
     if kind == 'appointment' and entry.get('type') in ('occurrence', 'exception'):
         return None
     reader = {'appointment': _event_values, 'contact': _contact_values, 'task': _task_values}[kind]
-    return canon.RemoteRecord(kind, entry['id'], change_key(entry),
+    found = canon.RemoteRecord(kind, entry['id'], change_key(entry),
                               uid=entry.get('iCalUId') if kind == 'appointment' else None,
                               categories=entry.get('categories') or (),
                               last_modified=_instant(entry.get('lastModifiedDateTime')), values=reader(entry))
+    found.transaction_id = entry.get('transactionId')  # the UID Odoo created the event with
+    return found
 
 
 # ---------------------------------------------------------------------- reading

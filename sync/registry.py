@@ -119,7 +119,8 @@ def _graph(channel, config):
         raise ConfigError('oauth_required', config.email)
     if channel == 'act':  # appointments, contacts and tasks
         from .graph_items import GraphItemsConnector
-        return GraphItemsConnector(settings, credentials)
+        return GraphItemsConnector(settings, credentials,
+                                   invitations=config.settings.get('graph_invitations') or 'microsoft')
     return GraphConnector(settings, credentials, channel=channel)
 
 

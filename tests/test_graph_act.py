@@ -255,3 +255,80 @@ class TestGraphAppointments(GraphActCase):
         self.assertEqual(events.partner_ids & (self.rep | bob | eve).mapped('partner_id'),
                          (self.rep | bob | eve).mapped('partner_id'))
         self.assertEqual(len(self.Link.search([('res_model', '=', 'calendar.event'), ('res_id', '=', events.id)])), 3)
+
+
+class TestGraphInvitations(GraphActCase):
+    """Each attendee receives each invitation, update and cancellation once: from
+    Microsoft 365 or from Odoo as the profile says, never from both, never again on a
+    sync echo."""
+
+    def odoo_meeting(self, attendees, name='Pricing workshop'):
+        """A meeting the user creates in Odoo (Odoo's own invitation sending applies)."""
+        start, stop = odoo_dt(in_days(9, 9)), odoo_dt(in_days(9, 10))
+        return self.env['calendar.event'].sudo(self.rep).with_context(virtual_id=False).create({
+            'name': name, 'start': start, 'stop': stop, 'start_datetime': start, 'stop_datetime': stop,
+            'duration': 1.0, 'user_id': self.rep.id,
+            'partner_ids': [(6, 0, (self.rep.partner_id | attendees).ids)]})
+
+    def odoo_mail_to(self, partner):
+        """Odoo's outgoing mail (mail.mail) to ``partner``."""
+        Mail = self.env['mail.mail'].sudo()
+        return Mail.search_count(['|', ('recipient_ids', 'in', partner.ids), ('email_to', 'ilike', partner.email)])
+
+    def microsoft_to(self, address):
+        """(kind, count) of the meeting messages Microsoft 365 sent to ``address``."""
+        kinds = [kind for attendee, kind, _subject in self.graph.invitations(self.box.email)
+                 if attendee == address.lower()]
+        return {kind: kinds.count(kind) for kind in kinds}
+
+    def guests(self):
+        Partner = self.env['res.partner']
+        return Partner.create({'name': 'Guest One', 'email': 'one@guests.test'}) | \
+            Partner.create({'name': 'Guest Two', 'email': 'two@guests.test'})
+
+    def test_sent_by_microsoft_365_once_per_attendee(self):
+        self.assertEqual(self.server.graph_invitations, 'microsoft', 'the default')
+        bob, bob_box = self.mapped_user('bob')
+        guests = self.guests()
+        meeting = self.odoo_meeting(guests | bob.partner_id)
+        for box in (self.box, bob_box, self.box, bob_box):  # and the echoes of each
+            self.sync(box)
+        for partner in guests | bob.partner_id:
+            self.assertEqual(self.microsoft_to(partner.email), {'invitation': 1}, partner.email)
+            self.assertEqual(self.odoo_mail_to(partner), 0, 'Odoo sends none: ' + partner.email)
+        self.assertEqual(len(self.outlook('event', bob_box)), 1, 'Bob\'s calendar holds the copy Microsoft 365 '
+                                                                 'delivered, not a second event')
+        self.assertEqual(self.linked(meeting, bob_box).item_id, self.outlook('event', bob_box)[0]['id'])
+        new_start, new_stop = odoo_dt(in_days(10, 9)), odoo_dt(in_days(10, 10))
+        self.edit(meeting, {'start': new_start, 'stop': new_stop, 'start_datetime': new_start,
+                            'stop_datetime': new_stop})
+        for box in (self.box, bob_box, self.box):
+            self.sync(box)
+        for partner in guests | bob.partner_id:
+            self.assertEqual(self.microsoft_to(partner.email), {'invitation': 1, 'update': 1}, partner.email)
+            self.assertEqual(self.odoo_mail_to(partner), 0, partner.email)
+        meeting.unlink()
+        for box in (self.box, bob_box, self.box):
+            self.sync(box)
+        for partner in guests | bob.partner_id:
+            self.assertEqual(self.microsoft_to(partner.email), {'invitation': 1, 'update': 1, 'cancellation': 1},
+                             partner.email)
+
+    def test_sent_by_odoo_once_per_attendee(self):
+        self.server.sudo(self.manager).graph_invitations = 'odoo'
+        guests = self.guests()
+        meeting = self.odoo_meeting(guests)
+        sent = {partner.id: self.odoo_mail_to(partner) for partner in guests}
+        self.assertEqual(list(sent.values()), [1, 1], 'Odoo invites each attendee once')
+        for _ in range(3):
+            self.sync()
+        item = self.outlook_item('event', self.linked(meeting).item_id)
+        self.assertEqual(item.get('attendees') or [], [], 'written to Outlook without attendees')
+        self.assertEqual(self.graph.invitations(self.box.email), [], 'Microsoft 365 sends nothing')
+        self.assertEqual({p.id: self.odoo_mail_to(p) for p in guests}, sent, 'no second invitation on an echo')
+        self.assertEqual(meeting.partner_ids & guests, guests, 'the attendees stay in Odoo')
+        self.graph.pim_update(self.box.email, 'event', item['id'], {'location': {'displayName': 'Room 9'}})
+        self.sync()
+        self.assertEqual((meeting.location, meeting.partner_ids & guests), ('Room 9', guests),
+                         'an Outlook edit keeps the Odoo attendees')
+        self.assertEqual(self.graph.invitations(self.box.email), [])

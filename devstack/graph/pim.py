@@ -38,8 +38,6 @@ EVENT_FIELDS = ('subject', 'body', 'start', 'end', 'isAllDay', 'location', 'atte
                 'responseRequested', 'transactionId')
 SHOW_AS = ('free', 'tentative', 'busy', 'oof', 'workingElsewhere', 'unknown')
 IMPORTANCE = ('low', 'normal', 'high')
-# A change to one of these sends an update to the attendees (Exchange: time, place, people).
-MEETING_FIELDS = ('start', 'end', 'isAllDay', 'location', 'attendees', 'recurrence')
 GRAPH_TIME = '%Y-%m-%dT%H:%M:%S.0000000'
 
 
@@ -236,7 +234,7 @@ class PimStore(object):
             events = []
             if item.props.get('isOrganizer'):
                 old, new = set(_attendee_addresses(before)), set(_attendee_addresses(item.props))
-                meeting_changed = any(before.get(f) != item.props.get(f) for f in MEETING_FIELDS if f in props)
+                meeting_changed = _meeting(before) != _meeting(item.props)
                 for attendee in sorted(new - old):
                     self._log(address, attendee, 'invitation', item.props)
                 for attendee in sorted(old - new):
@@ -308,6 +306,14 @@ class PimStore(object):
         with self.lock:
             collection = self.collection(address, kind, ref or ('defaultList' if kind == 'task' else None))
             return [render(item) for item in sorted(collection.items.values(), key=lambda i: i.seq)]
+
+
+def _meeting(props):
+    """What a change of sends an update: when and where (instants, not how they are
+    written), the series' pattern. Attendees added or removed get their own message."""
+    item = Item('event', props)
+    return (event_window(item), bool(props.get('isAllDay')),
+            ((props.get('location') or {}).get('displayName') or '').strip(), props.get('recurrence'))
 
 
 def _zones(props):

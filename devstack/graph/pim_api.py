@@ -19,6 +19,7 @@ from .store import new_id
 SCOPES = {'contact': ('Contacts.ReadWrite', 'Contacts.Read'), 'task': ('Tasks.ReadWrite', 'Tasks.Read'),
           'event': ('Calendars.ReadWrite', 'Calendars.Read')}
 WRITE_SCOPES = {kind: scopes[:1] for kind, scopes in SCOPES.items()}
+_UID_FILTER = re.compile(r"^iCalUId eq '((?:[^']|'')*)'$")
 ODATA_TYPE = {'contact': '#microsoft.graph.contact', 'task': '#microsoft.graph.todoTask',
               'event': '#microsoft.graph.event'}
 
@@ -150,6 +151,11 @@ def _items(graph, box, collection, method, query, headers, body, grant):
         _need(grant, kind, False)
         with graph.pim.lock:
             rows = sorted(collection.items.values(), key=lambda i: i.seq)
+            if query.get('$filter'):
+                match = _UID_FILTER.match(query['$filter'])
+                if not match or kind != 'event':
+                    raise GraphError(400, 'ErrorInvalidUrlQueryFilter', 'The query filter is not supported.')
+                rows = [i for i in rows if i.props.get('iCalUId') == match.group(1).replace("''", "'")]
             top = int(query.get('$top') or DEFAULT_PAGE)
             return json_reply(200, {'value': [pim.render(i, _tz(headers)) for i in rows[:top]]})
     if method == 'POST':
