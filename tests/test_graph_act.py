@@ -6,7 +6,7 @@ item source differs (sync/graph_items.py)."""
 import datetime
 
 from .test_act_sync import ActCase, in_days, odoo_dt
-from .test_graph_incoming import CATEGORY, GraphCase
+from .test_graph_incoming import CATEGORY, GraphCase, graph_on_class  # noqa: F401 (fixture)
 
 SCOPES = ('Mail.ReadWrite', 'Mail.Send', 'Contacts.ReadWrite', 'Tasks.ReadWrite', 'Calendars.ReadWrite')
 WRITES = ('POST', 'PATCH', 'DELETE')
