@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from .. import graph_pim, items, registry
-from ..errors import ConflictError, SyncStateInvalid
+from ..errors import AuthError, ConflictError, SyncStateInvalid
 from ..graph import GraphSettings
 from ..graph_items import GraphItemsConnector
 from .test_ews_items import sample
@@ -125,3 +125,12 @@ def test_a_retried_event_creation_returns_the_first_event(graph_server, mailbox)
     again = conn.create_record('appointment', values)
     assert first[0] == again[0]
     assert [e['subject'] for e in graph_server.pim_items(address, 'event')] == ['Retry']
+
+
+def test_check_needs_the_three_permissions(graph_server, mailbox):
+    conn, address = mailbox
+    assert conn.check() == {}
+    graph_server.add_token('mail-only-' + address, user=address, scopes=('Mail.ReadWrite',))
+    mail_only = GraphItemsConnector(conn.settings, lambda: 'mail-only-' + address)
+    with pytest.raises(AuthError):
+        mail_only.check()
