@@ -4,6 +4,16 @@ invitations or date changes for her meetings: the sync writes the meeting to Out
 its attendees and Microsoft 365 sends them. Reminders are not invitations: untouched."""
 from odoo import models
 
+
+def graph_organizers(env, users, policy):
+    """The ``users`` whose enabled Microsoft 365 mailbox syncs appointments under the
+    invitation ``policy`` ('microsoft' or 'odoo')."""
+    if not users:
+        return users
+    return env['mail.sync.mailbox'].sudo().search([
+        ('user_id', 'in', users.ids), ('act_enabled', '=', True), ('state', '=', 'enabled'),
+        ('server_id.server_type', '=', 'graph'), ('server_id.graph_invitations', '=', policy)]).mapped('user_id')
+
 SENT_BY_MICROSOFT = ('calendar.calendar_template_meeting_invitation',
                      'calendar.calendar_template_meeting_changedate')
 
@@ -13,10 +23,6 @@ class CalendarAttendee(models.Model):
 
     def _send_mail_to_attendees(self, template_xmlid, force_send=False):
         if template_xmlid in SENT_BY_MICROSOFT:
-            organizers = self.mapped('event_id.user_id')
-            microsoft = self.env['mail.sync.mailbox'].sudo().search([
-                ('user_id', 'in', organizers.ids), ('act_enabled', '=', True), ('state', '=', 'enabled'),
-                ('server_id.server_type', '=', 'graph'),
-                ('server_id.graph_invitations', '=', 'microsoft')]).mapped('user_id') if organizers else organizers
+            microsoft = graph_organizers(self.env, self.mapped('event_id.user_id'), 'microsoft')
             self = self.filtered(lambda attendee: attendee.event_id.user_id not in microsoft)
         return super(CalendarAttendee, self)._send_mail_to_attendees(template_xmlid, force_send=force_send)
