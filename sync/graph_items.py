@@ -18,7 +18,7 @@ import datetime
 from . import graph_pim as pim
 from .errors import ConflictError, PermanentError, SyncStateInvalid
 from .graph import GraphConnector
-from .items import RemoteRecord
+from .items import RemoteOccurrence, RemoteRecord
 from .ews import SyncPage
 
 WINDOW_PAST = datetime.timedelta(days=90)  # calendarView window of a delta round
@@ -33,6 +33,7 @@ class GraphItemsConnector(GraphConnector):
         super(GraphItemsConnector, self).__init__(settings, credentials, channel=channel)
         self.invitations = invitations  # who sends meeting messages: 'microsoft' or 'odoo'
         self._pages = {}  # item id -> RemoteRecord read with the last delta page
+        self._series = {}  # item id -> Graph JSON of a series master of the last delta page
         self._task_list = None
 
     # ------------------------------------------------------------------ where each kind lives
@@ -95,7 +96,10 @@ class GraphItemsConnector(GraphConnector):
             record = self._record(kind, entry)
             if record is None:  # an occurrence of a series: its master carries it
                 continue
-            self._pages[record.item_id] = record
+            if kind == 'appointment' and record.values.get('recurrence'):  # its exceptions: read when asked
+                self._series[record.item_id] = entry
+            else:
+                self._pages[record.item_id] = record
             changed.append(RemoteRecord(kind, record.item_id, record.change_key))
         next_link, delta_link = payload.get('@odata.nextLink'), payload.get('@odata.deltaLink')
         return SyncPage(changed, [], removed, next_link or delta_link, bool(next_link))
@@ -106,6 +110,10 @@ class GraphItemsConnector(GraphConnector):
         records = []
         for item_id in item_ids:
             record = self._pages.get(item_id)
+            if kind == 'appointment' and item_id in self._series:
+                entry = self._series.pop(item_id)
+                record = self._record(kind, entry)
+                record.exceptions = self._exceptions(entry, record)
             if record is None or record.kind != kind:
                 record = self._get(kind, item_id)
             if record is not None:
@@ -120,7 +128,31 @@ class GraphItemsConnector(GraphConnector):
             if exc.code == 'item_missing':
                 return None
             raise
-        return self._record(kind, entry)
+        record = self._record(kind, entry)
+        if kind == 'appointment' and record.values.get('recurrence'):
+            record.exceptions = self._exceptions(entry, record)
+        return record
+
+    def _exceptions(self, master, record):
+        """The series' moved or edited occurrences (``/instances`` of type exception) and
+        cancelled ones (``cancelledOccurrences``), as RemoteOccurrences by original start."""
+        rule = record.values['recurrence']
+        first = datetime.datetime.combine(rule['start'], datetime.time(0)) - datetime.timedelta(days=1)
+        last = datetime.datetime.combine(rule['until'], datetime.time(0)) + datetime.timedelta(days=2) \
+            if rule.get('until') else datetime.datetime.utcnow() + WINDOW_FUTURE
+        instances = self._request('GET', '%s/%s/instances' % (self._collection('appointment'), master['id']),
+                                  headers={'Prefer': 'outlook.timezone="UTC"'}, params={
+                                      'startDateTime': first.isoformat() + 'Z', 'endDateTime': last.isoformat() + 'Z'})
+        found = []
+        for entry in instances.get('value') or ():
+            if entry.get('type') == 'exception' and entry.get('originalStart'):
+                values = pim.record('appointment', dict(entry, type='singleInstance')).values
+                values.pop('recurrence', None)
+                found.append(RemoteOccurrence(pim.parse_instant(entry['originalStart']), False, entry['id'],
+                                              pim.change_key(entry), values))
+        for occurrence_id in master.get('cancelledOccurrences') or ():
+            found.append(RemoteOccurrence(pim.occurrence_start(master, occurrence_id), cancelled=True))
+        return sorted(found, key=lambda occurrence: occurrence.original_start)
 
     def _record(self, kind, entry):
         """The RemoteRecord of an entry; when Odoo sends the invitations, the meetings this

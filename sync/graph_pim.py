@@ -55,6 +55,26 @@ def _instant(text):
     return datetime.datetime.strptime(text[:19], '%Y-%m-%dT%H:%M:%S').replace(tzinfo=canon.UTC)
 
 
+def parse_instant(text):
+    """An ISO 8601 UTC instant ('2027-01-05T09:00:00Z', fractions allowed) as an aware datetime."""
+    return _instant(text.replace('Z', ''))
+
+
+def occurrence_start(master, occurrence_id):
+    """The original start (aware UTC) of the occurrence ``OID.{master id}.{local date}`` of
+    a series: the master's local start time on that date, in its start time zone (Graph
+    answered ``start`` in UTC).
+
+    >>> occurrence_start({'start': {'dateTime': '2027-01-05T14:00:00.0000000', 'timeZone': 'UTC'},
+    ...                   'originalStartTimeZone': 'America/Chicago'}, 'OID.AAMk1.2027-07-06')
+    datetime.datetime(2027, 7, 6, 13, 0, tzinfo=datetime.timezone.utc)
+    """
+    day = datetime.datetime.strptime(occurrence_id.rsplit('.', 1)[1], '%Y-%m-%d').date()
+    zone = canon.get_zone(master.get('originalStartTimeZone') or 'UTC')
+    local = _instant(master['start']['dateTime']).astimezone(zone)
+    return datetime.datetime.combine(day, local.time()).replace(tzinfo=zone).astimezone(canon.UTC)
+
+
 def _date(value):
     text = (value or {}).get('dateTime') if isinstance(value, dict) else None
     return datetime.datetime.strptime(text[:10], '%Y-%m-%d').date() if text else None

@@ -236,6 +236,47 @@ class TestGraphAppointments(GraphActCase):
             self.assertEqual((holiday.allday, holiday.start_date, holiday.stop_date),
                              (True, day.isoformat(), day.isoformat()))
 
+    def test_recurring_series_with_a_moved_and_a_cancelled_occurrence(self):
+        first = in_days(7, 9, 'America/Chicago')
+        local = '%Y-%m-%dT%H:%M:%S'
+        hour = datetime.timedelta(hours=1)
+        master = self.graph.pim_create(self.box.email, 'event', {
+            'subject': 'Weekly pipeline review', 'categories': [CATEGORY],
+            'start': {'dateTime': first.strftime(local), 'timeZone': 'America/Chicago'},
+            'end': {'dateTime': (first + hour).strftime(local), 'timeZone': 'America/Chicago'},
+            'recurrence': {'pattern': {'type': 'weekly', 'interval': 1, 'daysOfWeek': [first.strftime('%A').lower()]},
+                           'range': {'type': 'numbered', 'startDate': first.date().isoformat(),
+                                     'numberOfOccurrences': 6}}})
+        second = first + datetime.timedelta(days=7)
+        self.graph.pim_modify_occurrence(self.box.email, master, second.date().isoformat(), {
+            'start': {'dateTime': (second + 3 * hour).strftime(local), 'timeZone': 'America/Chicago'},
+            'end': {'dateTime': (second + 4 * hour).strftime(local), 'timeZone': 'America/Chicago'}})
+        self.graph.pim_cancel_occurrence(self.box.email, master, (first + datetime.timedelta(days=21)).date().isoformat())
+        for _ in range(2):  # a rerun must not add anything
+            self.sync()
+        series = self.Event.search([('name', '=', 'Weekly pipeline review'), ('recurrency', '=', True)])
+        self.assertEqual(len(series), 1)
+        self.assertEqual((series.rrule_type, series.count), ('weekly', 6))
+        detached = self.Event.with_context(active_test=False).search([('recurrent_id', '=', series.id)])
+        self.assertEqual(len(detached), 2)
+        moved_event = detached.filtered('active')
+        cancelled_event = detached - moved_event
+        self.assertEqual(moved_event.recurrent_id_date, odoo_dt(second))
+        self.assertEqual(moved_event.start_datetime, odoo_dt(second + 3 * hour))
+        self.assertEqual(cancelled_event.recurrent_id_date, odoo_dt(first + datetime.timedelta(days=21)))
+
+    def test_an_odoo_series_reaches_outlook_as_a_series(self):
+        first = in_days(8, 9)
+        weekday = ('mo', 'tu', 'we', 'th', 'fr', 'sa', 'su')[first.weekday()]
+        event = self.odoo_event(name='Weekly stand-up', recurrency=True, rrule_type='weekly', interval=1,
+                                end_type='count', count=4, **{weekday: True})
+        self.sync()
+        item = self.outlook_item('event', self.linked(event).item_id)
+        self.assertEqual((item['subject'], item['type']), ('Weekly stand-up', 'seriesMaster'))
+        self.assertEqual(item['recurrence']['pattern']['daysOfWeek'], [first.strftime('%A').lower()])
+        self.assertEqual((item['recurrence']['range']['type'], item['recurrence']['range']['numberOfOccurrences']),
+                         ('numbered', 4))
+
     def test_a_meeting_shared_by_three_mapped_users_is_one_event(self):
         bob, bob_box = self.mapped_user('bob')
         eve, eve_box = self.mapped_user('eve')

@@ -253,6 +253,9 @@ class PimStore(object):
             calendar = self.collection(address, 'event')
             item = self.delete(address, calendar, item_id)
             events = []
+            for exception in [i for i in calendar.items.values() if i.props.get('seriesMasterId') == item_id]:
+                events.append(self.delete(address, calendar, exception.id) and
+                              (address.lower(), calendar, 'deleted', exception.id))
             if item.props.get('isOrganizer'):
                 for attendee in _attendee_addresses(item.props):
                     self._log(address, attendee, 'cancellation', item.props)
@@ -294,6 +297,87 @@ class PimStore(object):
                 return [(attendee, calendar, 'deleted', item.id)]
         return []
 
+    # ------------------------------------------------------------------ series
+    def modify_occurrence(self, address, master_id, day, props):
+        """As in Outlook: the occurrence of ``day`` (its original local date) changed: an
+        exception of the series (created or updated); the master changes too (Exchange
+        keeps exceptions in it)."""
+        with self.lock:
+            calendar = self.collection(address, 'event')
+            master = calendar.item(master_id)
+            original = occurrence_start(master, day)
+            found = [i for i in calendar.items.values() if i.props.get('seriesMasterId') == master_id
+                     and i.props.get('originalStart') == original]
+            if found:
+                item = found[0]
+                item.props.update(_zones(dict(props)))
+                events = [self._touch(address, calendar, item, 'updated')]
+            else:
+                values = {k: copy.deepcopy(v) for k, v in master.props.items()
+                          if k not in ('recurrence', 'transactionId', 'cancelledOccurrences')}
+                length = event_window(master)[1] - event_window(master)[0]
+                begin = parse_local(original).replace(tzinfo=UTC)
+                values.update(type='exception', seriesMasterId=master_id, originalStart=original,
+                              start={'dateTime': begin.strftime(GRAPH_TIME), 'timeZone': 'UTC'},
+                              end={'dateTime': (begin + length).strftime(GRAPH_TIME), 'timeZone': 'UTC'})
+                values.update(_zones(dict(props)))
+                item = Item('event', values)
+                calendar.items[item.id] = item
+                events = [self._touch(address, calendar, item, 'created')]
+            events.append(self._touch(address, calendar, master, 'updated'))
+        self._notify(events)
+        return item.id
+
+    def cancel_occurrence(self, address, master_id, day):
+        """As in Outlook: the occurrence of ``day`` deleted (``cancelledOccurrences``)."""
+        with self.lock:
+            calendar = self.collection(address, 'event')
+            master = calendar.item(master_id)
+            original = occurrence_start(master, day)
+            events = []
+            for item in [i for i in calendar.items.values() if i.props.get('seriesMasterId') == master_id
+                         and i.props.get('originalStart') == original]:
+                del calendar.items[item.id]
+                calendar.tombstones[item.id] = next(self._seq)
+                events.append((address.lower(), calendar, 'deleted', item.id))
+            master.props.setdefault('cancelledOccurrences', []).append('OID.%s.%s' % (master_id, day))
+            events.append(self._touch(address, calendar, master, 'updated'))
+        self._notify(events)
+
+    def instances(self, address, master_id, start, end):
+        """GET /events/{id}/instances: occurrences and exceptions starting in [start, end),
+        cancelled ones left out."""
+        with self.lock:
+            calendar = self.collection(address, 'event')
+            master = calendar.item(master_id)
+            if not master.props.get('recurrence'):
+                raise bad('The event is not a recurring series master.', 'ErrorInvalidRequest')
+            cancelled = set(master.props.get('cancelledOccurrences') or ())
+            exceptions = {i.props['originalStart']: i for i in calendar.items.values()
+                          if i.props.get('seriesMasterId') == master_id}
+            length = event_window(master)[1] - event_window(master)[0]
+            out = []
+            for day in occurrence_dates(master.props['recurrence'], end.date() + datetime.timedelta(days=1)):
+                original = occurrence_start(master, day)
+                if 'OID.%s.%s' % (master_id, day) in cancelled:
+                    continue
+                if original in exceptions:
+                    item = exceptions[original]
+                    if start <= event_window(item)[0] < end:
+                        out.append(render(item))
+                    continue
+                begin = parse_local(original).replace(tzinfo=UTC)
+                if not start <= begin < end:
+                    continue
+                entry = render(master)
+                entry.update(id='%s_%s' % (master_id, day.strftime('%Y%m%d')), type='occurrence',
+                             seriesMasterId=master_id, originalStart=original, recurrence=None,
+                             start={'dateTime': begin.strftime(GRAPH_TIME), 'timeZone': 'UTC'},
+                             end={'dateTime': (begin + length).strftime(GRAPH_TIME), 'timeZone': 'UTC'})
+                entry.pop('cancelledOccurrences', None)
+                out.append(entry)
+            return sorted(out, key=lambda e: e['start']['dateTime'])
+
     # ------------------------------------------------------------------ test helpers
     def invitations(self, sender=None):
         """(attendee, kind, subject) of every meeting message sent (by ``sender``)."""
@@ -306,6 +390,52 @@ class PimStore(object):
         with self.lock:
             collection = self.collection(address, kind, ref or ('defaultList' if kind == 'task' else None))
             return [render(item) for item in sorted(collection.items.values(), key=lambda i: i.seq)]
+
+
+DAYS = ('monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday')
+
+
+def occurrence_dates(recurrence, before):
+    """The local dates a Graph ``patternedRecurrence`` gives, up to ``before`` (daily,
+    weekly, absoluteMonthly and absoluteYearly patterns; numbered, endDate, noEnd ranges)."""
+    pattern, span = recurrence['pattern'], recurrence['range']
+    first = datetime.datetime.strptime(span['startDate'], '%Y-%m-%d').date()
+    last = datetime.datetime.strptime(span['endDate'], '%Y-%m-%d').date() \
+        if span.get('type') == 'endDate' else before
+    count = span.get('numberOfOccurrences') if span.get('type') == 'numbered' else None
+    interval = pattern.get('interval') or 1
+    kind = pattern.get('type')
+    out, day = [], first
+    while day <= min(last, before) and (count is None or len(out) < count):
+        if kind == 'daily':
+            hit = (day - first).days % interval == 0
+        elif kind == 'weekly':
+            monday = first - datetime.timedelta(days=first.weekday())
+            hit = DAYS[day.weekday()] in pattern.get('daysOfWeek', ()) and \
+                ((day - monday).days // 7) % interval == 0
+        elif kind == 'absoluteMonthly':
+            months = (day.year - first.year) * 12 + day.month - first.month
+            hit = day.day == pattern.get('dayOfMonth') and months % interval == 0
+        elif kind == 'absoluteYearly':
+            hit = (day.month, day.day) == (pattern.get('month'), pattern.get('dayOfMonth'))
+        else:
+            raise bad('The recurrence pattern %s is not served by this endpoint.' % kind)
+        if hit:
+            out.append(day)
+        day += datetime.timedelta(days=1)
+    return out
+
+
+def occurrence_start(master, day):
+    """The original start (UTC, Graph's text) of the occurrence of local date ``day``: the
+    master's local start time on that day, in its start time zone."""
+    start = master.props['start']
+    local_time = parse_local(start['dateTime']).time()
+    tz = UTC if master.props.get('isAllDay') else zone(start.get('timeZone'))
+    if isinstance(day, str):
+        day = datetime.datetime.strptime(day, '%Y-%m-%d').date()
+    instant = datetime.datetime.combine(day, local_time).replace(tzinfo=tz).astimezone(UTC)
+    return instant.strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def _meeting(props):

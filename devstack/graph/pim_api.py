@@ -116,6 +116,13 @@ def handle(graph, box, method, rest, query, headers, body, grant):
             return _items(graph, box, calendar, method, query, headers, body, grant)
         if len(rest) == 2:
             return _item(graph, box, calendar, rest[1], method, headers, body, grant)
+        if len(rest) == 3 and lowered[2] == 'instances' and method == 'GET':
+            _need(grant, 'event', False)
+            start, end = _instant(query.get('startDateTime')), _instant(query.get('endDateTime'))
+            if start is None or end is None:
+                raise GraphError(400, 'ErrorInvalidParameter', 'This request requires a time window specified '
+                                 'by the query string parameters StartDateTime and EndDateTime.')
+            return json_reply(200, {'value': store.instances(address, rest[1], start, end)})
         if len(rest) == 3 and lowered[2] == 'cancel' and method == 'POST':
             _need(grant, 'event', True)
             item = calendar.item(rest[1])

@@ -154,7 +154,7 @@ class GraphServer(object):
     CONTROL = ('add_mailbox', 'add_token', 'revoke_token', 'deliver', 'set_categories', 'move',
                'delete', 'contents', 'inject', 'set_budget', 'expire_delta', 'lifecycle',
                'request_count', 'sent', 'set_introspection', 'invitations', 'pim_items', 'pim_create',
-               'pim_update', 'pim_delete')
+               'pim_update', 'pim_delete', 'pim_modify_occurrence', 'pim_cancel_occurrence')
 
     def __init__(self, certs_dir):
         self.store = Store()
@@ -278,6 +278,13 @@ class GraphServer(object):
             return self.pim.update_event(address, item_id, props).change_key
         ref = 'defaultList' if kind == 'task' else None
         return self.pim.update(address, self.pim.collection(address, kind, ref), item_id, props).change_key
+
+    def pim_modify_occurrence(self, address, master_id, day, props):
+        """As in Outlook: the occurrence of local date ``day`` ('YYYY-MM-DD') of a series changed."""
+        return self.pim.modify_occurrence(address, master_id, day, props)
+
+    def pim_cancel_occurrence(self, address, master_id, day):
+        self.pim.cancel_occurrence(address, master_id, day)
 
     def pim_delete(self, address, kind, item_id):
         if kind == 'event':

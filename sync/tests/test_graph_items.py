@@ -84,8 +84,10 @@ def test_delta_pages_updates_conflicts_and_deletes(graph_server, mailbox, kind):
             break
     assert seen == ids and pages == 2
     records = fresh.get_records(kind, ids)
-    assert len(graph_server.requests) - mark == pages + (1 if kind == 'task' else 0), \
-        'the records come with the delta pages (tasks: one look-up of the default list)'
+    extra = {'task': 1, 'appointment': 3, 'contact': 0}[kind]
+    assert len(graph_server.requests) - mark == pages + extra, \
+        'the records come with the delta pages (tasks: one look-up of the default list; series: ' \
+        'their instances, one request each)'
     assert records[0].categories == ('Tracked to Odoo',)
     field = {'appointment': 'location', 'contact': 'email2', 'task': 'notes'}[kind]
     new_key = conn.update_record(kind, ids[0], records[0].change_key, {field: 'changed'})
@@ -134,3 +136,26 @@ def test_check_needs_the_three_permissions(graph_server, mailbox):
     mail_only = GraphItemsConnector(conn.settings, lambda: 'mail-only-' + address)
     with pytest.raises(AuthError):
         mail_only.check()
+
+
+def test_a_series_with_a_moved_and_a_cancelled_occurrence(graph_server, mailbox):
+    conn, address = mailbox
+    first = datetime.datetime(2027, 1, 5, 9, tzinfo=items.get_zone('America/Chicago'))
+    values = {'subject': 'Weekly review', 'start': first.astimezone(UTC),
+              'end': (first + datetime.timedelta(hours=1)).astimezone(UTC), 'all_day': False,
+              'timezone': 'America/Chicago',
+              'recurrence': items.normalize_recurrence({'freq': 'weekly', 'weekdays': ('TU',),
+                                                        'start': first.date(), 'count': 12})}
+    item_id, _key = conn.create_record('appointment', values)
+    moved = graph_server.pim_modify_occurrence(address, item_id, '2027-01-12', {
+        'start': {'dateTime': '2027-01-12T12:00:00', 'timeZone': 'America/Chicago'},
+        'end': {'dateTime': '2027-01-12T13:00:00', 'timeZone': 'America/Chicago'}})
+    graph_server.pim_cancel_occurrence(address, item_id, '2027-03-16')  # after the DST change
+    page = conn.item_changes('appointment', None, 10)
+    assert [s.item_id for s in page.created] == [item_id], 'the exception is not an item of its own'
+    [record] = conn.get_records('appointment', [item_id])
+    assert [(o.original_start, o.cancelled, o.item_id) for o in record.exceptions] == [
+        (datetime.datetime(2027, 1, 12, 15, tzinfo=UTC), False, moved),
+        (datetime.datetime(2027, 3, 16, 14, tzinfo=UTC), True, None)]
+    assert record.exceptions[0].values['start'] == datetime.datetime(2027, 1, 12, 18, tzinfo=UTC)
+    assert record.values['recurrence']['count'] == 12
