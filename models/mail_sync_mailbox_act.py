@@ -63,6 +63,19 @@ class MailSyncMailboxAct(models.Model):
             [('mailbox_id', '=', self.id), ('kind', '=', kind), ('item_id', 'in', item_ids)])
         return {link.item_id: link for link in links}
 
+    def _act_translate_ids(self, connector, adapter):
+        """A profile moved to another server type (Exchange to Microsoft 365) names the same
+        items differently: the links take the new ids, and their change keys are forgotten so
+        that the next read merges each item against its bases (nothing created twice)."""
+        translate = getattr(connector, 'translate_ids', None)
+        links = self.env['mail.sync.link'].sudo().search(
+            [('mailbox_id', '=', self.id), ('kind', '=', adapter.kind), ('item_id', '!=', False)])
+        mapping = translate(links.mapped('item_id')) if translate and links else {}
+        for link in links.filtered(lambda l: l.item_id in mapping):
+            link.write({'item_id': mapping[link.item_id], 'change_key': False})
+        if mapping:
+            self._commit()
+
     def _act_folder(self, adapter):
         Folder = self.env['mail.sync.folder'].sudo()
         return Folder.search([('mailbox_id', '=', self.id), ('role', '=', adapter.folder)]) or \
@@ -104,6 +117,7 @@ class MailSyncMailboxAct(models.Model):
             except SyncStateInvalid as exc:
                 self._ews_state_lost(folder, exc, 'act', _('items already linked are recognized, '
                                                            'not created again'))
+                self._act_translate_ids(connector, adapter)
                 continue
             links = self._act_links_of_items(adapter.kind, page)
             wanted = [stub.item_id for stub in page.created + page.updated

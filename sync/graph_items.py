@@ -35,6 +35,7 @@ class GraphItemsConnector(GraphConnector):
         self._pages = {}  # item id -> RemoteRecord read with the last delta page
         self._series = {}  # item id -> Graph JSON of a series master of the last delta page
         self._task_list = None
+        self._foreign_state = False
 
     # ------------------------------------------------------------------ where each kind lives
     def _default_list(self):
@@ -74,6 +75,7 @@ class GraphItemsConnector(GraphConnector):
         headers = {'Prefer': 'odata.maxpagesize=%d, outlook.timezone="UTC"' % max_changes}
         if sync_state:
             if not sync_state.startswith(self.settings.base_url + '/'):
+                self._foreign_state = True  # e.g. an EWS sync state: the profile moved to Graph
                 raise SyncStateInvalid('sync_state_invalid', 'the saved link is for another server')
             payload = self._request('GET', sync_state, headers=headers)
         elif kind == 'contact':
@@ -176,6 +178,20 @@ class GraphItemsConnector(GraphConnector):
                               params={'$filter': "iCalUId eq '%s'" % quoted})
         entries = found.get('value') or ()
         return self._record('appointment', entries[0]) if entries else None
+
+    def translate_ids(self, item_ids):
+        """{EWS id: Graph id} of links made through EWS, after a sync state that was not
+        Graph's (a profile moved from Exchange to Microsoft 365); {} otherwise."""
+        if not self._foreign_state:
+            return {}
+        found = {}
+        item_ids = list(item_ids)
+        for start in range(0, len(item_ids), 1000):
+            answer = self._request('POST', self._user_path('translateExchangeIds'), json={
+                'inputIds': item_ids[start:start + 1000], 'sourceIdType': 'ewsId', 'targetIdType': 'restId'})
+            found.update((row['sourceId'], row['targetId']) for row in answer.get('value') or ()
+                         if row.get('targetId'))
+        return found
 
     # ------------------------------------------------------------------ writing
     def create_record(self, kind, values, categories=()):

@@ -56,6 +56,8 @@ def handle(graph, box, method, rest, query, headers, body, grant):
     if not lowered:
         return None
     head = lowered[0]
+    if lowered == ['translateexchangeids'] and method == 'POST':
+        return _translate(store, address, _body(body))
     if head == 'contactfolders':
         _need(grant, 'contact', False)
         if len(rest) == 1 and method == 'GET':
@@ -132,6 +134,23 @@ def handle(graph, box, method, rest, query, headers, body, grant):
             store.delete_event(address, rest[1])
             return Reply(202, {}, b'')
     return None
+
+
+ID_TYPES = ('entryId', 'ewsId', 'immutableEntryId', 'restId', 'restImmutableEntryId')
+
+
+def _translate(store, address, payload):
+    """POST translateExchangeIds: EWS ids of this mailbox's items as REST ids (the ids the
+    test registered with ``map_exchange_id``; an id unknown to the mailbox is left out)."""
+    ids = payload.get('inputIds')
+    if not isinstance(ids, list) or not ids or len(ids) > 1000:
+        raise GraphError(400, 'ErrorInvalidParameter', 'inputIds must hold 1 to 1000 ids.')
+    if payload.get('sourceIdType') not in ID_TYPES or payload.get('targetIdType') not in ID_TYPES:
+        raise GraphError(400, 'ErrorInvalidParameter', 'sourceIdType and targetIdType must be exchangeIdFormat '
+                                                       'values.')
+    known = store.box(address).get('exchange_ids', {})
+    return json_reply(200, {'value': [{'sourceId': source, 'targetId': known[source]}
+                                      for source in ids if source in known]})
 
 
 def _folder_json(folder):

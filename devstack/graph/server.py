@@ -154,7 +154,8 @@ class GraphServer(object):
     CONTROL = ('add_mailbox', 'add_token', 'revoke_token', 'deliver', 'set_categories', 'move',
                'delete', 'contents', 'inject', 'set_budget', 'expire_delta', 'lifecycle',
                'request_count', 'sent', 'set_introspection', 'invitations', 'pim_items', 'pim_create',
-               'pim_update', 'pim_delete', 'pim_modify_occurrence', 'pim_cancel_occurrence')
+               'pim_update', 'pim_delete', 'pim_modify_occurrence', 'pim_cancel_occurrence',
+               'map_exchange_id')
 
     def __init__(self, certs_dir):
         self.store = Store()
@@ -285,6 +286,11 @@ class GraphServer(object):
 
     def pim_cancel_occurrence(self, address, master_id, day):
         self.pim.cancel_occurrence(address, master_id, day)
+
+    def map_exchange_id(self, address, ews_id, rest_id):
+        """The same item seen through EWS (``ews_id``) and Graph: what translateExchangeIds answers."""
+        with self.pim.lock:
+            self.pim.box(address).setdefault('exchange_ids', {})[ews_id] = rest_id
 
     def pim_delete(self, address, kind, item_id):
         if kind == 'event':

@@ -159,3 +159,13 @@ def test_a_series_with_a_moved_and_a_cancelled_occurrence(graph_server, mailbox)
         (datetime.datetime(2027, 3, 16, 14, tzinfo=UTC), True, None)]
     assert record.exceptions[0].values['start'] == datetime.datetime(2027, 1, 12, 18, tzinfo=UTC)
     assert record.values['recurrence']['count'] == 12
+
+
+def test_ids_of_a_profile_moved_from_ews_are_translated(graph_server, mailbox):
+    conn, address = mailbox
+    item_id, _key = conn.create_record('contact', {'display_name': 'Moved'})
+    graph_server.map_exchange_id(address, 'AAMkEWS-1', item_id)
+    assert conn.translate_ids(['AAMkEWS-1']) == {}, 'only after a state that was not Graph\'s'
+    with pytest.raises(SyncStateInvalid):
+        conn.item_changes('contact', 'H4sIAAAAEWS-sync-state', 10)
+    assert conn.translate_ids(['AAMkEWS-1', 'AAMkEWS-unknown']) == {'AAMkEWS-1': item_id}
