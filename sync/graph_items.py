@@ -23,7 +23,6 @@ from .ews import SyncPage
 
 WINDOW_PAST = datetime.timedelta(days=90)  # calendarView window of a delta round
 WINDOW_FUTURE = datetime.timedelta(days=3 * 365)
-SELECT = {'contact': ','.join(pim.CONTACT_SELECT)}
 
 
 class GraphItemsConnector(GraphConnector):
@@ -142,11 +141,16 @@ class GraphItemsConnector(GraphConnector):
         first = datetime.datetime.combine(rule['start'], datetime.time(0)) - datetime.timedelta(days=1)
         last = datetime.datetime.combine(rule['until'], datetime.time(0)) + datetime.timedelta(days=2) \
             if rule.get('until') else datetime.datetime.utcnow() + WINDOW_FUTURE
-        instances = self._request('GET', '%s/%s/instances' % (self._collection('appointment'), master['id']),
-                                  headers={'Prefer': 'outlook.timezone="UTC"'}, params={
-                                      'startDateTime': first.isoformat() + 'Z', 'endDateTime': last.isoformat() + 'Z'})
+        headers = {'Prefer': 'outlook.timezone="UTC", odata.maxpagesize=100'}
+        page = self._request('GET', '%s/%s/instances' % (self._collection('appointment'), master['id']),
+                             headers=headers, params={'startDateTime': first.isoformat() + 'Z',
+                                                      'endDateTime': last.isoformat() + 'Z'})
+        entries = list(page.get('value') or ())
+        while page.get('@odata.nextLink'):
+            page = self._request('GET', page['@odata.nextLink'], headers=headers)
+            entries += page.get('value') or ()
         found = []
-        for entry in instances.get('value') or ():
+        for entry in entries:
             if entry.get('type') == 'exception' and entry.get('originalStart'):
                 values = pim.record('appointment', dict(entry, type='singleInstance')).values
                 values.pop('recurrence', None)

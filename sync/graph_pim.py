@@ -28,9 +28,6 @@ CONTACT_EMAILS = ('email', 'email2', 'email3')
 CONTACT_LISTS = (('phone', 'businessPhones'), ('home_phone', 'homePhones'))
 CONTACT_ADDRESS = (('street', 'street'), ('city', 'city'), ('state', 'state'), ('zip', 'postalCode'),
                    ('country', 'countryOrRegion'))
-CONTACT_SELECT = tuple(attr for _n, attr in CONTACT_PLAIN) + (
-    'emailAddresses', 'businessPhones', 'homePhones', 'businessAddress', 'categories', 'changeKey',
-    'lastModifiedDateTime')
 TASK_STATUS = {'NotStarted': 'notStarted', 'InProgress': 'inProgress', 'Completed': 'completed',
                'WaitingOnOthers': 'waitingOnOthers', 'Deferred': 'deferred'}
 SHOW_AS = {'free': 'free', 'tentative': 'tentative', 'busy': 'busy', 'oof': 'oof',

@@ -109,8 +109,8 @@ class TestGraphContactsAndTasks(GraphActCase):
         self.graph.pim_update(self.box.email, 'task', task['id'], {'status': 'completed'})
         self.sync()
         self.assertFalse(activity.exists(), 'completed in Outlook: done in Odoo')
-        self.assertTrue(self.env['mail.message'].search([('model', '=', 'res.partner'), ('res_id', '=', lead_partner.id),
-                                                        ('mail_activity_type_id', '!=', False)]))
+        self.assertTrue(self.env['mail.message'].search([
+            ('model', '=', 'res.partner'), ('res_id', '=', lead_partner.id), ('mail_activity_type_id', '!=', False)]))
 
     def test_concurrent_edits_most_recent_wins_and_the_loser_is_kept(self):
         self.rep.write({'groups_id': [(4, self.env.ref('base.group_partner_manager').id)]})
@@ -126,7 +126,8 @@ class TestGraphContactsAndTasks(GraphActCase):
         self.sync()
         self.assertEqual(partner.function, 'Outlook title', 'the later change (Outlook) wins')
         conflict = self.env['mail.sync.conflict'].sudo(self.rep).search([('res_id', '=', partner.id)])
-        self.assertEqual((conflict.field, conflict.odoo_value, conflict.winner), ('job_title', 'Odoo title', 'exchange'))
+        self.assertEqual((conflict.field, conflict.odoo_value, conflict.winner),
+                         ('job_title', 'Odoo title', 'exchange'))
         self.assertEqual(self.outlook_item('contact', item_id)['jobTitle'], 'Outlook title')
 
     def test_field_direction_is_honoured(self):
@@ -251,7 +252,8 @@ class TestGraphAppointments(GraphActCase):
         self.graph.pim_modify_occurrence(self.box.email, master, second.date().isoformat(), {
             'start': {'dateTime': (second + 3 * hour).strftime(local), 'timeZone': 'America/Chicago'},
             'end': {'dateTime': (second + 4 * hour).strftime(local), 'timeZone': 'America/Chicago'}})
-        self.graph.pim_cancel_occurrence(self.box.email, master, (first + datetime.timedelta(days=21)).date().isoformat())
+        cancelled_day = (first + datetime.timedelta(days=21)).date().isoformat()
+        self.graph.pim_cancel_occurrence(self.box.email, master, cancelled_day)
         for _ in range(2):  # a rerun must not add anything
             self.sync()
         series = self.Event.search([('name', '=', 'Weekly pipeline review'), ('recurrency', '=', True)])

@@ -237,6 +237,16 @@ def _instant(text):
     return value.replace(tzinfo=pim.UTC)
 
 
+def _in_window(window):
+    """Whether an event overlaps calendarView's (start, end)."""
+    start, end = window
+
+    def keep(item):
+        first, last = pim.event_window(item)
+        return first < end and last > start
+    return keep
+
+
 class PimDelta(object):
     """Delta rounds of contact folders, To Do lists and calendar views."""
 
@@ -272,13 +282,7 @@ class PimDelta(object):
             raise GraphError(410, 'syncStateNotFound', 'The sync state generation is not found. The delta '
                                                        'token is expired and data must be synchronized again.')
         size = _page_size(headers) or DEFAULT_PAGE
-        keep = None
-        if state['window']:
-            start, end = state['window']
-
-            def keep(item):
-                first, last = pim.event_window(item)
-                return first < end and last > start
+        keep = _in_window(state['window']) if state['window'] else None
         rows, more = store.changes(collection, state['since'], state['upto'], state['after'], size, keep)
         value = []
         with store.lock:
