@@ -42,16 +42,22 @@ def _odoo_time(value):
     return value.strftime('%Y-%m-%d %H:%M:%S')
 
 
+def _name(tag, what):
+    """Names of this test's items (the EWS kill test uses the same tags in the same database)."""
+    return 'G365 %s %s' % (tag, what)
+
+
 def _new_mailbox(world, graph_server, tag):
     registry, server_id = world
     address = 'gactkill-%s@example.test' % tag
     graph_server.add_mailbox(address)
-    graph_server.pim_create(address, 'contact', {'displayName': '%s outlook contact' % tag, 'categories': [CATEGORY]})
-    graph_server.pim_create(address, 'task', {'title': '%s outlook task' % tag, 'categories': [CATEGORY],
+    graph_server.pim_create(address, 'contact', {'displayName': _name(tag, 'outlook contact'),
+                                                 'categories': [CATEGORY]})
+    graph_server.pim_create(address, 'task', {'title': _name(tag, 'outlook task'), 'categories': [CATEGORY],
                                               'dueDateTime': {'dateTime': _moment(3, 0).strftime('%Y-%m-%dT00:00:00'),
                                                               'timeZone': 'UTC'}})
     graph_server.pim_create(address, 'event', {
-        'subject': '%s outlook event' % tag, 'categories': [CATEGORY],
+        'subject': _name(tag, 'outlook event'), 'categories': [CATEGORY],
         'start': {'dateTime': _moment(2, 9).strftime('%Y-%m-%dT%H:%M:%S'), 'timeZone': 'UTC'},
         'end': {'dateTime': _moment(2, 10).strftime('%Y-%m-%dT%H:%M:%S'), 'timeZone': 'UTC'}})
     with odoo.api.Environment.manage(), registry.cursor() as cr:
@@ -59,15 +65,15 @@ def _new_mailbox(world, graph_server, tag):
         box = enabled_mailbox(env, server_id, address, False, 'Graph act kill %s' % tag, 'gactkill-%s' % tag,
                               incoming_enabled=False, act_enabled=True)
         user = box.user_id
-        partner = env['res.partner'].create({'name': '%s odoo contact' % tag, 'email': '%s@kill.test' % tag,
+        partner = env['res.partner'].create({'name': _name(tag, 'odoo contact'), 'email': '%s@kill.test' % tag,
                                              'user_id': user.id})
         env['mail.activity'].create({
             'res_model_id': env['ir.model']._get('res.partner').id, 'res_id': partner.id,
             'activity_type_id': env.ref('mail.mail_activity_data_todo').id, 'user_id': user.id,
-            'summary': '%s odoo task' % tag, 'date_deadline': _moment(4, 0).date().isoformat()})
+            'summary': _name(tag, 'odoo task'), 'date_deadline': _moment(4, 0).date().isoformat()})
         start, stop = _moment(5, 14), _moment(5, 15)
         env['calendar.event'].create({
-            'name': '%s odoo event' % tag, 'user_id': user.id, 'duration': 1.0,
+            'name': _name(tag, 'odoo event'), 'user_id': user.id, 'duration': 1.0,
             'start': _odoo_time(start), 'stop': _odoo_time(stop), 'start_datetime': _odoo_time(start),
             'stop_datetime': _odoo_time(stop), 'partner_ids': [(6, 0, user.partner_id.ids)]})
         cr.commit()
@@ -75,7 +81,7 @@ def _new_mailbox(world, graph_server, tag):
 
 
 def _end_state(world, graph_server, box_id, tag):
-    pattern = tag + ' %'
+    pattern = _name(tag, '%')
     with world[0].cursor() as cr:
         counts = {}
         for query in ("SELECT name, count(*) FROM res_partner WHERE name LIKE %s GROUP BY name",
@@ -94,7 +100,8 @@ def _end_state(world, graph_server, box_id, tag):
 
 
 def _expected(tag):
-    names = ['%s %s %s' % (tag, side, kind) for side in ('outlook', 'odoo') for kind in ('contact', 'task', 'event')]
+    names = [_name(tag, '%s %s' % (side, kind))
+             for side in ('outlook', 'odoo') for kind in ('contact', 'task', 'event')]
     return {name: 1 for name in names}, {name: 1 for name in names}, {'linked': 6}
 
 
