@@ -381,7 +381,8 @@ class MailSyncMailbox(models.Model):
             outgoing_host=server.outgoing_host or server.incoming_host,
             outgoing_port=server.outgoing_port, outgoing_encryption=server.outgoing_encryption,
             ews_url=server.ews_url, ews_autodiscover=server.ews_locate == 'autodiscover',
-            impersonate=server.credential_mode == 'profile', graph_url=server.graph_url)
+            impersonate=server.credential_mode == 'profile', graph_url=server.graph_url,
+            graph_invitations=server.graph_invitations)
 
     def _active_channels(self):
         self.ensure_one()

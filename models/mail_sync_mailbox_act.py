@@ -63,6 +63,19 @@ class MailSyncMailboxAct(models.Model):
             [('mailbox_id', '=', self.id), ('kind', '=', kind), ('item_id', 'in', item_ids)])
         return {link.item_id: link for link in links}
 
+    def _act_translate_ids(self, connector, adapter):
+        """A profile moved to another server type (Exchange to Microsoft 365) names the same
+        items differently: the links take the new ids, and their change keys are forgotten so
+        that the next read merges each item against its bases (nothing created twice)."""
+        translate = getattr(connector, 'translate_ids', None)
+        links = self.env['mail.sync.link'].sudo().search(
+            [('mailbox_id', '=', self.id), ('kind', '=', adapter.kind), ('item_id', '!=', False)])
+        mapping = translate(links.mapped('item_id')) if translate and links else {}
+        for link in links.filtered(lambda l: l.item_id in mapping):
+            link.write({'item_id': mapping[link.item_id], 'change_key': False})
+        if mapping:
+            self._commit()
+
     def _act_folder(self, adapter):
         Folder = self.env['mail.sync.folder'].sudo()
         return Folder.search([('mailbox_id', '=', self.id), ('role', '=', adapter.folder)]) or \
@@ -104,6 +117,7 @@ class MailSyncMailboxAct(models.Model):
             except SyncStateInvalid as exc:
                 self._ews_state_lost(folder, exc, 'act', _('items already linked are recognized, '
                                                            'not created again'))
+                self._act_translate_ids(connector, adapter)
                 continue
             links = self._act_links_of_items(adapter.kind, page)
             wanted = [stub.item_id for stub in page.created + page.updated
@@ -134,7 +148,8 @@ class MailSyncMailboxAct(models.Model):
             pending = self._act_adopt(adapter, remote)
             if pending:
                 record = adapter.records.browse(pending.res_id)
-                pending.write({'item_id': remote.item_id, 'change_key': remote.change_key, 'state': 'linked'})
+                pending.write({'item_id': remote.item_id, 'change_key': remote.change_key, 'state': 'linked',
+                               'uid': remote.uid or pending.uid})
                 self._act_settled(pending, adapter, record, remote)
                 return
             record = self._act_match(adapter, remote)
@@ -384,6 +399,8 @@ class MailSyncMailboxAct(models.Model):
         item_id, change_key = connector.create_record(adapter.kind, values, categories=(self._act_category(),))
         link.write({'item_id': item_id, 'change_key': change_key, 'state': 'linked'})
         remote = connector.get_records(adapter.kind, [item_id])
+        if remote and remote[0].uid and remote[0].uid != link.uid:
+            link.write({'uid': remote[0].uid})  # Graph's own UID: what attendees' copies carry
         if remote:
             self._act_store(link, record, local, remote[0].values, remote[0].change_key, remote[0].last_modified)
         else:
@@ -393,11 +410,13 @@ class MailSyncMailboxAct(models.Model):
     def _act_adopt(self, adapter, remote):
         """The pending link whose creation ``remote`` is (a cycle killed after Exchange
         created the item but before the link was saved), or an empty recordset."""
-        identity = adapter.identity(remote.values, remote.uid)
+        # Graph names a new event's UID itself: the one Odoo sent comes back as transaction_id.
+        identities = {adapter.identity(remote.values, uid)
+                      for uid in (remote.uid, getattr(remote, 'transaction_id', None))}
         for link in self.env['mail.sync.link'].sudo().search(
                 [('mailbox_id', '=', self.id), ('kind', '=', adapter.kind), ('state', '=', 'pending')]):
             intended = link._get_base('remote')
-            if adapter.identity(intended, intended.get('uid')) == identity:
+            if adapter.identity(intended, intended.get('uid')) in identities:
                 return link
         return self.env['mail.sync.link']
 

@@ -31,6 +31,14 @@ class MailSyncServerGraph(models.Model):
         help='Mailboxes that receive change notifications are still polled, as a safety net, at '
              'this longer interval.')
     graph_push_status = fields.Char(string='New Email Detection', compute='_compute_graph_push_status')
+    graph_invitations = fields.Selection(
+        [('microsoft', 'Microsoft 365'), ('odoo', 'Odoo')], string='Meeting Invitations Sent By',
+        default='microsoft', required=True,
+        help='Who sends the invitations, updates and cancellations of meetings organized by users of '
+             'this profile. Microsoft 365: the meeting is written to Outlook with its attendees and '
+             'Microsoft 365 sends them; Odoo sends none. Odoo: Odoo sends them as usual and the meeting '
+             'is written to Outlook without attendees, so Microsoft 365 sends none. Each attendee '
+             'receives each message once, never from both.')
 
     @api.depends('server_type', 'graph_public_url')
     def _compute_graph_push_status(self):

@@ -23,7 +23,8 @@ import urllib.parse
 import requests
 
 from .connector import Connector
-from .errors import AuthError, ConfigError, PermanentError, SyncError, SyncStateInvalid, TransientError
+from .errors import (AuthError, ConfigError, ConflictError, PermanentError, SyncError, SyncStateInvalid,
+                     TransientError)
 from .message import RemoteMessage
 
 GRAPH_URL = 'https://graph.microsoft.com/v1.0'
@@ -392,6 +393,8 @@ def map_status(status, headers, body):
         return PermanentError('item_missing', detail)
     if status == 410:
         return SyncStateInvalid('sync_state_invalid', detail)
+    if status == 412:  # If-Match: the item changed since its change key was read
+        return ConflictError('change_key_mismatch', detail)
     if status >= 500:
         return TransientError('server_error', detail)
     return PermanentError('protocol', detail)

@@ -117,6 +117,10 @@ def _graph(channel, config):
     credentials = config.credentials()
     if not hasattr(credentials, 'renew'):  # a password: Microsoft Graph takes OAuth 2.0 only
         raise ConfigError('oauth_required', config.email)
+    if channel == 'act':  # appointments, contacts and tasks
+        from .graph_items import GraphItemsConnector
+        return GraphItemsConnector(settings, credentials,
+                                   invitations=config.settings.get('graph_invitations') or 'microsoft')
     return GraphConnector(settings, credentials, channel=channel)
 
 
@@ -124,5 +128,5 @@ register('exchange', 'Exchange (EWS)', _ews, channels=('incoming', 'outgoing', '
          categories=True, auth_methods=('basic', 'ntlm'))
 register('imap', 'IMAP with SMTP', _mail_pair(_imap), sent_copy='append')
 register('pop3', 'POP3 with SMTP', _mail_pair(_pop3))
-register('graph', 'Microsoft 365 (Graph)', _graph, sent_copy='server', categories=True,
-         auth_methods=('oauth',))
+register('graph', 'Microsoft 365 (Graph)', _graph, channels=('incoming', 'outgoing', 'act'), sent_copy='server',
+         categories=True, auth_methods=('oauth',))

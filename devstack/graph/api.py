@@ -107,6 +107,10 @@ def _need(grant, scopes):
 
 
 def _mailbox_request(graph, box, method, rest, query, headers, body, grant):
+    from . import pim_api  # contacts, To Do tasks and events
+    reply = pim_api.handle(graph, box, method, rest, query, headers, body, grant)
+    if reply is not None:
+        return reply
     lowered = [s.lower() for s in rest]
     if lowered == ['sendmail'] and method == 'POST':
         _need(grant, auth.SEND)

@@ -23,6 +23,8 @@ from ..certs import make_certs
 from ..procs import free_port
 from . import api
 from .auth import Authenticator
+from .pim import PimStore
+from .pim_api import PimDelta
 from .store import Store
 from .subscriptions import Subscriptions
 
@@ -108,7 +110,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._answer(api.error_reply(404, 'NotFound', 'Not found.'))
             return
         headers = {name: self.headers.get(name) for name in
-                   ('Authorization', 'Content-Type', 'Prefer', 'Accept')}
+                   ('Authorization', 'Content-Type', 'Prefer', 'Accept', 'If-Match')}
         try:
             reply = api.dispatch(graph, method, self.path, headers, body)
         except Exception:  # a bug in this endpoint: answer 500 and keep the traceback
@@ -151,13 +153,17 @@ class GraphServer(object):
 
     CONTROL = ('add_mailbox', 'add_token', 'revoke_token', 'deliver', 'set_categories', 'move',
                'delete', 'contents', 'inject', 'set_budget', 'expire_delta', 'lifecycle',
-               'request_count', 'sent', 'set_introspection')
+               'request_count', 'sent', 'set_introspection', 'invitations', 'pim_items', 'pim_create',
+               'pim_update', 'pim_delete', 'pim_modify_occurrence', 'pim_cancel_occurrence',
+               'map_exchange_id')
 
     def __init__(self, certs_dir):
         self.store = Store()
         self.auth = Authenticator()
         self.throttle = Throttle()
         self.delta = api.Delta(self)
+        self.pim = PimStore()  # contacts, To Do tasks, events (pim.py)
+        self.pim_delta = PimDelta(self)
         self.subscriptions = Subscriptions(self)
         self.certs = make_certs(certs_dir)
         self.http_port, self.https_port = free_port(), free_port()
@@ -206,6 +212,7 @@ class GraphServer(object):
         return len([r for r in rows if mailbox is None or r.mailbox == mailbox.lower()])
 
     def add_mailbox(self, address):
+        self.pim.box(address)
         return self.store.add_mailbox(address)
 
     def add_token(self, token, user=None, scopes=('Mail.ReadWrite', 'Mail.Send')):
@@ -249,6 +256,48 @@ class GraphServer(object):
 
     def expire_delta(self, address=None):
         self.delta.expire(address)
+        self.pim_delta.expire(address)
+
+    # ------------------------------------------------------------------ contacts, tasks, events
+    def invitations(self, sender=None):
+        """(attendee, 'invitation'|'update'|'cancellation', subject) Exchange would have sent."""
+        return self.pim.invitations(sender)
+
+    def pim_items(self, address, kind):
+        """Graph JSON of a mailbox's contacts ('contact'), default-list tasks ('task') or events."""
+        return self.pim.items_of(address, kind)
+
+    def pim_create(self, address, kind, props):
+        """As the user in Outlook: a new item; returns its id."""
+        if kind == 'event':
+            return self.pim.create_event(address, props)[0].id
+        ref = 'defaultList' if kind == 'task' else None
+        return self.pim.create(address, self.pim.collection(address, kind, ref), props).id
+
+    def pim_update(self, address, kind, item_id, props):
+        if kind == 'event':
+            return self.pim.update_event(address, item_id, props).change_key
+        ref = 'defaultList' if kind == 'task' else None
+        return self.pim.update(address, self.pim.collection(address, kind, ref), item_id, props).change_key
+
+    def pim_modify_occurrence(self, address, master_id, day, props):
+        """As in Outlook: the occurrence of local date ``day`` ('YYYY-MM-DD') of a series changed."""
+        return self.pim.modify_occurrence(address, master_id, day, props)
+
+    def pim_cancel_occurrence(self, address, master_id, day):
+        self.pim.cancel_occurrence(address, master_id, day)
+
+    def map_exchange_id(self, address, ews_id, rest_id):
+        """The same item seen through EWS (``ews_id``) and Graph: what translateExchangeIds answers."""
+        with self.pim.lock:
+            self.pim.box(address).setdefault('exchange_ids', {})[ews_id] = rest_id
+
+    def pim_delete(self, address, kind, item_id):
+        if kind == 'event':
+            self.pim.delete_event(address, item_id)
+        else:
+            ref = 'defaultList' if kind == 'task' else None
+            self.pim.delete(address, self.pim.collection(address, kind, ref), item_id)
 
     def lifecycle(self, subscription_id, event):
         return self.subscriptions.lifecycle(subscription_id, event)
