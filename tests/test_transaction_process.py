@@ -52,7 +52,8 @@ def _state(registry, box_id):
         messages = cr.fetchone()[0]
         cr.execute("SELECT max(last_uid) FROM mail_sync_folder WHERE mailbox_id = %s", [box_id])
         last_uid = cr.fetchone()[0]
-        cr.execute('SELECT incoming_status, incoming_failures FROM mail_sync_mailbox WHERE id = %s', [box_id])
+        cr.execute("SELECT status, failures FROM mail_sync_channel WHERE mailbox_id = %s AND channel = 'incoming'",
+                   [box_id])
         status, failures = cr.fetchone()
         cr.execute('SELECT code, details FROM mail_sync_log WHERE mailbox_id = %s ORDER BY id', [box_id])
         logs = cr.fetchall()
