@@ -35,3 +35,4 @@ from . import mail_sync_migration_line
 from . import mail_sync_server_graph
 from . import mail_sync_mailbox_graph
 from . import mail_sync_graph_subscription
+from . import mail_sync_mailbox_jobs

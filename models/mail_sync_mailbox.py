@@ -518,6 +518,9 @@ class MailSyncMailbox(models.Model):
         elif self.state == 'enabled':
             values['state'] = 'suspended'
         self.sudo().write(values)
+        if passed:  # the first cycles run at once, as jobs
+            for channel in ('incoming', 'act'):
+                self._enqueue_next_cycle(channel)
         return passed
 
     @api.depends()
