@@ -574,6 +574,8 @@ class MailSyncMailbox(models.Model):
             self.env['mail.sync.log']._record(
                 'approved', _('Address %s approved by %s.') % (mailbox.email, self.env.user.name),
                 mailbox=mailbox, severity='info')
+            for channel in ('incoming', 'act'):  # an enabled mailbox waiting for this syncs at once
+                mailbox._enqueue_next_cycle(channel)
         return True
 
     def action_map(self):
