@@ -163,8 +163,6 @@ class Bench(object):
         return delays, len(arrivals), late
 
     def run(self):
-        shutil.rmtree(BENCH, ignore_errors=True)
-        os.makedirs(BENCH)
         proc = None
         try:
             self.pg.start()
@@ -217,6 +215,8 @@ def main():
     parser.add_argument('--mailboxes', type=int, default=20)
     parser.add_argument('--minutes', type=float, default=5)
     parser.add_argument('--rate', type=float, default=20, help='replies per minute over all mailboxes')
+    shutil.rmtree(BENCH, ignore_errors=True)
+    os.makedirs(BENCH)
     Bench(parser.parse_args()).run()
 
 

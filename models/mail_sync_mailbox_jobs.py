@@ -152,6 +152,20 @@ class MailSyncMailboxJobs(models.Model):
         self._delete_old_jobs('housekeeping')
 
     @api.model
+    def _jobs_update_crons(self):
+        """At install and update (data file): the channel crons schedule jobs; the copies
+        of the incoming cron that were its parallel lanes go."""
+        Cron = self.env['ir.cron'].sudo().with_context(active_test=False)
+        for xml_id, code in (('ir_cron_sync_incoming', "model._cron_schedule('incoming')"),
+                             ('ir_cron_sync_outgoing', "model._cron_schedule('outgoing')"),
+                             ('ir_cron_sync_act', "model._cron_schedule('act')"),
+                             ('ir_cron_housekeeping', 'model._cron_schedule_housekeeping()')):
+            cron = self.env.ref('mail_sync.' + xml_id, raise_if_not_found=False)
+            if cron and cron.code != code:
+                cron.sudo().code = code
+        Cron.search([('code', '=', "model._cron_sync('incoming', follow=True)")]).unlink()
+
+    @api.model
     def _requeue_dead_jobs(self, channel):
         """A worker killed in a cycle leaves its job 'started' for ever (queue_job does not
         requeue started jobs): a started job of ``channel`` for a while whose mailbox nobody
