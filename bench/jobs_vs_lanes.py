@@ -142,7 +142,8 @@ class Bench(object):
                     seen.setdefault(number, now)
                 [(nextcall,)] = self.sql("SELECT nextcall FROM ir_cron WHERE id = %s", [self.mail_cron])
                 if last is not None and nextcall != last:
-                    late.append((datetime.datetime.utcnow() - last).total_seconds())
+                    planned = datetime.datetime.strptime(last, '%Y-%m-%d %H:%M:%S')  # Odoo's cursor: text
+                    late.append((datetime.datetime.utcnow() - planned).total_seconds())
                 last = nextcall
                 time.sleep(0.5)
         poller = threading.Thread(target=poll, daemon=True)

@@ -163,7 +163,9 @@ class MailSyncMailboxJobs(models.Model):
             cron = self.env.ref('mail_sync.' + xml_id, raise_if_not_found=False)
             if cron and cron.code != code:
                 cron.sudo().code = code
-        Cron.search([('code', '=', "model._cron_sync('incoming', follow=True)")]).unlink()
+        lanes = Cron.search([('code', '=', "model._cron_sync('incoming', follow=True)")])
+        if lanes:  # ir.cron's unlink fails on an empty set (Odoo 11)
+            lanes.unlink()
 
     @api.model
     def _requeue_dead_jobs(self, channel):
