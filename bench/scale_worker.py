@@ -89,16 +89,14 @@ def sweep(Mailbox, ids, done, now):
 
 
 def cron(Mailbox, number, done):
-    """Odoo 11's cron thread (odoo.service.server.ThreadedServer.cron_thread) with the
-    incoming job: run the lane, then sleep SLEEP_INTERVAL + the thread's number. Runs until
-    the process is stopped."""
-    from odoo.service.server import SLEEP_INTERVAL
+    """What syncs the due mailboxes: before issue 20, Odoo 11's cron thread running the
+    incoming lane; since, jobs at each mailbox's due time. Emulated here by a sweep of the
+    due mailboxes every second. Runs until the process is stopped."""
     while True:
-        done['synced'] += Mailbox._cron_sync('incoming', follow=True)
+        done['synced'] += Mailbox._cron_sync('incoming')
         done['runs'] += 1
         Mailbox.env.cr.commit()
-        time.sleep(SLEEP_INTERVAL + number)
-
+        time.sleep(1)
 
 if __name__ == '__main__':
     main()
