@@ -111,6 +111,7 @@ class TestJobs(MailSyncCase):
         [job] = self.jobs('outgoing')
         self.assertEqual(job.channel, 'root.mail_sync.outgoing')
         self.assertLessEqual(job.eta, fields.Datetime.now())
+        job.write({'state': 'started'})  # as the runner does before calling the job
         self.assertIn('synced', self.box._job_cycle('outgoing'))
         self.assertEqual(self.env['mail.sync.outbox'].search([('mailbox_id', '=', self.box.id)]).state, 'sent')
         self.assertFalse(self.jobs('outgoing'), 'an empty outbox has no next cycle')
@@ -133,7 +134,7 @@ class TestJobs(MailSyncCase):
 
     def test_done_jobs_are_kept_an_hour(self):
         [job] = self.jobs()
-        recent = self.Job.create({'uuid': 'recent-%d' % job.id, 'model_name': job.model_name,
+        recent = self.Job.create({'uuid': 'recent-%d' % job.id, 'user_id': self.env.uid, 'model_name': job.model_name,
                                   'method_name': job.method_name, 'record_ids': job.record_ids,
                                   'args': ['incoming'], 'kwargs': {}, 'channel': 'root.mail_sync.incoming',
                                   'state': 'done', 'date_done': fields.Datetime.now()})
