@@ -13,8 +13,8 @@ handshakes answered by the controller). Then, for each mode:
   (1/1/1 minutes).
 
 a delivery thread puts replies into random mailboxes (a Poisson stream of RATE per
-minute) while one cron lane runs as Odoo 11's cron thread does (the lane with its
-default budget, following its queue, then asleep SLEEP_INTERVAL + 1 s); the record time
+minute) while the due mailboxes are swept every second (before issue 20 replaced the
+lanes by jobs, one cron lane ran here: the README's figures were measured so); the record time
 is when the ledger row becomes visible to another connection (polled every 0.2 s).
 Requests per idle mailbox per hour are counted on the endpoint over the run for the
 mailboxes that received nothing, and given in steady state from the polling interval
