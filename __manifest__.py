@@ -10,7 +10,7 @@ mail server and Odoo without any client plugin. See README.md.
     'category': 'Discuss',
     'author': 'mail_sync developers',
     'license': 'LGPL-3',
-    'depends': ['mail', 'fetchmail', 'calendar'],
+    'depends': ['mail', 'fetchmail', 'calendar', 'queue_job'],
     'external_dependencies': {'python': ['exchangelib', 'cryptography']},
     'data': [
         'security/mail_sync_groups.xml',
@@ -18,6 +18,7 @@ mail server and Odoo without any client plugin. See README.md.
         'security/mail_sync_rules.xml',
         'data/mail_sync_data.xml',
         'data/mail_sync_cron.xml',
+        'data/mail_sync_job_channels.xml',
         'data/mail_sync_graph_cron.xml',
         'data/mail_sync_field_map_data.xml',
         'views/mail_sync_menus.xml',

@@ -5,9 +5,9 @@ Loads the registry, touches DIR/ready-NAME, waits for DIR/go, then either
 - ``sweep``: runs the incoming lane (``_cron_sync``) over the given mailboxes until none of
   them is due any more (a lane ends when every due mailbox is claimed by someone else or had
   no free connection slot, so it is called again until the sweep is complete), or
-- ``cron``: behaves like Odoo 11's cron thread with the incoming job: it runs the lane with
-  ``follow`` and the default budget (50 s), then sleeps as Odoo's cron thread does
-  (``SLEEP_INTERVAL`` + the thread number), until it is stopped by signal.
+- ``cron``: sweeps the due mailboxes every second until it is stopped by signal (it ran
+  the cron lane with ``follow`` before issue 20 replaced the lanes by jobs; the figures in
+  the README were measured with the lane).
 
 Prints one JSON line: what it synced, when it started and ended (``time.time()``), how
 often it found all of the profile's connection slots taken, and the error that stopped it.
@@ -89,16 +89,14 @@ def sweep(Mailbox, ids, done, now):
 
 
 def cron(Mailbox, number, done):
-    """Odoo 11's cron thread (odoo.service.server.ThreadedServer.cron_thread) with the
-    incoming job: run the lane, then sleep SLEEP_INTERVAL + the thread's number. Runs until
-    the process is stopped."""
-    from odoo.service.server import SLEEP_INTERVAL
+    """What syncs the due mailboxes: before issue 20, Odoo 11's cron thread running the
+    incoming lane; since, jobs at each mailbox's due time. Emulated here by a sweep of the
+    due mailboxes every second. Runs until the process is stopped."""
     while True:
-        done['synced'] += Mailbox._cron_sync('incoming', follow=True)
+        done['synced'] += Mailbox._cron_sync('incoming')
         done['runs'] += 1
         Mailbox.env.cr.commit()
-        time.sleep(SLEEP_INTERVAL + number)
-
+        time.sleep(1)
 
 if __name__ == '__main__':
     main()

@@ -91,7 +91,7 @@ def apply_notifications(db, notifications):
 
 def _apply(env, wanted):
     Subscription = env['mail.sync.graph.subscription']
-    accepted = 0
+    accepted, mailboxes = 0, env['mail.sync.mailbox']
     for row in Subscription.search([('remote_id', 'in', list(wanted))]):
         states, genuine = set(), 0
         for item in wanted[row.remote_id]:
@@ -112,4 +112,7 @@ def _apply(env, wanted):
                 params.append('removed' if 'removed' in states else 'reauthorize')
             env.cr.execute('UPDATE mail_sync_graph_subscription SET ' + ', '.join(values)
                            + ' WHERE id = %s', params + [row.id])
+            mailboxes |= row.mailbox_id
+    for mailbox in mailboxes.filtered(lambda box: box.incoming_status == 'ok'):
+        mailbox._enqueue_cycle('incoming')  # a job at once, not at the next poll
     return accepted

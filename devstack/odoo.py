@@ -14,8 +14,14 @@ def odoo_addons_dir():
     return os.path.join(os.path.dirname(spec.origin), 'addons')
 
 
-def write_config(path, db_params, data_dir, **extra):
-    """Write an odoo.conf; ``extra`` adds options such as mail_sync_ca_file."""
+# Job channel capacities (OCA queue_job) of one Odoo host: sync never takes every worker.
+JOB_CHANNELS = ('root:4,root.mail_sync.incoming:2,root.mail_sync.outgoing:1,'
+                'root.mail_sync.act:1,root.mail_sync.housekeeping:1')
+
+
+def write_config(path, db_params, data_dir, job_channels=JOB_CHANNELS, **extra):
+    """Write an odoo.conf; ``extra`` adds options such as mail_sync_ca_file. The job runner
+    of OCA queue_job starts with the server (server-wide module) with ``job_channels``."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     options = {
         'addons_path': '%s,%s' % (odoo_addons_dir(), os.path.join(BUILD, 'addons')),
@@ -25,6 +31,7 @@ def write_config(path, db_params, data_dir, **extra):
         'without_demo': 'all',
         'http_interface': '127.0.0.1',
         'longpolling_port': '0',
+        'server_wide_modules': 'web,queue_job',
     }
     options.update(db_params)
     options.update({key: str(value) for key, value in extra.items()})
@@ -32,6 +39,7 @@ def write_config(path, db_params, data_dir, **extra):
         handle.write('[options]\n')
         for key, value in sorted(options.items()):
             handle.write('%s = %s\n' % (key, value))
+        handle.write('\n[queue_job]\nchannels = %s\n' % job_channels)
     return path
 
 

@@ -107,7 +107,9 @@ def odoo_http():
     conf, db = os.environ['MAIL_SYNC_TEST_CONF'], os.environ['MAIL_SYNC_TEST_DB']
     port = free_port()
     log = os.path.join(TEST_DIR, 'http.log')
-    proc = serve(conf, db, port, log, extra_args=['--max-cron-threads', '0'])
+    # No job runner here (--load without queue_job): tests drive cycles themselves; the job
+    # tests start servers of their own with it.
+    proc = serve(conf, db, port, log, extra_args=['--max-cron-threads', '0', '--load', 'web'])
     try:
         wait_port(port, timeout=60, proc=proc, what='Odoo HTTP', log=log)
         yield OdooHttp('http://127.0.0.1:%d' % port, db)

@@ -38,3 +38,4 @@ from . import mail_sync_server_graph
 from . import mail_sync_mailbox_graph
 from . import mail_sync_graph_subscription
 from . import calendar_attendee
+from . import mail_sync_mailbox_jobs

@@ -55,6 +55,7 @@ class MailMail(models.Model):
             'message_id': self.message_id, 'subject': (self.subject or '')[:500],
             'recipients': ', '.join(recipients + [self.email_to or ''])[:500].strip(', '),
         })
+        mailbox.sudo()._enqueue_cycle('outgoing')  # sent by a job at once, not at the next cron run
 
     def send(self, auto_commit=False, raise_exception=False):
         """Odoo's queue and immediate sends skip the email of synchronized mailboxes: the

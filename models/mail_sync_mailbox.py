@@ -493,6 +493,9 @@ class MailSyncMailbox(models.Model):
         elif self.state == 'enabled':
             values['state'] = 'suspended'
         self.sudo().write(values)
+        if passed:  # the first cycles run at once, as jobs
+            for channel in ('incoming', 'act'):
+                self._enqueue_next_cycle(channel)
         return passed
 
     @api.depends()
@@ -548,6 +551,8 @@ class MailSyncMailbox(models.Model):
             self.env['mail.sync.log']._record(
                 'approved', _('Address %s approved by %s.') % (mailbox.email, self.env.user.name),
                 mailbox=mailbox, severity='info')
+            for channel in ('incoming', 'act'):  # an enabled mailbox waiting for this syncs at once
+                mailbox._enqueue_next_cycle(channel)
         return True
 
     def action_map(self):

@@ -58,16 +58,6 @@ class MailSyncMailboxGraph(models.Model):
                        SELECT 1 FROM mail_sync_graph_subscription push
                        WHERE push.mailbox_id = mail_sync_mailbox.id AND push.pending))"""
 
-    def _due_poll_step(self, channel):
-        """With subscriptions, a notification can make a mailbox due at any moment: an idle
-        lane looks every second (one indexed query) instead of every five."""
-        step = super(MailSyncMailboxGraph, self)._due_poll_step(channel)
-        if channel == 'incoming':
-            self.env.cr.execute("SELECT 1 FROM mail_sync_graph_subscription WHERE state = 'active' LIMIT 1")
-            if self.env.cr.fetchone():
-                return min(step, 1.0)
-        return step
-
     def _polling_bounds(self):
         """Subscribed mailboxes are polled less often: notifications say when to look."""
         bounds = super(MailSyncMailboxGraph, self)._polling_bounds()

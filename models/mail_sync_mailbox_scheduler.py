@@ -1,12 +1,13 @@
 """Who syncs which mailbox, when, over how many connections, and what a failure does.
 
-Every channel (incoming email now; outgoing email and appointments, contacts and tasks
-later) runs on its own cron lanes, so a backlog or a failure in one never delays
-another. A lane claims a due mailbox with a PostgreSQL advisory lock (never two
-workers on one mailbox, whether threads, processes or hosts) and then a connection
-slot of the mailbox's profile (never more than its maximum concurrent connections
-against the server). Both are session locks: a worker that dies releases them with
-its database connection. A worker that finds no free slot moves on; it never waits.
+Every channel (incoming email, outgoing email, appointments, contacts and tasks) runs
+its cycles as OCA queue_job jobs on its own job channel (see mail_sync_mailbox_jobs), so
+a backlog or a failure in one never delays another. A worker claims a due mailbox with a
+PostgreSQL advisory lock (never two workers on one mailbox, whether threads, processes or
+hosts) and then a connection slot of the mailbox's profile (never more than its maximum
+concurrent connections against the server). Both are session locks: a worker that dies
+releases them with its database connection. A worker that finds no free slot moves on;
+it never waits.
 
 Failures follow one policy: transient ones back off exponentially (at least as long as
 the server asked), and count as permanent after too many in a row; a permanent one
@@ -43,9 +44,7 @@ SLOTS_PER_PROFILE = 1000  # second key of a slot: profile id * 1000 + slot numbe
 CRON_BUDGET = 240  # seconds per cron run at most: Odoo's cron sleeps a minute between runs
 BACKOFF_MAX_MINUTES = 60  # a failing server is retried at least hourly until it counts as permanent
 STATS_FLUSH = 30  # seconds a lane keeps its statistics in memory
-CRON_GAP = 70  # seconds Odoo's cron sleeps after a run (SLEEP_INTERVAL 60 + up to 10)
 MAX_TRANSIENT_FAILURES = 10
-MAX_LANES = 8
 ALERT_WINDOW = datetime.timedelta(hours=1)
 # The mailboxes with their state row of one channel (parameter: the channel), for the due SQL.
 DUE_FROM = """mail_sync_mailbox JOIN mail_sync_channel ch
@@ -68,34 +67,21 @@ def cron_budget():
 class MailSyncMailboxScheduler(models.Model):
     _inherit = 'mail.sync.mailbox'
 
-    # ------------------------------------------------------------------ cron lanes
+    # ------------------------------------------------------------------ inline runner
     @api.model
-    def _cron_sync(self, channel, budget=None, mailbox_ids=None, follow=False):
+    def _cron_sync(self, channel, budget=None, mailbox_ids=None):
         """Sync the mailboxes of ``channel`` that are due (among ``mailbox_ids`` when given),
-        one at a time, until the time budget is spent. Returns how many it synced.
-
-        With ``follow`` (the cron lanes), a run that has nothing due waits for the next
-        mailbox to fall due within its budget instead of returning: a mailbox is then
-        synced when its interval ends, not up to a minute later at the next cron run."""
+        one at a time in this worker, until the time budget is spent. Returns how many it
+        synced. The service runs every cycle as a job (``_job_cycle``); this inline runner
+        serves tests, benchmarks and scripts that drive cycles themselves."""
         seconds = budget or cron_budget()
         deadline = time.monotonic() + seconds
-        # A following lane also takes the mailboxes that would fall due while Odoo's cron
-        # sleeps after this run: polled a little early rather than up to a minute late.
-        start = datetime.datetime.utcnow()
-        until = (start, start + datetime.timedelta(seconds=seconds)) if follow else None
         tried, synced, queue = set(), 0, []
         with self._lane_statistics():
             while time.monotonic() < deadline:
-                mailbox = self._claim_due(channel, tried, mailbox_ids, until=until, queue=queue)
+                mailbox = self._claim_due(channel, tried, mailbox_ids, queue=queue)
                 if not mailbox:
-                    pause = self._seconds_until_due(channel, deadline, until, step=self._due_poll_step(
-                        channel)) if follow else None
-                    if pause is None:
-                        break
-                    self._commit()  # end the transaction: the next look sees other workers' work
-                    time.sleep(pause)
-                    tried.clear()
-                    continue
+                    break
                 tried.add(mailbox.id)
                 try:
                     with mailbox._connection_slot(channel) as slot:
@@ -108,71 +94,17 @@ class MailSyncMailboxScheduler(models.Model):
         return synced
 
     @api.model
-    def _lanes(self, channel):
-        """The cron jobs of ``channel``: its own one, then its extra lanes."""
-        first = self.env.ref('mail_sync.ir_cron_sync_' + channel)
-        extra = self.env['ir.cron'].sudo().with_context(active_test=False).search(
-            [('code', '=', first.code), ('id', '!=', first.id)], order='id')
-        return first | extra
-
-    @api.model
-    def _set_lanes(self, channel, count):
-        """Run ``count`` parallel cron lanes for ``channel``. Lanes are copies of the channel's
-        cron pulling from the same queue; Odoo runs different cron jobs at the same time (up
-        to max_cron_threads per Odoo process), and claims keep lanes off each other's mailboxes."""
-        count = max(1, min(MAX_LANES, count))
-        lanes = self._lanes(channel)
-        first = lanes[0]
-        for number in range(len(lanes) + 1, count + 1):
-            lanes |= first.copy({'name': _('%s (lane %d)') % (first.name, number), 'active': True})
-        for number, lane in enumerate(lanes, 1):
-            if lane.active != (number <= count):
-                lane.active = number <= count
-        return count
-
-    @api.model
-    def _seconds_until_due(self, channel, deadline, until, step=5.0):
-        """How long to wait for the next mailbox of ``channel`` to fall due (at most ``step``
-        seconds, so new or re-enabled mailboxes are seen too), None when past the budget."""
-        left = deadline - time.monotonic()
-        if left < 1:
-            return None
-        if channel != 'incoming':  # other queues fill at any time: look again after a step
-            return min(step, left - 0.5)
-        where, params = self._due_domain_sql(channel, due=False)
-        early, early_params = self._pulled_forward_sql(until)
-        self.env.cr.execute("""SELECT min(CASE WHEN """ + self._pushed_sql() + """ THEN %s
-                                               WHEN ch.next_sync <= %s THEN ch.next_sync
-                                               WHEN """ + early + """ THEN ch.next_sync - %s END)
-                               FROM """ + DUE_FROM + " WHERE " + where,
-                            [datetime.datetime.utcnow(), until[1]] + early_params
-                            + [datetime.timedelta(seconds=CRON_GAP), channel] + params)
-        due = self.env.cr.fetchone()[0]
-        wait = step
-        if due:
-            seconds = (fields.Datetime.from_string(due) - datetime.datetime.utcnow()).total_seconds()
-            wait = min(step, max(0.5, seconds))
-        return min(wait, left - 0.5)
-
-    @api.model
-    def _due_domain_sql(self, channel, until=None, due=True):
+    def _due_domain_sql(self, channel, due=True):
         """SQL condition (and parameters) of the mailboxes due for ``channel`` (of those the
         channel serves at all, without ``due``), on ``DUE_FROM``: the mailbox joined to its
-        state row of ``channel`` as ``ch`` (whose parameter is ``channel``, before these).
-        ``until`` (start, end of a lane's run) also takes the incoming mailboxes that would
-        fall due while Odoo's cron sleeps after it."""
+        state row of ``channel`` as ``ch`` (whose parameter is ``channel``, before these)."""
         now = datetime.datetime.utcnow().replace(microsecond=0)
         if channel == 'incoming':
             where = "state = 'enabled' AND incoming_enabled AND ch.status != 'suspended'"
             if not due:
                 return where, []
             pushed = self._pushed_sql()  # told by the server that something changed
-            if until is None:
-                return where + " AND (ch.next_sync IS NULL OR ch.next_sync <= %s OR " + pushed + ")", [now]
-            early, early_params = self._pulled_forward_sql(until)
-            return where + """ AND (ch.next_sync IS NULL OR ch.next_sync <= %s OR """ + pushed + """
-                                    OR (ch.next_sync <= %s AND """ + early + "))", [
-                now, now + datetime.timedelta(seconds=CRON_GAP)] + early_params
+            return where + " AND (ch.next_sync IS NULL OR ch.next_sync <= %s OR " + pushed + ")", [now]
         if channel == 'outgoing':  # mailboxes with email waiting in their outbox
             return """state = 'enabled' AND outgoing_enabled AND ch.status != 'suspended'
                       AND (ch.next_sync IS NULL OR ch.next_sync <= %s)
@@ -183,11 +115,6 @@ class MailSyncMailboxScheduler(models.Model):
             return """state = 'enabled' AND act_enabled AND ch.status != 'suspended'
                       AND (ch.next_sync IS NULL OR ch.next_sync <= %s)""", [now]
         raise ValueError(channel)
-
-    @api.model
-    def _due_poll_step(self, channel):
-        """Seconds an idle following lane waits at most before looking at the queue again."""
-        return 5.0
 
     @api.model
     def _pushed_sql(self):
@@ -201,18 +128,7 @@ class MailSyncMailboxScheduler(models.Model):
         return server.interval_min, server.interval_default, server.interval_max
 
     @api.model
-    def _pulled_forward_sql(self, until):
-        """Condition on an incoming mailbox that falls due after the end of a run (``until`` =
-        start, end) but before Odoo's cron starts the next one (CRON_GAP later): polled up to
-        that much early, once, by a run that began after it was scheduled, healthy mailboxes only
-        (a back-off is never cut short)."""
-        start, end = until
-        return """(ch.status = 'ok' AND ch.next_sync > %s AND ch.next_sync <= %s
-                   AND (COALESCE(sync_interval, 0) = 0 OR ch.next_sync - sync_interval * interval '1 minute' < %s))""", [
-            end, end + datetime.timedelta(seconds=CRON_GAP), start]
-
-    @api.model
-    def _claim_due(self, channel, exclude, among=None, batch=50, until=None, queue=None):
+    def _claim_due(self, channel, exclude, among=None, batch=50, queue=None):
         """Lock the first due mailbox no other worker holds. Once locked, it is checked
         again in a new transaction: the list came from a snapshot in which a mailbox that
         another worker has just synced may still look due.
@@ -224,7 +140,7 @@ class MailSyncMailboxScheduler(models.Model):
         while True:
             if not queue:
                 self._new_snapshot()
-                queue.extend(self._due_ids(channel, set(exclude) | skipped, among, batch, until))
+                queue.extend(self._due_ids(channel, set(exclude) | skipped, among, batch))
                 if not queue:
                     return self.browse()
             mailbox_id = queue.pop(0)
@@ -236,13 +152,13 @@ class MailSyncMailboxScheduler(models.Model):
             self._new_snapshot()
             mailbox = self.sudo().browse(mailbox_id)
             mailbox.invalidate_cache()
-            if self._due_ids(channel, (), [mailbox_id], 1, until) and not mailbox._blocked_reason():
+            if self._due_ids(channel, (), [mailbox_id], 1) and not mailbox._blocked_reason():
                 return mailbox
             self._unlock(CLAIM_CLASS[channel], mailbox_id)
 
     @api.model
-    def _due_ids(self, channel, exclude, among, limit, until=None):
-        where, params = self._due_domain_sql(channel, until)
+    def _due_ids(self, channel, exclude, among, limit):
+        where, params = self._due_domain_sql(channel)
         self.env.cr.execute("""
             SELECT mail_sync_mailbox.id FROM """ + DUE_FROM + """
             WHERE """ + where + """ AND (%s::int[] IS NULL OR mail_sync_mailbox.id = ANY(%s::int[]))

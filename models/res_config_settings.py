@@ -3,6 +3,7 @@ from odoo.exceptions import AccessError, UserError
 
 from .mail_sync_ledger import INDEX_RETENTION_DAYS
 from .mail_sync_mailbox_housekeeping import DISABLE_AFTER_DAYS, LOG_RETENTION_DAYS
+from .mail_sync_mailbox_jobs import job_channels_setting
 from .mail_sync_mailbox_scheduler import MAX_TRANSIENT_FAILURES
 from ..wizards.mail_sync_track import DEFAULT_TRACK_MODELS, TRACK_MODELS_PARAM
 
@@ -23,10 +24,10 @@ class ResConfigSettings(models.TransientModel):
     mail_sync_approved_only = fields.Boolean(
         string='Process Email Only for Approved Mailboxes',
         help='A mailbox syncs only once a manager has approved its email address.')
-    mail_sync_incoming_lanes = fields.Integer(
-        string='Parallel Workers for Incoming Email',
-        help='Cron lanes syncing incoming email at the same time (1 to 8). Each Odoo process runs '
-             'up to max_cron_threads of them; add Odoo processes on other hosts to grow.')
+    mail_sync_job_channels = fields.Char(
+        string='Parallel Workers (job channel capacities)', readonly=True,
+        help='Job runner capacities of this Odoo host, from its configuration ([queue_job] channels '
+             'or ODOO_QUEUE_JOB_CHANNELS), e.g. root.mail_sync.incoming:2 syncs two mailboxes at once.')
     mail_sync_max_transient_failures = fields.Integer(
         string='Failures Before Suspension',
         help='Consecutive temporary failures (timeouts, refused connections) after which a '
@@ -56,8 +57,7 @@ class ResConfigSettings(models.TransientModel):
             mail_sync_disable_after_days=_int(params, 'mail_sync.disable_after_days', DISABLE_AFTER_DAYS),
             mail_sync_log_retention_days=_int(params, 'mail_sync.log_retention_days', LOG_RETENTION_DAYS),
             mail_sync_track_models=params.get_param(TRACK_MODELS_PARAM) or DEFAULT_TRACK_MODELS,
-            mail_sync_incoming_lanes=len(self.env['mail.sync.mailbox'].sudo()._lanes('incoming').filtered(
-                'active')),
+            mail_sync_job_channels=job_channels_setting(),
         )
         return values
 
@@ -76,7 +76,6 @@ class ResConfigSettings(models.TransientModel):
                 ('mail_sync.disable_after_days', self.mail_sync_disable_after_days, DISABLE_AFTER_DAYS),
                 ('mail_sync.log_retention_days', self.mail_sync_log_retention_days, LOG_RETENTION_DAYS)):
             params.set_param(key, str(max(1, value or default)))
-        self.env['mail.sync.mailbox'].sudo()._set_lanes('incoming', self.mail_sync_incoming_lanes or 1)
         self._set_track_models(params)
 
     def _set_track_models(self, params):

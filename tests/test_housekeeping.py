@@ -1,4 +1,4 @@
-"""Orchestration settings and housekeeping: cron lanes, profile failure alert,
+"""Orchestration settings and housekeeping: job channel capacities, profile failure alert,
 automatic disabling, log retention."""
 import datetime
 
@@ -25,17 +25,13 @@ class TestHousekeeping(MailSyncCase):
         self.assertEqual(box.state, 'enabled')
         return box
 
-    def test_parallel_lanes_setting_runs_that_many_crons(self):
-        Mailbox = self.env['mail.sync.mailbox']
-        settings = self.env['res.config.settings'].create({'mail_sync_incoming_lanes': 3})
-        settings.execute()
-        lanes = Mailbox._lanes('incoming')
-        self.assertEqual((len(lanes), lanes.mapped('active')), (3, [True, True, True]))
-        self.assertEqual(set(lanes.mapped('code')), {"model._cron_sync('incoming', follow=True)"})
-        self.assertEqual(self.env['res.config.settings'].create({}).mail_sync_incoming_lanes, 3)
-        self.env['res.config.settings'].create({'mail_sync_incoming_lanes': 1}).execute()
-        self.env['ir.cron'].invalidate_cache()  # settings write with another context
-        self.assertEqual(Mailbox._lanes('incoming').mapped('active'), [True, False, False])
+    def test_settings_show_the_job_channel_capacities_of_this_host(self):
+        """Parallel workers are the job runner's channel capacities, from the configuration:
+        shown, not stored (the crons only schedule, there are no lanes to add)."""
+        shown = self.env['res.config.settings'].create({}).mail_sync_job_channels
+        self.assertIn('root.mail_sync.incoming:2', shown)
+        crons = self.env.ref('mail_sync.ir_cron_sync_incoming') | self.env.ref('mail_sync.ir_cron_sync_outgoing')
+        self.assertEqual(crons.mapped('code'), ["model._cron_schedule('incoming')", "model._cron_schedule('outgoing')"])
 
     def test_profile_owner_alerted_once_when_most_mailboxes_fail(self):
         boxes = [self.enabled_box('user%d' % n) for n in range(3)]

@@ -1,14 +1,14 @@
 """The incoming cron: claiming, adaptive schedule, failures, Sync Now."""
 import datetime
 
-from odoo import fields, tools
+from odoo import tools
 from odoo.exceptions import AccessError
 
 from odoo.addons.mail_sync.sync.errors import TransientError
 
 from devstack.procs import free_port
 
-from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS, CRON_GAP, cron_budget
+from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS, cron_budget
 from .common import MailSyncCase
 from .test_incoming import raw_mail
 
@@ -110,32 +110,6 @@ class TestIncomingCron(MailSyncCase):
         stranger = self.make_user('stranger')
         with self.assertRaises(AccessError):
             self.box.sudo(stranger).action_sync_now()
-
-    def test_a_following_lane_syncs_a_mailbox_as_soon_as_it_is_due(self):
-        """A sweep leaves a mailbox that is not due; a following lane waits for it within its
-        budget and syncs it once due, not before (by the order of the times, not a window)."""
-        self.deliver()
-        self.box.sudo().next_sync = fields.Datetime.to_string(datetime.datetime.utcnow() + datetime.timedelta(minutes=1))
-        self.assertEqual(self.Mailbox._cron_sync('incoming', budget=30), 0, 'not due yet')
-        due = fields.Datetime.to_string(datetime.datetime.utcnow() + datetime.timedelta(seconds=2))
-        self.box.sudo().next_sync = due
-        self.assertEqual(self.Mailbox._cron_sync('incoming', budget=15, follow=True), 1)
-        self.assertEqual(len(self.box.ledger_ids), 1)
-        self.assertGreaterEqual(self.box.incoming_last_success, due, 'synced once due, not before')
-
-    def test_a_following_lane_takes_what_would_fall_due_while_the_cron_sleeps(self):
-        self.deliver()
-        soon = datetime.datetime.utcnow() + datetime.timedelta(seconds=CRON_GAP - 20)
-        self.box.sudo().next_sync = fields.Datetime.to_string(soon)
-        self.assertEqual(self.Mailbox._cron_sync('incoming', budget=3), 0, 'a sweep keeps to due time')
-        # Due after this 3-second run, while Odoo's cron sleeps: taken now, not a minute late.
-        self.assertEqual(self.Mailbox._cron_sync('incoming', budget=3, follow=True), 1)
-        self.assertEqual(len(self.box.ledger_ids), 1)
-        self.assertEqual(self.box.incoming_status, 'ok')
-        later = datetime.datetime.utcnow() + datetime.timedelta(seconds=CRON_GAP + 30)
-        self.box.sudo().next_sync = fields.Datetime.to_string(later)
-        self.assertEqual(self.Mailbox._cron_sync('incoming', budget=2, follow=True), 0,
-                         'due after the next run has started: left to that run')
 
     def test_default_intervals_poll_a_quiet_mailbox_every_minute(self):
         server = self.make_server('imap', 'none')
