@@ -22,7 +22,7 @@ from odoo import api, fields, models, tools
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import job
 
-from .mail_sync_mailbox_scheduler import CLAIM_CLASS
+from .mail_sync_mailbox_scheduler import CLAIM_CLASS, DUE_FROM
 
 _logger = logging.getLogger(__name__)
 
@@ -138,9 +138,9 @@ class MailSyncMailboxJobs(models.Model):
         self._requeue_dead_jobs(channel)
         where, params = self._due_domain_sql(channel)
         self.env.cr.execute("""
-            SELECT id FROM mail_sync_mailbox WHERE """ + where + """
+            SELECT mail_sync_mailbox.id FROM """ + DUE_FROM + """ WHERE """ + where + """
               AND NOT EXISTS (SELECT 1 FROM queue_job job WHERE job.identity_key = 'mail_sync.' || %s || '.' || mail_sync_mailbox.id
-                              AND job.state IN %s)""", params + [channel, JOB_STATES_ALIVE])
+                              AND job.state IN %s)""", [channel] + params + [channel, JOB_STATES_ALIVE])
         ids = [row[0] for row in self.env.cr.fetchall()]
         for mailbox in self.sudo().browse(ids):
             mailbox._enqueue_cycle(channel)

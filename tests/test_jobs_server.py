@@ -124,8 +124,8 @@ def test_email_reaches_odoo_through_jobs(world, mail_servers, mode):
         states = wait_for(lambda: job_states(registry, box)[-2:] == ['done', 'pending'] and job_states(registry, box),
                           what='the next cycle enqueued')
         assert states.count('pending') == 1
-        [(eta, next_sync)] = query(registry, """SELECT job.eta, box.next_sync FROM queue_job job, mail_sync_mailbox box
-                                                WHERE box.id = %s AND job.identity_key = %s AND job.state = 'pending'""",
+        [(eta, next_sync)] = query(registry, """SELECT job.eta, ch.next_sync FROM queue_job job, mail_sync_channel ch
+                                                WHERE ch.mailbox_id = %s AND ch.channel = 'incoming' AND job.identity_key = %s AND job.state = 'pending'""",
                                    [box, 'mail_sync.incoming.%d' % box])
         assert eta == next_sync and next_sync > odoo.fields.Datetime.now()  # Odoo's cursor: strings
     finally:
