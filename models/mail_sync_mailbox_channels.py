@@ -55,7 +55,7 @@ def _state_field(name, kind, **options):
                 **options)
 
 
-def _status_field(name, string):
+def _status_field(string):
     return fields.Selection(CHANNEL_STATES, string=string, compute='_compute_channel_status',
                             store=True, readonly=True, copy=False)
 
@@ -66,9 +66,9 @@ class MailSyncMailboxChannels(models.Model):
     channel_ids = fields.One2many('mail.sync.channel', 'mailbox_id', string='Channel States',
                                   readonly=True, copy=False)
     # Stored: the health lists group and pivot by them.
-    incoming_status = _status_field('incoming_status', 'Incoming Status')
-    outgoing_status = _status_field('outgoing_status', 'Outgoing Status')
-    act_status = _status_field('act_status', 'Appointments Status')
+    incoming_status = _status_field('Incoming Status')
+    outgoing_status = _status_field('Outgoing Status')
+    act_status = _status_field('Appointments Status')
     incoming_failures = _state_field('incoming_failures', fields.Integer, string='Consecutive Failures')
     outgoing_failures = _state_field('outgoing_failures', fields.Integer,
                                      string='Consecutive Outgoing Failures')
