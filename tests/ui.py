@@ -20,7 +20,7 @@ if (!window.__uiMutations) {
 }
 var state = window.__uiMutations, quiet = state.count === state.seen;
 state.seen = state.count;
-var busy = (window.jQuery && (jQuery.active > 0 || jQuery(':animated').length > 0))
+var busy = (window.jQuery && jQuery(':animated').length > 0)
     || Array.prototype.some.call(document.querySelectorAll('.o_loading'), function (e) {
         return e.offsetParent !== null && !e.classList.contains('o_hidden'); });
 return quiet && !busy && document.readyState === 'complete';
@@ -45,9 +45,10 @@ class Ui(object):
         self.wait.until(visible).click()
 
     def idle(self):
-        """Wait until the web client has settled: no RPC in flight (jQuery's count and the
-        loading indicator), no animation, and the page unchanged since the last poll (the
-        rendering that follows an RPC is done). A condition polled, not a fixed pause."""
+        """Wait until the web client has settled: no RPC in flight (its loading indicator,
+        which leaves out the bus's long polling), no animation, and the page unchanged since
+        the last poll (the rendering that follows an RPC is done). A condition polled, not a
+        fixed pause."""
         WebDriverWait(self.driver, 30, poll_frequency=0.1,
                       ignored_exceptions=[StaleElementReferenceException]).until(
             lambda d: d.execute_script(_SETTLED_JS))
