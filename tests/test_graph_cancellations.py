@@ -2,14 +2,17 @@
 invitations: Microsoft 365 when it sends them (Odoo none), Odoo when it does (Microsoft 365
 none, since those meetings are in Outlook without attendees), for a meeting deleted in
 Odoo or in Outlook (archived in Odoo by the sync, then possibly deleted)."""
-from .test_graph_act import GraphActCase, TestGraphInvitations
+from . import test_graph_act
+from .test_graph_act import GraphActCase
+
+_INVITATIONS = test_graph_act.TestGraphInvitations  # its helpers (not imported: collected once)
 
 
 class TestGraphCancellations(GraphActCase):
 
-    odoo_meeting = TestGraphInvitations.odoo_meeting
-    microsoft_to = TestGraphInvitations.microsoft_to
-    guests = TestGraphInvitations.guests
+    odoo_meeting = _INVITATIONS.odoo_meeting
+    microsoft_to = _INVITATIONS.microsoft_to
+    guests = _INVITATIONS.guests
 
     def cancellations_from_odoo(self, partner, name='Pricing workshop'):
         return self.env['mail.mail'].sudo().search_count([
