@@ -4,6 +4,7 @@ none, since those meetings are in Outlook without attendees), for a meeting dele
 Odoo or in Outlook (archived in Odoo by the sync, then possibly deleted)."""
 from . import test_graph_act
 from .test_graph_act import GraphActCase
+from .test_graph_incoming import graph_on_class  # noqa: F401 (fixture)
 
 _INVITATIONS = test_graph_act.TestGraphInvitations  # its helpers (not imported: collected once)
 
