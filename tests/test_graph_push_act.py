@@ -32,7 +32,8 @@ def act_world(graph_server, odoo_http, oauth_server):
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         server = env['mail.sync.server'].create(dict(
             graph_profile_values(oauth_server, graph_server, client_id, secret),
-            name='Graph act push test', graph_public_url=odoo_http.url, timeout=30))
+            name='Graph act push test', graph_public_url=odoo_http.url, timeout=30,
+            interval_min=30, interval_default=60, interval_max=120))
         box = enabled_mailbox(env, server.id, address, False, 'Push act', 'push-act-%s' % _RUN,
                               act_enabled=True)
         box.user_id.write({'tz': 'UTC', 'groups_id': [(4, env.ref('base.group_partner_manager').id)]})
@@ -97,9 +98,9 @@ def test_outlook_changes_enqueue_the_act_job_and_disabling_removes_the_subscript
             lambda env: env['mail.activity'].search([('summary', '=', 'Pushed call %s' % _RUN)])),
     }
     for role, (change, found) in sorted(changes.items()):
-        # After a cycle the next one waits for the polling interval.
+        # After a cycle the next one waits for the polling interval (half an hour at least).
         [(state, eta)] = in_env(act_world, act_job)
-        assert eta > datetime.datetime.utcnow() + datetime.timedelta(minutes=1), role
+        assert eta > datetime.datetime.utcnow() + datetime.timedelta(minutes=20), role
         mark = len(graph_server.subscriptions.deliveries)
         change()
         remote_id = subs[role][0]
