@@ -97,7 +97,18 @@ def test_outlook_changes_enqueue_the_act_job_and_disabling_removes_the_subscript
             'dueDateTime': {'dateTime': start.strftime('%Y-%m-%dT00:00:00.0000000'), 'timeZone': 'UTC'}}),
             lambda env: env['mail.activity'].search([('summary', '=', 'Pushed call %s' % _RUN)])),
     }
+    def settle():
+        """The echoes of the cycle's own writes (notifications too) synced: quiet again."""
+        for _ in range(5):
+            assert wait_for(graph_server.subscriptions.idle)
+            [(_state, eta)] = in_env(act_world, act_job)
+            if eta > datetime.datetime.utcnow():
+                return
+            assert 'synced' in in_env(act_world, lambda env, box: box._job_cycle('act'))
+        raise AssertionError('the act channel never settles')
+
     for role, (change, found) in sorted(changes.items()):
+        settle()
         # After a cycle the next one waits for the polling interval (half an hour at least).
         [(state, eta)] = in_env(act_world, act_job)
         assert eta > datetime.datetime.utcnow() + datetime.timedelta(minutes=20), role
@@ -115,7 +126,6 @@ def test_outlook_changes_enqueue_the_act_job_and_disabling_removes_the_subscript
         assert not in_env(act_world, lambda env, box: len(found(env))), role
         assert 'synced' in in_env(act_world, lambda env, box: box._job_cycle('act')), role
         assert in_env(act_world, lambda env, box: len(found(env))) == 1, role
-        assert not any(row[2] for row in in_env(act_world, act_subscriptions).values())
 
     # The channel is disabled: the next incoming cycle removes its subscriptions.
     in_env(act_world, lambda env, box: box.write({'act_enabled': False}))
