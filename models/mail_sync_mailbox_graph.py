@@ -90,6 +90,11 @@ class MailSyncMailboxGraph(models.Model):
     def _graph_take_pending(self, channel):
         """A cycle of ``channel`` starts: the notifications so far are covered by it. A
         notification written meanwhile (a conflict) leaves the flag set: one more cycle follows."""
+        self.env.cr.execute("""SELECT 1 FROM mail_sync_graph_subscription
+                               WHERE mailbox_id = %s AND pending AND role IN %s LIMIT 1""",
+                            [self.id, tuple(roles_of(channel))])
+        if not self.env.cr.fetchone():
+            return  # an idle cycle writes nothing
         try:
             with self.env.cr.savepoint():
                 self.env.cr.execute("""UPDATE mail_sync_graph_subscription SET pending = FALSE
