@@ -6,14 +6,14 @@ from . import test_graph_act
 from .test_graph_act import GraphActCase
 from .test_graph_incoming import graph_on_class  # noqa: F401 (fixture)
 
-_INVITATIONS = test_graph_act.TestGraphInvitations  # its helpers (not imported: collected once)
 
 
 class TestGraphCancellations(GraphActCase):
 
-    odoo_meeting = _INVITATIONS.odoo_meeting
-    microsoft_to = _INVITATIONS.microsoft_to
-    guests = _INVITATIONS.guests
+    # The helpers of the invitation tests (the class is not imported: collected once).
+    odoo_meeting = test_graph_act.TestGraphInvitations.odoo_meeting
+    microsoft_to = test_graph_act.TestGraphInvitations.microsoft_to
+    guests = test_graph_act.TestGraphInvitations.guests
 
     def cancellations_from_odoo(self, partner, name='Pricing workshop'):
         return self.env['mail.mail'].sudo().search_count([
