@@ -7,7 +7,6 @@ from .test_graph_act import GraphActCase
 from .test_graph_incoming import graph_on_class  # noqa: F401 (fixture)
 
 
-
 class TestGraphCancellations(GraphActCase):
 
     # The helpers of the invitation tests (the class is not imported: collected once).
