@@ -21,6 +21,7 @@ mail server and Odoo without any client plugin. See README.md.
         'data/mail_sync_job_channels.xml',
         'data/mail_sync_graph_cron.xml',
         'data/mail_sync_field_map_data.xml',
+        'data/mail_sync_calendar_data.xml',
         'views/mail_sync_menus.xml',
         'views/mail_sync_field_map_views.xml',
         'views/mail_sync_link_views.xml',

@@ -5,7 +5,8 @@ query: answered with 200 and the token as plain text within 10 seconds). Then it
 change and lifecycle notifications: each must name a subscription we hold and carry its
 ``clientState`` (compared in constant time with the encrypted one), else it is ignored.
 A notification's content is never trusted: it only marks its subscription ``pending``,
-which makes the mailbox's incoming channel due; the normal cycle reads the delta.
+which makes the mailbox's channel of that subscription due (incoming for mail folders,
+act for events, contacts and tasks) and enqueues its cycle; the cycle reads the delta.
 Answered 202 at once; the work is one small UPDATE.
 
 Odoo 11 turns every ``application/json`` request into a JSON-RPC request, which an
@@ -21,6 +22,8 @@ import psycopg2
 import odoo
 from odoo import http
 from odoo.http import request
+
+from ..models.mail_sync_graph_subscription import ROLE_CHANNEL
 
 _logger = logging.getLogger(__name__)
 
@@ -91,7 +94,7 @@ def apply_notifications(db, notifications):
 
 def _apply(env, wanted):
     Subscription = env['mail.sync.graph.subscription']
-    accepted, mailboxes = 0, env['mail.sync.mailbox']
+    accepted, due = 0, set()
     for row in Subscription.search([('remote_id', 'in', list(wanted))]):
         states, genuine = set(), 0
         for item in wanted[row.remote_id]:
@@ -112,7 +115,9 @@ def _apply(env, wanted):
                 params.append('removed' if 'removed' in states else 'reauthorize')
             env.cr.execute('UPDATE mail_sync_graph_subscription SET ' + ', '.join(values)
                            + ' WHERE id = %s', params + [row.id])
-            mailboxes |= row.mailbox_id
-    for mailbox in mailboxes.filtered(lambda box: box.incoming_status == 'ok'):
-        mailbox._enqueue_cycle('incoming')  # a job at once, not at the next poll
+            due.add((row.mailbox_id.id, ROLE_CHANNEL[row.role]))
+    for mailbox_id, channel in sorted(due):
+        mailbox = env['mail.sync.mailbox'].browse(mailbox_id)
+        if mailbox._channel_state(channel).status == 'ok':
+            mailbox._enqueue_cycle(channel)  # a job at once, not at the next poll
     return accepted

@@ -19,7 +19,7 @@ from odoo import _, fields, models
 from ..sync.errors import SyncError
 from ..sync.graph import GraphItem  # noqa: F401  (the items of a delta page)
 from ..sync.message import RemoteMessage
-from .mail_sync_graph_subscription import GRAPH_FOLDERS, LIFETIME, RENEW_BEFORE
+from .mail_sync_graph_subscription import GRAPH_FOLDERS, LIFETIME, RENEW_BEFORE, ROLE_CHANNEL, roles_of
 
 _logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class MailSyncMailboxGraph(models.Model):
                                              groups='mail_sync.group_mail_sync_manager')
 
     def _sync_graph(self, connector, stats):
-        self._graph_take_pending()
+        self._graph_take_pending('incoming')
         budget = [self.server_id.cycle_cap]
         # The well-known names of Graph are those of EWS ('inbox', 'sentitems').
         for folder in self._ews_folders():
@@ -52,11 +52,31 @@ class MailSyncMailboxGraph(models.Model):
             self._sync_graph_folder(connector, folder, stats, budget)
         self._graph_maintain_subscriptions(connector)
 
+    def _sync_act(self):
+        """Microsoft 365: the act cycle covers the notifications so far, then keeps the
+        subscriptions of events, contacts and tasks."""
+        if self.server_id.server_type != 'graph':
+            return super(MailSyncMailboxGraph, self)._sync_act()
+        self._graph_take_pending('act')
+        stats = super(MailSyncMailboxGraph, self)._sync_act()
+        if self.server_id._graph_notify_url() or self.sudo().graph_subscription_ids.filtered(
+                lambda s: s.role in roles_of('act')):
+            connector = self.sudo()._connector('act')
+            try:
+                self._graph_maintain_subscriptions(connector, 'act')
+            finally:
+                connector.close()
+        return stats
+
     # ------------------------------------------------------------------ change notifications
-    def _pushed_sql(self):
+    def _pushed_sql(self, channel):
+        roles = ', '.join("'%s'" % role for role in roles_of(channel))  # constants, no input
+        if not roles:
+            return 'FALSE'
         return """(ch.status = 'ok' AND EXISTS (
                        SELECT 1 FROM mail_sync_graph_subscription push
-                       WHERE push.mailbox_id = mail_sync_mailbox.id AND push.pending))"""
+                       WHERE push.mailbox_id = mail_sync_mailbox.id AND push.pending
+                         AND push.role IN (%s)))""" % roles
 
     def _polling_bounds(self):
         """Subscribed mailboxes are polled less often: notifications say when to look."""
@@ -67,13 +87,19 @@ class MailSyncMailboxGraph(models.Model):
             return tuple(max(bound, server.graph_subscribed_interval) for bound in bounds)
         return bounds
 
-    def _graph_take_pending(self):
-        """A cycle starts: the notifications so far are covered by it. A notification
-        written meanwhile (a conflict) leaves the flag set: one more cycle follows."""
+    def _graph_take_pending(self, channel):
+        """A cycle of ``channel`` starts: the notifications so far are covered by it. A
+        notification written meanwhile (a conflict) leaves the flag set: one more cycle follows."""
+        self.env.cr.execute("""SELECT 1 FROM mail_sync_graph_subscription
+                               WHERE mailbox_id = %s AND pending AND role IN %s LIMIT 1""",
+                            [self.id, tuple(roles_of(channel))])
+        if not self.env.cr.fetchone():
+            return  # an idle cycle writes nothing
         try:
             with self.env.cr.savepoint():
                 self.env.cr.execute("""UPDATE mail_sync_graph_subscription SET pending = FALSE
-                                       WHERE mailbox_id = %s AND pending RETURNING id""", [self.id])
+                                       WHERE mailbox_id = %s AND pending AND role IN %s RETURNING id""",
+                                    [self.id, tuple(roles_of(channel))])
                 taken = self.env.cr.fetchall()
         except psycopg2.extensions.TransactionRollbackError:
             return
@@ -81,20 +107,24 @@ class MailSyncMailboxGraph(models.Model):
             self.env['mail.sync.graph.subscription'].invalidate_cache(['pending'])
             self._commit()
 
-    def _graph_maintain_subscriptions(self, connector):
-        """Subscribe the synced folders when the profile has a public URL, renew what
-        expires within a day or needs reauthorization, drop what is no longer wanted.
-        A failure here is logged and leaves polling as it is."""
+    def _graph_maintain_subscriptions(self, connector, channel='incoming'):
+        """Subscribe what ``channel`` syncs (the folders, or the events, contacts and tasks)
+        when the profile has a public URL, renew what expires within a day or needs
+        reauthorization, drop what is no longer wanted (the incoming cycle also drops those
+        of a disabled act channel). A failure here is logged and leaves polling as it is."""
         Subscription = self.env['mail.sync.graph.subscription'].sudo()
         server = self.server_id
         url = server._graph_notify_url() if server.server_type == 'graph' else False
         wanted = set()
-        if url:
+        if url and channel == 'incoming':
             wanted = {'inbox'} | ({'sent'} if self.user_id.mail_sync_track_sent else set())
+        elif url and channel == 'act' and self.act_enabled:
+            wanted = set(roles_of('act'))
+        roles = roles_of(channel) + (roles_of('act') if channel == 'incoming' and not self.act_enabled else [])
         now = datetime.datetime.utcnow().replace(microsecond=0)
         expiry = (now + LIFETIME).strftime('%Y-%m-%dT%H:%M:%SZ')
         changed = False
-        for row in Subscription.search([('mailbox_id', '=', self.id)]):
+        for row in Subscription.search([('mailbox_id', '=', self.id), ('role', 'in', roles)]):
             try:
                 if row.role not in wanted or row.state == 'removed':
                     if row.state != 'removed':
@@ -114,14 +144,17 @@ class MailSyncMailboxGraph(models.Model):
                     wanted.add(row.role)
                     changed = True
                     continue
-                self._graph_push_failed(exc)
+                self._graph_push_failed(exc, channel)
         for role in sorted(wanted):
             state = Subscription._new_client_state()
             try:
-                remote_id, _expires = connector.subscribe(GRAPH_FOLDERS[role], url, state, expiry,
-                                                          lifecycle_url=url)
+                if ROLE_CHANNEL[role] == 'act':
+                    remote_id, _expires = connector.subscribe_kind(role, url, state, expiry, lifecycle_url=url)
+                else:
+                    remote_id, _expires = connector.subscribe(GRAPH_FOLDERS[role], url, state, expiry,
+                                                              lifecycle_url=url)
             except SyncError as exc:
-                self._graph_push_failed(exc)
+                self._graph_push_failed(exc, channel)
                 continue
             row = Subscription.create({'mailbox_id': self.id, 'role': role, 'remote_id': remote_id,
                                        'expires': fields.Datetime.to_string(now + LIFETIME)})
@@ -130,12 +163,12 @@ class MailSyncMailboxGraph(models.Model):
         if changed:
             self._commit()
 
-    def _graph_push_failed(self, exc):
+    def _graph_push_failed(self, exc, channel='incoming'):
         self.env['mail.sync.log']._record(
             'graph_subscription_failed', _('Microsoft 365 change notifications could not be set up '
-                                           '(%s): new email is found by polling meanwhile.')
+                                           '(%s): changes are found by polling meanwhile.')
             % self.env['mail.sync.log']._describe(exc, mailbox=self),
-            mailbox=self, channel='incoming', severity='warning', error_class='transient')
+            mailbox=self, channel=channel, severity='warning', error_class='transient')
 
     def _sync_graph_folder(self, connector, folder, stats, budget):
         """Handle the folder's delta pages (the page loop of EWS: ``_sync_folder_pages``)."""

@@ -103,7 +103,7 @@ class MailSyncMailboxScheduler(models.Model):
             where = "state = 'enabled' AND incoming_enabled AND ch.status != 'suspended'"
             if not due:
                 return where, []
-            pushed = self._pushed_sql()  # told by the server that something changed
+            pushed = self._pushed_sql(channel)  # told by the server that something changed
             return where + " AND (ch.next_sync IS NULL OR ch.next_sync <= %s OR " + pushed + ")", [now]
         if channel == 'outgoing':  # mailboxes with email waiting in their outbox
             return """state = 'enabled' AND outgoing_enabled AND ch.status != 'suspended'
@@ -112,14 +112,15 @@ class MailSyncMailboxScheduler(models.Model):
                                   WHERE outbox.mailbox_id = mail_sync_mailbox.id
                                     AND outbox.state IN ('queued', 'submitting'))""", [now]
         if channel == 'act':  # appointments, contacts and tasks: Exchange mailboxes only
+            pushed = self._pushed_sql(channel)
             return """state = 'enabled' AND act_enabled AND ch.status != 'suspended'
-                      AND (ch.next_sync IS NULL OR ch.next_sync <= %s)""", [now]
+                      AND (ch.next_sync IS NULL OR ch.next_sync <= %s OR """ + pushed + ")", [now]
         raise ValueError(channel)
 
     @api.model
-    def _pushed_sql(self):
-        """SQL condition on a mailbox whose server pushed a change since its last cycle began
-        (a server type with push notifications overrides it); never cuts a back-off short."""
+    def _pushed_sql(self, channel):
+        """SQL condition on a mailbox whose server pushed a change of ``channel`` since its
+        last cycle began (a server type with push notifications overrides it); never cuts a back-off short."""
         return 'FALSE'
 
     def _polling_bounds(self):

@@ -334,8 +334,11 @@ class GraphConnector(Connector):
     # ------------------------------------------------------------------ change notifications
     def subscribe(self, folder, notification_url, client_state, expiry, lifecycle_url=None):
         """Subscribe to messages created or updated in ``folder``; returns (id, expiry text)."""
-        body = {'changeType': 'created,updated', 'notificationUrl': notification_url,
-                'resource': "%s/mailFolders('%s')/messages" % (self._user_path(), folder),
+        return self._subscribe("%s/mailFolders('%s')/messages" % (self._user_path(), folder),
+                               'created,updated', notification_url, client_state, expiry, lifecycle_url)
+
+    def _subscribe(self, resource, change_type, notification_url, client_state, expiry, lifecycle_url):
+        body = {'changeType': change_type, 'notificationUrl': notification_url, 'resource': resource,
                 'expirationDateTime': expiry, 'clientState': client_state}
         if lifecycle_url:
             body['lifecycleNotificationUrl'] = lifecycle_url

@@ -57,6 +57,12 @@ class GraphItemsConnector(GraphConnector):
             return self._user_path('events')
         raise ValueError(kind)
 
+    def subscribe_kind(self, kind, notification_url, client_state, expiry, lifecycle_url=None):
+        """Subscribe to the kind's items created, updated or deleted (events, contacts, the
+        default To Do list's tasks); returns (id, expiry text)."""
+        return self._subscribe(self._collection(kind), 'created,updated,deleted', notification_url,
+                               client_state, expiry, lifecycle_url)
+
     def check(self):
         """Connection test of the channel: contacts, To Do and the calendar are readable."""
         self._request('GET', self._user_path('contactFolders', 'contacts'))

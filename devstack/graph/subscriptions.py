@@ -6,11 +6,14 @@ answered with 200 and the token as ``text/plain`` within 10 seconds. Changes in 
 subscribed folder are then POSTed to the notification URL (one notification per
 change, ``clientState`` included) by a delivery thread; ``lifecycle`` sends a
 lifecycle notification (reauthorizationRequired, subscriptionRemoved, missed).
+Besides a mail folder's messages, a subscription may watch a user's ``events``,
+``contacts`` or ``todo/lists/{id}/tasks`` (changes in the PIM store).
 Plain-HTTP notification URLs are accepted on loopback only (Graph wants HTTPS).
 """
 import datetime
 import json
 import queue
+import re
 import threading
 import urllib.error
 import urllib.parse
@@ -24,6 +27,9 @@ VALIDATION_TIMEOUT = 10
 NOTIFY_TIMEOUT = 10
 LOOPBACK = ('127.0.0.1', 'localhost', '::1', '[::1]')
 TENANT = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee'
+PIM_RESOURCE = re.compile(r'^/?(?:users/([^/]+)|me)/(events|contacts|todo/lists/([^/]+)/tasks)$', re.I)
+PIM_TYPES = {'event': ('Events', '#Microsoft.Graph.Event'), 'contact': ('Contacts', '#Microsoft.Graph.Contact'),
+             'task': ('Tasks', '#Microsoft.Graph.TodoTask')}
 
 
 def _post(url, body, content_type, timeout):
@@ -54,6 +60,7 @@ class Subscriptions(object):
         self._thread = threading.Thread(target=self._deliver_forever, name='graph-notify', daemon=True)
         self._thread.start()
         self.graph.store.listeners.append(self.on_change)
+        self.graph.pim.listeners.append(self.on_pim_change)
 
     def stop(self):
         self._queue.put(None)
@@ -111,14 +118,19 @@ class Subscriptions(object):
             if not values.get(name):
                 raise GraphError(400, 'BadRequest', '%s is required.' % name)
         target = parse_resource(values['resource'])
-        if target is None:
+        pim = PIM_RESOURCE.match(values['resource'])
+        if target is None and pim is None:
             raise GraphError(400, 'ExtensionError', 'Resource is not supported.')
-        user, folder_ref = target
-        user = user or grant.user
+        user, folder_ref = target or (pim.group(1), None)
+        user = urllib.parse.unquote(user or grant.user)
         box = self.graph.store.mailbox(user)
         if grant.user and grant.user not in (box.address.lower(), box.id):
             raise GraphError(403, 'ExtensionError', 'Access is denied.')
-        folder = box.folder(folder_ref)
+        if pim:
+            kind = {'events': 'event', 'contacts': 'contact'}.get(pim.group(2).lower(), 'task')
+            folder = {'id': self.graph.pim.collection(box.address, kind, pim.group(3)).id}
+        else:
+            folder = box.folder(folder_ref)
         expiry = self._expiry(values['expirationDateTime'])
         urls = [values['notificationUrl']] + ([values['lifecycleNotificationUrl']]
                                               if values.get('lifecycleNotificationUrl') else [])
@@ -168,6 +180,23 @@ class Subscriptions(object):
                 'resourceData': {'@odata.type': '#Microsoft.Graph.Message',
                                  '@odata.id': 'Users/%s/Messages/%s' % (box.id, message_id),
                                  '@odata.etag': 'W/"%s"' % message_id[-12:], 'id': message_id},
+                'clientState': sub['clientState'], 'tenantId': TENANT}]}
+            self._put(sub['notificationUrl'], payload)
+
+    def on_pim_change(self, address, collection, change, item_id):
+        """A contact, task or event changed: notify the subscriptions of its collection."""
+        now = utc_now()
+        name, odata_type = PIM_TYPES[collection.kind]
+        for sub in list(self.items.values()):
+            if sub['user'] != address or sub['folder'] != collection.id or sub['reauthorize']:
+                continue
+            if change not in sub['changeType'].split(',') or sub['expirationDateTime'] <= now:
+                continue
+            resource = 'Users/%s/%s/%s' % (sub['userId'], name, item_id)
+            payload = {'value': [{
+                'subscriptionId': sub['id'], 'subscriptionExpirationDateTime': iso(sub['expirationDateTime']),
+                'changeType': change, 'resource': resource,
+                'resourceData': {'@odata.type': odata_type, '@odata.id': resource, 'id': item_id},
                 'clientState': sub['clientState'], 'tenantId': TENANT}]}
             self._put(sub['notificationUrl'], payload)
 
