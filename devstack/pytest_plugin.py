@@ -2,9 +2,7 @@
 import os
 import shutil
 import socket
-import subprocess
 import tempfile
-import time
 import xmlrpc.client
 
 import pytest

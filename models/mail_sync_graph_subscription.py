@@ -15,7 +15,7 @@ import hmac
 import logging
 import secrets
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 
 from ..sync.errors import SyncError
 

@@ -17,7 +17,6 @@ import psycopg2
 from odoo import _, fields, models
 
 from ..sync.errors import SyncError
-from ..sync.graph import GraphItem  # noqa: F401  (the items of a delta page)
 from ..sync.message import RemoteMessage
 from .mail_sync_graph_subscription import GRAPH_FOLDERS, LIFETIME, RENEW_BEFORE, ROLE_CHANNEL, roles_of
 
