@@ -5,21 +5,15 @@ keeps every chunk fetched before the refusal, is never suspended for throttling 
 and once the budget is back fetches only what is left, never the whole page again."""
 import datetime
 
-from odoo.addons.mail_sync.models import mail_sync_mailbox_ews
-from .test_ews_incoming import EwsCase, ews_on_class  # noqa: F401 (fixture)
+from .test_ews_chunks import ChunkedEwsCase
+from .test_ews_incoming import ews_on_class  # noqa: F401 (fixture)
 from .test_incoming import raw_mail
 
 
-class TestEwsBudget(EwsCase):
+class TestEwsBudget(ChunkedEwsCase):
 
     def setUp(self):
         super(TestEwsBudget, self).setUp()
-        self.server = self.make_ews_server()
-        self.box = self.make_ews_mailbox(self.make_user('rep'), self.server)
-        self.box.sudo(self.manager).action_test_enable()
-        for name, value in (('MIME_CHUNK_ITEMS', 3), ('MIME_CHUNK_BYTES', 20000)):
-            self.addCleanup(setattr, mail_sync_mailbox_ews, name, getattr(mail_sync_mailbox_ews, name))
-            setattr(mail_sync_mailbox_ews, name, value)
         self.addCleanup(self.ews.throttle.reset)
 
     def deliver(self, number, size=5000):

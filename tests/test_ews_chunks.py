@@ -6,16 +6,20 @@ from .test_ews_incoming import EwsCase, ews_on_class  # noqa: F401 (fixture)
 from .test_incoming import raw_mail
 
 
-class TestEwsChunks(EwsCase):
+class ChunkedEwsCase(EwsCase):
+    """An enabled Exchange mailbox whose MIME is fetched in chunks of 3 items or 20 kB."""
 
     def setUp(self):
-        super(TestEwsChunks, self).setUp()
+        super(ChunkedEwsCase, self).setUp()
         self.server = self.make_ews_server()
         self.box = self.make_ews_mailbox(self.make_user('rep'), self.server)
         self.box.sudo(self.manager).action_test_enable()
         for name, value in (('MIME_CHUNK_ITEMS', 3), ('MIME_CHUNK_BYTES', 20000)):
             self.addCleanup(setattr, mail_sync_mailbox_ews, name, getattr(mail_sync_mailbox_ews, name))
             setattr(mail_sync_mailbox_ews, name, value)
+
+
+class TestEwsChunks(ChunkedEwsCase):
 
     def deliver(self, tag, number, size=5000):
         raw = raw_mail('Someone <someone@unknown.test>', 'Mail %d' % number, '<%s-%d@chunks.test>' % (tag, number))

@@ -13,7 +13,7 @@ import re
 import urllib.parse
 
 from . import pim
-from .api import DEFAULT_PAGE, GraphError, Reply, json_reply
+from .api import DEFAULT_PAGE, Delta, GraphError, Reply, json_reply
 from .store import new_id
 
 SCOPES = {'contact': ('Contacts.ReadWrite', 'Contacts.Read'), 'task': ('Tasks.ReadWrite', 'Tasks.Read'),
@@ -247,18 +247,9 @@ def _in_window(window):
     return keep
 
 
-class PimDelta(object):
-    """Delta rounds of contact folders, To Do lists and calendar views."""
-
-    def __init__(self, graph):
-        self.graph = graph
-        self.skip = {}
-        self.delta = {}
-
-    def expire(self, address=None):
-        for table in (self.skip, self.delta):
-            for token in [t for t, s in table.items() if address is None or s['address'] == address.lower()]:
-                del table[token]
+class PimDelta(Delta):
+    """Delta rounds of contact folders, To Do lists and calendar views (tokens kept and
+    expired as a mail folder's)."""
 
     def page(self, box, collection, path, query, headers):
         store = self.graph.pim
