@@ -28,6 +28,18 @@ def odoo_dt(value):
     return value.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')
 
 
+def create_odoo_event(case, user=None, **values):
+    """A meeting in Odoo organized by ``user`` (the case's rep by default) in five days,
+    ``values`` overriding the defaults; a method of the appointment test cases."""
+    user = user or case.rep
+    vals = {'name': 'Visit Acme', 'start': odoo_dt(in_days(5, 9)), 'stop': odoo_dt(in_days(5, 10)),
+            'start_datetime': odoo_dt(in_days(5, 9)), 'stop_datetime': odoo_dt(in_days(5, 10)),
+            'duration': 1.0, 'user_id': user.id, 'partner_ids': [(6, 0, user.partner_id.ids)],
+            'location': 'Their office'}
+    vals.update(values)
+    return case.Event.sudo(user).create(vals)
+
+
 class ActCase(EwsCase):
     """An enabled Exchange mailbox with the appointments, contacts and tasks channel on."""
 
@@ -128,14 +140,7 @@ class ActCase(EwsCase):
 
 class TestAppointments(ActCase):
 
-    def odoo_event(self, user=None, **values):
-        user = user or self.rep
-        vals = {'name': 'Visit Acme', 'start': odoo_dt(in_days(5, 9)), 'stop': odoo_dt(in_days(5, 10)),
-                'start_datetime': odoo_dt(in_days(5, 9)), 'stop_datetime': odoo_dt(in_days(5, 10)),
-                'duration': 1.0, 'user_id': user.id, 'partner_ids': [(6, 0, user.partner_id.ids)],
-                'location': 'Their office'}
-        vals.update(values)
-        return self.Event.sudo(user).create(vals)
+    odoo_event = create_odoo_event
 
     def test_odoo_event_reaches_outlook_then_idle_cycles_write_nothing(self):
         event = self.odoo_event()

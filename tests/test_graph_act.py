@@ -5,7 +5,7 @@ the channel's cycle runs in between. The cycle is the one of Exchange (EWS): onl
 item source differs (sync/graph_items.py)."""
 import datetime
 
-from .test_act_sync import ActCase, in_days, odoo_dt
+from .test_act_sync import ActCase, create_odoo_event, in_days, odoo_dt
 from .test_graph_incoming import CATEGORY, GraphCase, graph_on_class  # noqa: F401 (fixture)
 
 SCOPES = ('Mail.ReadWrite', 'Mail.Send', 'Contacts.ReadWrite', 'Tasks.ReadWrite', 'Calendars.ReadWrite')
@@ -181,14 +181,7 @@ class TestGraphContactsAndTasks(GraphActCase):
 
 class TestGraphAppointments(GraphActCase):
 
-    def odoo_event(self, user=None, **values):
-        user = user or self.rep
-        vals = {'name': 'Visit Acme', 'start': odoo_dt(in_days(5, 9)), 'stop': odoo_dt(in_days(5, 10)),
-                'start_datetime': odoo_dt(in_days(5, 9)), 'stop_datetime': odoo_dt(in_days(5, 10)),
-                'duration': 1.0, 'user_id': user.id, 'partner_ids': [(6, 0, user.partner_id.ids)],
-                'location': 'Their office'}
-        vals.update(values)
-        return self.Event.sudo(user).create(vals)
+    odoo_event = create_odoo_event
 
     def test_events_both_ways_deletions_and_no_invitation(self):
         event = self.odoo_event()
