@@ -1,14 +1,37 @@
 """Small process and port helpers."""
+import hashlib
 import os
 import signal
 import socket
+import stat
 import subprocess
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, '.build')
+
+
+def _servers_folder():
+    """Where the servers' folders go (databases, mailboxes, logs): ``.build``, unless we
+    are root in a checkout other users cannot enter (e.g. inside ``mktemp -d``). Root
+    starts PostgreSQL as ``postgres`` and Dovecot's processes as unprivileged users, who
+    must reach their folders; then a folder of this checkout's own under /var/tmp."""
+    if os.geteuid() != 0:
+        return BUILD
+    folder = ROOT
+    while True:
+        if not os.stat(folder).st_mode & stat.S_IXOTH:
+            digest = hashlib.sha1(ROOT.encode('utf-8')).hexdigest()[:12]
+            return os.path.join('/var/tmp', 'mail_sync-' + digest)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return BUILD
+        folder = parent
+
+
+SERVERS = _servers_folder()
 # Several test runs can share a checkout when each has its own folder.
-TEST_DIR = os.environ.get('MAIL_SYNC_TEST_DIR') or os.path.join(BUILD, 'test')
+TEST_DIR = os.environ.get('MAIL_SYNC_TEST_DIR') or os.path.join(SERVERS, 'test')
 
 
 def free_ports(count):

@@ -17,10 +17,10 @@ from .demo_mail import demo_messages
 from .dovecot import Dovecot
 from .odoo import install, serve, write_config
 from .postgres import Postgres
-from .procs import BUILD, port_open, stop_pid, wait_port
+from .procs import SERVERS, port_open, stop_pid, wait_port
 from .smtpd import SmtpServer
 
-RUN_DIR = os.path.join(BUILD, 'run')
+RUN_DIR = os.path.join(SERVERS, 'run')
 DB = os.environ.get('MAIL_SYNC_DB', 'mail_sync_demo')
 HTTP_PORT = int(os.environ.get('MAIL_SYNC_HTTP_PORT', '8069'))
 PG_PORT = 54329

@@ -13,12 +13,15 @@ import time
 
 from .odoo import install, write_config
 from .postgres import Postgres
-from .procs import BUILD, ROOT, TEST_DIR, free_port
+from .procs import BUILD, ROOT, SERVERS, TEST_DIR, free_port
 
 
 
 def main(argv):
     os.makedirs(TEST_DIR, exist_ok=True)
+    if SERVERS != BUILD:
+        print('test: servers\' folders in %s (the postgres user cannot enter this checkout)' % TEST_DIR,
+              flush=True)
     for stale in ('data', 'dovecot', 'odoo.log', 'http.log'):
         path = os.path.join(TEST_DIR, stale)
         if os.path.isdir(path):
