@@ -91,4 +91,5 @@ def run_as(user, args, **kwargs):
     """Run a command as ``user`` when we are root (initdb refuses root)."""
     if os.geteuid() == 0:
         args = ['runuser', '-u', user, '--'] + list(args)
+        kwargs.setdefault('cwd', '/')  # ours may be a folder ``user`` cannot enter (paths are absolute)
     return subprocess.run(args, check=True, **kwargs)
