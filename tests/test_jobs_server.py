@@ -21,7 +21,8 @@ from devstack.faultproxy import FaultProxy
 from devstack.odoo import serve
 from devstack.procs import TEST_DIR, free_port, stop_pid, wait_port
 
-from ..models.mail_sync_mailbox_jobs import DEAD_AFTER, JOB_CHANNELS
+from ..models.mail_sync_mailbox_jobs import DEAD_AFTER
+from ..models.mail_sync_mailbox_jobs import JOB_CHANNELS
 from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS
 from .common import enabled_mailbox
 from .test_incoming import raw_mail
@@ -259,6 +260,18 @@ def overlap(first, second):
     return first[0] < second[1] and second[0] < first[1]
 
 
+def raced_mailboxes(jobs, runs):
+    """Mailboxes both hosts were at work on at the same moment: runjob requests of two of
+    its jobs in flight at once, one on each host."""
+    spans = {}
+    for uuid_, job in jobs.items():
+        for host, start, end in runs.get(uuid_, ()):
+            if end:
+                spans.setdefault(job[0], []).append((uuid_, host, (start, end)))
+    return {box for box, items in spans.items() for first in items for second in items
+            if first[0] != second[0] and first[1] != second[1] and overlap(first[2], second[2])}
+
+
 def test_two_hosts_share_one_runner_and_never_sync_one_mailbox_at_once(world, mail_servers):
     """Host A runs the job runner and its jobs go through a round-robin balancer to A and
     B (B: ``--load web``, no runner); both keep their cron threads. Each round, every
@@ -295,11 +308,7 @@ def test_two_hosts_share_one_runner_and_never_sync_one_mailbox_at_once(world, ma
             jobs, runs = cycle_jobs(registry, boxes), runs_by_job(balancer)
             cycled = {runs[uuid_][-1][0] for uuid_, job in jobs.items()
                       if job[1] == 'done' and job[2].startswith('synced') and uuid_ in runs}
-            # Both hosts at work on one mailbox at the same moment (two runjob requests in flight).
-            raced = [box for box in boxes if any(
-                first[0] != second[0] and overlap(first[1:], second[1:])
-                for a, job_a in jobs.items() if job_a[0] == box for first in runs.get(a, ()) if first[2]
-                for b, job_b in jobs.items() if job_b[0] == box and b != a for second in runs.get(b, ()) if second[2])]
+            raced = raced_mailboxes(jobs, runs)
             if raced and cycled == {0, 1}:
                 break
         assert cycled == {0, 1}, 'both hosts ran cycles'
