@@ -151,7 +151,11 @@ class Bench(object):
         import odoo
         with odoo.api.Environment.manage(), self.cursor() as cr:
             env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-            cr.execute('UPDATE mail_sync_mailbox SET next_sync = NULL WHERE id = ANY(%s)', [self.ids])
+            if 'mail.sync.channel' in env:  # the channel rows (issue 14) hold the due time
+                cr.execute("UPDATE mail_sync_channel SET next_sync = NULL WHERE channel = 'incoming' "
+                           "AND mailbox_id = ANY(%s)", [self.ids])
+            else:
+                cr.execute('UPDATE mail_sync_mailbox SET next_sync = NULL WHERE id = ANY(%s)', [self.ids])
             boxes = env['mail.sync.mailbox'].browse(self.ids)
             if hasattr(boxes, '_enqueue_cycle'):
                 for box in boxes:
