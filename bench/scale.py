@@ -96,6 +96,41 @@ def percentile(values, share):
     return ordered[max(0, int(math.ceil(share * len(ordered))) - 1)]
 
 
+def copy_users(env, count, name, login):
+    """User ids, one per mailbox: the first through the ORM, the others copied from it by
+    SQL (the ORM takes 0.1 to 0.3 s per user here, mostly the avatar and the welcome
+    message, and Odoo 11 re-subscribes all employees to #general at each new user).
+    ``name`` and ``login`` are patterns taking the user's number."""
+    cr = env.cr
+    template = env['res.users'].create({'name': name % 0, 'login': login % 0})
+
+    def columns(table, skip):
+        cr.execute('SELECT column_name FROM information_schema.columns WHERE table_name = %s', [table])
+        return ', '.join('"%s"' % column for (column,) in cr.fetchall() if column not in skip)
+    numbers = range(1, count)
+    names = [name % n for n in numbers]
+    copied = columns('res_partner', ('id', 'name', 'display_name', 'commercial_partner_id'))
+    cr.execute('INSERT INTO res_partner (name, display_name, {0}) SELECT v.name, v.name, {0} '
+               'FROM res_partner, unnest(%s::varchar[]) AS v(name) WHERE res_partner.id = %s '
+               'RETURNING name, id'.format(copied), [names, template.partner_id.id])
+    partners = dict(cr.fetchall())
+    cr.execute('UPDATE res_partner SET commercial_partner_id = id WHERE id = ANY(%s)',
+               [list(partners.values())])
+    copied = columns('res_users', ('id', 'login', 'partner_id', 'alias_id'))
+    cr.execute('INSERT INTO res_users (login, partner_id, {0}) SELECT v.login, v.partner, {0} '
+               'FROM res_users, unnest(%s::varchar[], %s::int[]) AS v(login, partner) '
+               'WHERE res_users.id = %s RETURNING login, id'.format(copied),
+               [[login % n for n in numbers], [partners[n] for n in names], template.id])
+    users = dict(cr.fetchall())
+    new = list(users.values())
+    cr.execute('INSERT INTO res_groups_users_rel (gid, uid) SELECT gid, v.uid FROM res_groups_users_rel, '
+               'unnest(%s::int[]) AS v(uid) WHERE res_groups_users_rel.uid = %s', [new, template.id])
+    cr.execute('INSERT INTO res_company_users_rel (cid, user_id) SELECT cid, v.uid FROM res_company_users_rel, '
+               'unnest(%s::int[]) AS v(uid) WHERE res_company_users_rel.user_id = %s', [new, template.id])
+    env.cache.invalidate()
+    return [template.id] + [users[login % n] for n in numbers]
+
+
 class Probe(object):
     """Counts IMAP round trips (a read after a write waited for the server; the greeting and
     an unawaited LOGOUT are none) and times the incoming cycle and its login+STATUS."""
@@ -267,37 +302,7 @@ class Bench(object):
             self.count, self.figures['populate'], len(seeded)), flush=True)
 
     def create_users(self, env):
-        """User ids, one per mailbox: the first through the ORM, the others copied from it by
-        SQL (the ORM takes 0.1 to 0.3 s per user here, mostly the avatar and the welcome
-        message, and Odoo 11 re-subscribes all employees to #general at each new user)."""
-        cr = env.cr
-        template = env['res.users'].create({'name': 'Scale user 00000', 'login': 'scale-00000'})
-
-        def columns(table, skip):
-            cr.execute('SELECT column_name FROM information_schema.columns WHERE table_name = %s', [table])
-            return ', '.join('"%s"' % name for (name,) in cr.fetchall() if name not in skip)
-        numbers = range(1, self.count)
-        names = ['Scale user %05d' % n for n in numbers]
-        copied = columns('res_partner', ('id', 'name', 'display_name', 'commercial_partner_id'))
-        cr.execute('INSERT INTO res_partner (name, display_name, {0}) SELECT v.name, v.name, {0} '
-                   'FROM res_partner, unnest(%s::varchar[]) AS v(name) WHERE res_partner.id = %s '
-                   'RETURNING name, id'.format(copied), [names, template.partner_id.id])
-        partners = dict(cr.fetchall())
-        cr.execute('UPDATE res_partner SET commercial_partner_id = id WHERE id = ANY(%s)',
-                   [list(partners.values())])
-        copied = columns('res_users', ('id', 'login', 'partner_id', 'alias_id'))
-        cr.execute('INSERT INTO res_users (login, partner_id, {0}) SELECT v.login, v.partner, {0} '
-                   'FROM res_users, unnest(%s::varchar[], %s::int[]) AS v(login, partner) '
-                   'WHERE res_users.id = %s RETURNING login, id'.format(copied),
-                   [['scale-%05d' % n for n in numbers], [partners[name] for name in names], template.id])
-        users = dict(cr.fetchall())
-        new = list(users.values())
-        cr.execute('INSERT INTO res_groups_users_rel (gid, uid) SELECT gid, v.uid FROM res_groups_users_rel, '
-                   'unnest(%s::int[]) AS v(uid) WHERE res_groups_users_rel.uid = %s', [new, template.id])
-        cr.execute('INSERT INTO res_company_users_rel (cid, user_id) SELECT cid, v.uid FROM res_company_users_rel, '
-                   'unnest(%s::int[]) AS v(uid) WHERE res_company_users_rel.user_id = %s', [new, template.id])
-        env.cache.invalidate()
-        return [template.id] + [users['scale-%05d' % n] for n in numbers]
+        return copy_users(env, self.count, 'Scale user %05d', 'scale-%05d')
 
     def first_cycle(self):
         """Every mailbox once (one worker): all are known, and idle from then on."""

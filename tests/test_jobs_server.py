@@ -1,10 +1,13 @@
 """Sync cycles as jobs on real Odoo servers with OCA queue_job's runner (threaded and
 prefork): email delivered to Dovecot reaches Odoo through jobs only (no cron, no test
 code running a cycle); a prefork worker killed with SIGKILL in the middle of a job leaves
-it 'started', the scheduler requeues it and every message is imported exactly once.
-Data is committed: the servers are other processes."""
+it 'started', the scheduler requeues it and every message is imported exactly once; two
+Odoo hosts on one database behind a load balancer share the jobs of one runner and never
+sync one mailbox at once. Data is committed: the servers are other processes."""
+import configparser
 import datetime
 import os
+import re
 import signal
 import time
 import uuid
@@ -13,11 +16,13 @@ import odoo
 import psutil
 import pytest
 
+from devstack.balancer import Balancer
 from devstack.faultproxy import FaultProxy
 from devstack.odoo import serve
 from devstack.procs import TEST_DIR, free_port, stop_pid, wait_port
 
 from ..models.mail_sync_mailbox_jobs import DEAD_AFTER
+from ..models.mail_sync_mailbox_jobs import JOB_CHANNELS
 from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS
 from .common import enabled_mailbox
 from .test_incoming import raw_mail
@@ -185,3 +190,143 @@ def test_a_worker_killed_in_a_job_is_requeued_and_imports_each_message_once(worl
         assert ledger == messages
     finally:
         stop_pid(proc)
+
+
+# The runner's host: every job of a round (two per mailbox) dispatched at once.
+TWO_HOSTS_CHANNELS = ('root:8,root.mail_sync.incoming:6,root.mail_sync.outgoing:1,'
+                      'root.mail_sync.act:1,root.mail_sync.housekeeping:1')
+RACE_ROUNDS = 5
+
+
+def runner_host_config(balancer_port):
+    """The test configuration for the one host that runs the job runner: it asks the
+    balancer (not itself) to run each job, as in a deployment with several hosts."""
+    config = configparser.RawConfigParser()
+    config.read(os.environ['MAIL_SYNC_TEST_CONF'])
+    config.set('queue_job', 'channels', TWO_HOSTS_CHANNELS)
+    config.set('queue_job', 'host', '127.0.0.1')
+    config.set('queue_job', 'port', str(balancer_port))
+    path = os.path.join(TEST_DIR, 'jobs-two-hosts.conf')
+    with open(path, 'w') as handle:
+        config.write(handle)
+    return path
+
+
+def start_host(name, conf, port, *extra):
+    """An Odoo host with its cron threads (Odoo's default), on ``port``."""
+    log = os.path.join(TEST_DIR, 'jobs-%s.log' % name)
+    proc = serve(conf, os.environ['MAIL_SYNC_TEST_DB'], port, log, extra_args=list(extra))
+    wait_port(port, timeout=120, proc=proc, what='Odoo (%s)' % name, log=log)
+    return proc
+
+
+def race_round(registry, boxes):
+    """Every mailbox due now, its pending job brought forward and a second job for it
+    (no identity key: as when two runners or a restore enqueue it twice): both are
+    dispatched at once, so the two hosts go for one mailbox at the same time."""
+    with odoo.api.Environment.manage(), registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        cr.execute("UPDATE mail_sync_channel SET next_sync = NULL WHERE channel = 'incoming' AND mailbox_id IN %s",
+                   [tuple(boxes)])
+        for box in env['mail.sync.mailbox'].browse(boxes):
+            box._enqueue_cycle('incoming')
+            box.with_delay(channel=JOB_CHANNELS['incoming'], max_retries=0)._job_cycle('incoming')
+        cr.commit()
+
+
+def cycle_jobs(registry, boxes):
+    """{job uuid: (mailbox id, state, result, date_started, date_done)} of our mailboxes' incoming jobs."""
+    jobs = {}
+    for uuid_, func, state, result, started, done in query(
+            registry, """SELECT uuid, func_string, state, result, date_started, date_done FROM queue_job
+                         WHERE method_name = '_job_cycle' AND model_name = 'mail.sync.mailbox'"""):
+        match = re.match(r"mail\.sync\.mailbox\((\d+),\)\._job_cycle\('incoming'\)", func or '')
+        if match and int(match.group(1)) in boxes:
+            jobs[uuid_] = (int(match.group(1)), state, result or '', started, done)
+    return jobs
+
+
+def runs_by_job(balancer):
+    """{job uuid: [(host, arrived, answered)]} of the runjob requests the balancer passed on."""
+    runs = {}
+    for request in list(balancer.requests):
+        match = re.search(r'job_uuid=([0-9a-f-]+)', request['path'])
+        if match and request['path'].startswith('/queue_job/runjob'):
+            runs.setdefault(match.group(1), []).append((request['host'], request['start'], request['end']))
+    return runs
+
+
+def overlap(first, second):
+    return first[0] < second[1] and second[0] < first[1]
+
+
+def raced_mailboxes(jobs, runs):
+    """Mailboxes both hosts were at work on at the same moment: runjob requests of two of
+    its jobs in flight at once, one on each host."""
+    spans = {}
+    for uuid_, job in jobs.items():
+        for host, start, end in runs.get(uuid_, ()):
+            if end:
+                spans.setdefault(job[0], []).append((uuid_, host, (start, end)))
+    return {box for box, items in spans.items() for first in items for second in items
+            if first[0] != second[0] and first[1] != second[1] and overlap(first[2], second[2])}
+
+
+def test_two_hosts_share_one_runner_and_never_sync_one_mailbox_at_once(world, mail_servers):
+    """Host A runs the job runner and its jobs go through a round-robin balancer to A and
+    B (B: ``--load web``, no runner); both keep their cron threads. Each round, every
+    mailbox gets two jobs at once. Whoever claims the mailbox first syncs it; the other
+    job is turned away (retried later: 'not due')."""
+    proxy, registry, _made = world
+    proxy.delay = 0.2  # every IMAP answer a little late: a cycle lasts long enough to be raced
+    messages = 8
+    tags = ['hosts-%d' % n for n in range(3)]
+    boxes = [new_mailbox(world, mail_servers, tag, messages) for tag in tags]
+    ports = [free_port(), free_port()]
+    balancer = Balancer(ports).start()
+    conf = runner_host_config(balancer.port)
+    procs = []
+    try:
+        with odoo.api.Environment.manage(), registry.cursor() as cr:  # the first round's second jobs
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            for box in env['mail.sync.mailbox'].browse(boxes):
+                box.with_delay(channel=JOB_CHANNELS['incoming'], max_retries=0)._job_cycle('incoming')
+            cr.commit()
+        procs.append(start_host('host-b', conf, ports[1], '--load', 'web'))
+        procs.append(start_host('host-a', conf, ports[0]))
+        raced = cycled = None
+        for round_ in range(RACE_ROUNDS):
+            if round_:
+                race_round(registry, boxes)
+            wait_for(lambda: all(imported(registry, tag)[0] == messages for tag in tags),
+                     what='every message imported')
+            wait_for(lambda: all(state in ('done', 'failed') or (state == 'pending' and result == '')
+                                 for _box, state, result, _s, _d in cycle_jobs(registry, boxes).values())
+                     and not [1 for _b, state, _r, _s, _d in cycle_jobs(registry, boxes).values()
+                              if state in ('enqueued', 'started')],
+                     what='the round settled: only the next cycles pending')
+            jobs, runs = cycle_jobs(registry, boxes), runs_by_job(balancer)
+            cycled = {runs[uuid_][-1][0] for uuid_, job in jobs.items()
+                      if job[1] == 'done' and job[2].startswith('synced') and uuid_ in runs}
+            raced = raced_mailboxes(jobs, runs)
+            if raced and cycled == {0, 1}:
+                break
+        assert cycled == {0, 1}, 'both hosts ran cycles'
+        assert raced, 'both hosts went for one mailbox at the same time'
+        for box in boxes:
+            cycles = sorted((job[3], job[4]) for job in jobs.values()
+                            if job[0] == box and job[1] == 'done' and job[2].startswith('synced'))
+            for first, second in zip(cycles, cycles[1:]):
+                assert first[1] <= second[0], 'mailbox %d in two cycles at once: %s' % (box, cycles)
+            assert not [job for job in jobs.values() if job[0] == box and job[1] == 'failed'], 'no job failed'
+        for tag, box in zip(tags, boxes):
+            assert imported(registry, tag) == (messages, messages), 'each message exactly once'
+            [(ledger,)] = query(registry, """SELECT count(*) FROM mail_sync_ledger
+                                              WHERE mailbox_id = %s AND state = 'imported'""", [box])
+            assert ledger == messages
+    finally:
+        for proc in procs:
+            stop_pid(proc)
+        balancer.stop()
+        with registry.cursor() as cr:  # the second jobs have no identity key: the fixture keeps them
+            cr.execute('DELETE FROM queue_job WHERE uuid IN %s', [tuple(cycle_jobs(registry, boxes)) or ('',)])
