@@ -22,6 +22,7 @@ from odoo import api, fields, models, tools
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import job
 
+from . import transaction
 from .mail_sync_mailbox_scheduler import CLAIM_CLASS, DUE_FROM
 
 _logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ DONE_KEPT = datetime.timedelta(hours=1)  # done sync jobs are kept this long (on
 FAILED_KEPT = datetime.timedelta(days=7)
 DELETE_BATCH = 5000
 JOB_STATES_ALIVE = ('pending', 'enqueued', 'started')
+SCHEDULE_INLINE = 20  # due mailboxes without a job the cron enqueues itself; more: a job does it
+ENQUEUE_BATCH = 200  # the scheduling job commits after each batch of enqueued cycles
 
 
 def job_channels_setting():
@@ -51,6 +54,13 @@ def identity(channel, mailbox_id):
 
 class MailSyncMailboxJobs(models.Model):
     _inherit = 'mail.sync.mailbox'
+
+    def init(self):
+        """queue_job does not index identity keys: every enqueue looks its mailbox's live job
+        up by key, among the done jobs of the last hour (one per cycle)."""
+        super(MailSyncMailboxJobs, self).init()
+        self.env.cr.execute("""CREATE INDEX IF NOT EXISTS mail_sync_queue_job_live_identity_key
+                               ON queue_job (identity_key) WHERE state IN %s""", [JOB_STATES_ALIVE])
 
     # ------------------------------------------------------------------ the job
     @job(default_channel='root.mail_sync.incoming')
@@ -132,20 +142,45 @@ class MailSyncMailboxJobs(models.Model):
 
     # ------------------------------------------------------------------ the crons: scheduling only
     @api.model
-    def _cron_schedule(self, channel):
+    def _cron_schedule(self, channel, inline=SCHEDULE_INLINE):
         """Safety net of ``channel``, one fast run: enqueue the due mailboxes without a job,
-        requeue the jobs of dead workers, forget old done jobs. Returns how many it enqueued."""
+        requeue the jobs of dead workers, forget old done jobs. Returns how many mailboxes
+        it found due without a job. More than ``inline`` of them (a restore, a first start
+        of many mailboxes) are enqueued by a job, so the cron thread is back at once."""
         self._requeue_dead_jobs(channel)
+        ids = self._due_without_job(channel)
+        if len(ids) > inline:
+            self.sudo().with_delay(channel=JOB_CHANNELS['housekeeping'],
+                                   identity_key='mail_sync.schedule.%s' % channel,
+                                   description='Server-Side Sync: enqueue the due %s cycles' % channel
+                                   )._job_schedule(channel)
+        else:
+            for mailbox in self.sudo().browse(ids):
+                mailbox._enqueue_cycle(channel)
+        self._delete_old_jobs(channel)
+        return len(ids)
+
+    @job(default_channel='root.mail_sync.housekeeping')
+    def _job_schedule(self, channel):
+        """Enqueue the cycle of every due mailbox of ``channel`` that has no job, committing
+        after each batch (what was enqueued can start while the rest is enqueued)."""
+        ids = self._due_without_job(channel)
+        for start in range(0, len(ids), ENQUEUE_BATCH):
+            for mailbox in self.sudo().browse(ids[start:start + ENQUEUE_BATCH]):
+                mailbox._enqueue_cycle(channel)
+            transaction.commit(self.env.cr)
+        return 'enqueued %d %s cycles' % (len(ids), channel)
+
+    @api.model
+    def _due_without_job(self, channel):
+        """The ids of the mailboxes due on ``channel`` that have no live job for it."""
         where, params = self._due_domain_sql(channel)
         self.env.cr.execute("""
             SELECT mail_sync_mailbox.id FROM """ + DUE_FROM + """ WHERE """ + where + """
               AND NOT EXISTS (SELECT 1 FROM queue_job job WHERE job.identity_key = 'mail_sync.' || %s || '.' || mail_sync_mailbox.id
-                              AND job.state IN %s)""", [channel] + params + [channel, JOB_STATES_ALIVE])
-        ids = [row[0] for row in self.env.cr.fetchall()]
-        for mailbox in self.sudo().browse(ids):
-            mailbox._enqueue_cycle(channel)
-        self._delete_old_jobs(channel)
-        return len(ids)
+                              AND job.state IN %s)
+            ORDER BY mail_sync_mailbox.id""", [channel] + params + [channel, JOB_STATES_ALIVE])
+        return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
     def _cron_schedule_housekeeping(self):

@@ -153,3 +153,34 @@ class TestJobs(MailSyncCase):
             {'next_sync': '2999-01-01 00:00:00'})
         self.assertEqual(self.Mailbox._cron_schedule('incoming'), 0)
         self.assertFalse(self.jobs())
+
+    def test_many_due_mailboxes_are_enqueued_by_a_job_not_by_the_cron_thread(self):
+        """After a restore, thousands of mailboxes may be due without a job: the cron hands
+        them to one scheduling job (enqueueing each takes time) and returns."""
+        boxes = self.box
+        for name in ('rep2', 'rep3', 'rep4'):
+            box = self.make_mailbox(self.make_user(name), self.server)
+            box.sudo(self.manager).action_test_enable()
+            box.sudo(self.manager).action_approve()
+            boxes |= box
+        for box in boxes:
+            self.jobs(box=box).unlink()
+        schedule = [('identity_key', '=', 'mail_sync.schedule.incoming'), ('state', '=', 'pending')]
+        self.assertEqual(self.Mailbox._cron_schedule('incoming', inline=2), 4)
+        self.assertFalse(any(self.jobs(box=box) for box in boxes), 'the cron enqueued no cycle itself')
+        [scheduler] = self.Job.search(schedule)
+        self.assertEqual((scheduler.channel, scheduler.method_name), ('root.mail_sync.housekeeping', '_job_schedule'))
+        self.assertEqual(self.Mailbox._cron_schedule('incoming', inline=2), 4)
+        self.assertEqual(self.Job.search(schedule), scheduler, 'one scheduling job, not one per cron run')
+        self.Mailbox._job_schedule('incoming')
+        for box in boxes:
+            self.assertEqual(len(self.jobs(box=box)), 1)
+        self.assertEqual(self.Mailbox._cron_schedule('incoming', inline=2), 0)
+        self.assertEqual(self.Mailbox._cron_schedule('incoming'), 0)
+
+    def test_live_jobs_are_found_by_an_index_on_their_identity_key(self):
+        self.env.cr.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'queue_job' "
+                            "AND indexname = 'mail_sync_queue_job_live_identity_key'")
+        [(definition,)] = self.env.cr.fetchall()
+        self.assertIn('(identity_key)', definition)
+        self.assertIn('started', definition)
