@@ -1,8 +1,9 @@
 """A sync worker in its own process, for the kill and concurrency tests.
 
 Runs one cycle of a channel of a mailbox (with --job, as the service does: as its queue_job
-job, see ``_run_job``; or, with --cron, the cron lane restricted to the
-given mailboxes, which claims each and takes a connection slot first; or, with --channel
+job, see ``_run_job``; or, with --cron, the due jobs of the given mailboxes run here one
+after another (``_cron_sync``: each claims its mailbox and takes a connection slot first,
+or leaves it to a retry); or, with --channel
 housekeeping, the housekeeping cron, whose batches commit) and prints what it did: its
 commits, its network side effects, the mailboxes it synced, how many times it found no
 free connection slot (busy) and how long the sync call took (seconds).
