@@ -136,9 +136,12 @@ def resume(mailbox_id, *options):
 
 def kill_then_resume(mailbox_id, kill_at, when, *options, after_kill=False):
     """Kill a worker ``when`` ('before'/'after') its commit ``kill_at`` (a worker that
-    itself follows a killed one, with ``after_kill``), then run it again to its end."""
+    itself follows a killed one, with ``after_kill``), then run it again to its end; the
+    output of that run."""
     kill_worker(mailbox_id, ('--kill-at', kill_at, '--when', when), *(_after_kill(options) if after_kill else options))
-    commits(resume(mailbox_id, *options))
+    out = resume(mailbox_id, *options)
+    commits(out)
+    return out
 
 
 def at_each_commit(new_mailbox, end_state, expected, when, minimum, *options):
@@ -150,7 +153,10 @@ def at_each_commit(new_mailbox, end_state, expected, when, minimum, *options):
     for kill_at in range(1, count + 1):
         tag = 'k%s%d' % (when, kill_at)
         box = new_mailbox(tag)
-        kill_then_resume(box, kill_at, when, *options)
+        out = kill_then_resume(box, kill_at, when, *options)
+        if '--job' in options and (when, kill_at) not in (('before', 1), ('after', count)):
+            # Killed between the job's start and its end: the resume went through the requeue.
+            assert ' requeued=1 ' in out, 'killed %s commit %d: %s' % (when, kill_at, out[-3000:])
         assert end_state(box, tag) == expected(tag), 'killed %s commit %d' % (when, kill_at)
     _tally('%s-commit' % when, count)
     return count

@@ -242,7 +242,6 @@ def _run_job(env, uuid):
     (its database cursor, a session) stood in for that module alone. Returns the job's
     state and result."""
     import types
-    import odoo
     from odoo.addons.queue_job.controllers import main as controller
     request = types.SimpleNamespace(env=env, session=types.SimpleNamespace())
     real_http = controller.http
