@@ -25,11 +25,11 @@ from psycopg2.extensions import TransactionRollbackError
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.queue_job.exception import RetryableJobError
+
 from ..sync import registry
 from ..sync.errors import SyncError
 from ..sync.schedule import next_interval
-from odoo.addons.queue_job.exception import RetryableJobError
-
 from . import transaction
 
 _logger = logging.getLogger(__name__)
