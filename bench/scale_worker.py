@@ -76,7 +76,7 @@ def sweep(Mailbox, ids, done, now):
     claimed by other workers or found no free connection slot."""
     cr = Mailbox.env.cr
     while True:
-        synced = Mailbox._cron_sync('incoming', budget=3600, mailbox_ids=ids)
+        synced = Mailbox._cron_sync('incoming', mailbox_ids=ids)
         done['synced'] += synced
         done['runs'] += 1
         cr.commit()

@@ -39,9 +39,9 @@ class MailSyncMailboxIncoming(models.Model):
 
     # ------------------------------------------------------------------ entry points
     @api.model
-    def _cron_sync_incoming(self, budget=None, mailbox_ids=None):
-        """Cron lane of incoming email (see the scheduler)."""
-        return self._cron_sync('incoming', budget=budget, mailbox_ids=mailbox_ids)
+    def _cron_sync_incoming(self, mailbox_ids=None):
+        """The due incoming jobs, run here (see the scheduler)."""
+        return self._cron_sync('incoming', mailbox_ids=mailbox_ids)
 
     def _run_incoming_cycle(self):
         return self._run_cycle('incoming')

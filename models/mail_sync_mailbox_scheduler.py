@@ -19,12 +19,13 @@ import contextlib
 import datetime
 import logging
 import threading
-import time
 
 from psycopg2.extensions import TransactionRollbackError
 
-from odoo import _, api, fields, models, tools
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..sync import registry
 from ..sync.errors import SyncError
@@ -32,7 +33,7 @@ from ..sync.schedule import next_interval
 from . import transaction
 
 _logger = logging.getLogger(__name__)
-_lane = threading.local()  # the running lane's statistics, per cron thread
+_thread = threading.local()  # per worker thread: the connection slot it used last, by profile
 
 # Advisory lock namespaces (first key): mailbox claims per channel, then profile slots.
 CLAIM_CLASS = {'incoming': 7291, 'outgoing': 7292, 'act': 7293}
@@ -41,9 +42,7 @@ CLAIM_CLASS = {'incoming': 7291, 'outgoing': 7292, 'act': 7293}
 PROFILE_SLOT_CLASS = 7301
 SLOT_CLASS = dict.fromkeys(CLAIM_CLASS, PROFILE_SLOT_CLASS)  # by channel: the same for all
 SLOTS_PER_PROFILE = 1000  # second key of a slot: profile id * 1000 + slot number
-CRON_BUDGET = 240  # seconds per cron run at most: Odoo's cron sleeps a minute between runs
 BACKOFF_MAX_MINUTES = 60  # a failing server is retried at least hourly until it counts as permanent
-STATS_FLUSH = 30  # seconds a lane keeps its statistics in memory
 MAX_TRANSIENT_FAILURES = 10
 ALERT_WINDOW = datetime.timedelta(hours=1)
 # The mailboxes with their state row of one channel (parameter: the channel), for the due SQL.
@@ -51,46 +50,26 @@ DUE_FROM = """mail_sync_mailbox JOIN mail_sync_channel ch
                   ON ch.mailbox_id = mail_sync_mailbox.id AND ch.channel = %s"""
 
 
-def cron_budget():
-    """Seconds a cron run may spend: half the real-time limit Odoo enforces on cron workers
-    (prefork: limit_time_real_cron, or limit_time_real when it is -1; 0 is no limit), at most
-    CRON_BUDGET. Odoo's threaded server enforces no limit on its cron threads."""
-    config = tools.config
-    if not config.get('workers'):
-        return CRON_BUDGET
-    limit = config.get('limit_time_real_cron')
-    if limit is None or limit == -1:
-        limit = config.get('limit_time_real') or 0
-    return min(CRON_BUDGET, limit * 0.5) if limit and limit > 0 else CRON_BUDGET
-
-
 class MailSyncMailboxScheduler(models.Model):
     _inherit = 'mail.sync.mailbox'
 
     # ------------------------------------------------------------------ inline runner
     @api.model
-    def _cron_sync(self, channel, budget=None, mailbox_ids=None):
-        """Sync the mailboxes of ``channel`` that are due (among ``mailbox_ids`` when given),
-        one at a time in this worker, until the time budget is spent. Returns how many it
-        synced. The service runs every cycle as a job (``_job_cycle``); this inline runner
-        serves tests, benchmarks and scripts that drive cycles themselves."""
-        seconds = budget or cron_budget()
-        deadline = time.monotonic() + seconds
-        tried, synced, queue = set(), 0, []
-        with self._lane_statistics():
-            while time.monotonic() < deadline:
-                mailbox = self._claim_due(channel, tried, mailbox_ids, queue=queue)
-                if not mailbox:
-                    break
-                tried.add(mailbox.id)
-                try:
-                    with mailbox._connection_slot(channel) as slot:
-                        if slot is None:
-                            continue  # the profile's connections are all in use: next mailbox
-                        mailbox._run_cycle(channel)
-                        synced += 1
-                finally:
-                    self._unlock(CLAIM_CLASS[channel], mailbox.id)
+    def _cron_sync(self, channel, mailbox_ids=None):
+        """Run the jobs of the mailboxes of ``channel`` that are due (among ``mailbox_ids``
+        when given) here, one after another, as the job runner would; returns how many
+        synced. The service runs each as its own job; this serves tests, benchmarks and
+        scripts that drive cycles themselves. A mailbox another worker holds, or whose
+        profile has no free connection, is left to its job's retry."""
+        self._new_snapshot()
+        synced = 0
+        for mailbox in self.sudo().browse(self._due_ids(channel, (), mailbox_ids, None)):
+            try:
+                result = mailbox._job_cycle(channel)
+            except RetryableJobError:
+                continue
+            self._commit()  # the next cycle's job: the job runner commits a job's end
+            synced += result.startswith('synced')
         return synced
 
     @api.model
@@ -129,35 +108,6 @@ class MailSyncMailboxScheduler(models.Model):
         return server.interval_min, server.interval_default, server.interval_max
 
     @api.model
-    def _claim_due(self, channel, exclude, among=None, batch=50, queue=None):
-        """Lock the first due mailbox no other worker holds. Once locked, it is checked
-        again in a new transaction: the list came from a snapshot in which a mailbox that
-        another worker has just synced may still look due.
-
-        ``queue`` (a list the lane keeps between calls) holds the due mailboxes of the last
-        look, so that a lane reads the list once per ``batch`` mailboxes, not per mailbox."""
-        queue = [] if queue is None else queue
-        skipped = set()
-        while True:
-            if not queue:
-                self._new_snapshot()
-                queue.extend(self._due_ids(channel, set(exclude) | skipped, among, batch))
-                if not queue:
-                    return self.browse()
-            mailbox_id = queue.pop(0)
-            if mailbox_id in exclude or mailbox_id in skipped:
-                continue
-            skipped.add(mailbox_id)
-            if not self._try_lock(CLAIM_CLASS[channel], mailbox_id):
-                continue
-            self._new_snapshot()
-            mailbox = self.sudo().browse(mailbox_id)
-            mailbox.invalidate_cache()
-            if self._due_ids(channel, (), [mailbox_id], 1) and not mailbox._blocked_reason():
-                return mailbox
-            self._unlock(CLAIM_CLASS[channel], mailbox_id)
-
-    @api.model
     def _due_ids(self, channel, exclude, among, limit):
         where, params = self._due_domain_sql(channel)
         self.env.cr.execute("""
@@ -191,7 +141,7 @@ class MailSyncMailboxScheduler(models.Model):
         needed = min(self._connections_needed(channel), limit)
         # First the slot this worker used last (free unless others took it meanwhile): one
         # query; else the free ones by what PostgreSQL says is held.
-        last = _lane.__dict__.setdefault('slots', {})  # profile -> this thread's last slot
+        last = _thread.__dict__.setdefault('slots', {})  # profile -> this thread's last slot
         guess = last.get(server.id, 0)
         slots = [guess] if guess < limit and self._try_lock(PROFILE_SLOT_CLASS, base + guess) else []
         if len(slots) < needed:
@@ -323,30 +273,8 @@ class MailSyncMailboxScheduler(models.Model):
         server._alert_if_failing()
 
     def _count(self, channel, items=0, failures=0):
-        """Add the cycle to the hourly statistics (kept by the lane and written every
-        STATS_FLUSH seconds when the cycle runs in a lane); a statistics problem never
-        fails a sync."""
-        counts = getattr(_lane, 'counts', None)
-        if counts is None:
-            return self._write_counts({(self.server_id.id, channel): [items, 1, failures]})
-        row = counts.setdefault((self.server_id.id, channel), [0, 0, 0])
-        row[0], row[1], row[2] = row[0] + items, row[1] + 1, row[2] + failures
-        if time.monotonic() - _lane.since > STATS_FLUSH:
-            self._write_counts(counts)
-            counts.clear()
-            _lane.since = time.monotonic()
-
-    @contextlib.contextmanager
-    def _lane_statistics(self):
-        """Collect the statistics of a lane's cycles in memory; write what is left at the end."""
-        _lane.counts, _lane.since = {}, time.monotonic()
-        try:
-            yield
-        finally:
-            counts, _lane.counts = _lane.counts, None
-            if counts:
-                self._write_counts(counts)
-                self._commit()
+        """Add the cycle to the hourly statistics; a statistics problem never fails a sync."""
+        self._write_counts({(self.server_id.id, channel): [items, 1, failures]})
 
     def _write_counts(self, counts):
         Stat = self.env['mail.sync.stat'].sudo()

@@ -4,7 +4,13 @@ effect, then resumed, and the end state must be the one an uninterrupted run rea
 points are enumerated, never guessed: an uninterrupted run counts them, then each is
 killed in turn. A resumed run (the recovery paths: settling an interrupted sending,
 adopting an item, re-reading) is killed again at each of its own commit points. Shared by
-the kill tests of every channel."""
+the kill tests of every channel.
+
+With ``--job`` among the options, every run is the mailbox's queue_job job run as the job
+runner runs it, killed at its commits too (started, done), and a run after a kill first
+recovers the dead worker's job as production does (``kill_worker.py --after-kill``); each
+finished run must leave the mailbox's jobs settled: none started, enqueued or failed, at
+most one pending (the next cycle)."""
 import atexit
 import json
 import os
@@ -97,7 +103,13 @@ def _figure(output, name):
 
 
 def commits(output):
-    """How many commits (that wrote something) a worker that ran to its end made."""
+    """How many commits (that wrote something) a worker that ran to its end made (with
+    --job, its jobs settled, or the test fails)."""
+    if ' jobs=' in output:
+        states = dict((state, int(count)) for state, count in (
+            part.split(':') for part in output.split(' jobs=')[1].split()[0].split(',') if part))
+        assert 'job=done' in output and set(states) <= {'done', 'pending'} and states.get('pending', 0) <= 1 \
+            and states.get('done'), 'jobs not settled: %s' % output[-3000:]
     return _figure(output, 'commits')
 
 
@@ -112,11 +124,24 @@ def kill_worker(mailbox_id, kill, *options):
     assert 'commits=' not in out, 'worker was not killed (%s): %s' % (' '.join(map(str, kill)), out[-3000:])
 
 
-def kill_then_resume(mailbox_id, kill_at, when, *options):
-    """Kill a worker ``when`` ('before'/'after') its commit ``kill_at``, then run it again
-    to its end."""
-    kill_worker(mailbox_id, ('--kill-at', kill_at, '--when', when), *options)
-    commits(run_worker(mailbox_id, *options))
+def _after_kill(options):
+    """The options of a run that follows a killed one on the same mailbox."""
+    return options + (('--after-kill',) if '--job' in options else ())
+
+
+def resume(mailbox_id, *options):
+    """Run a worker to its end after one was killed on the mailbox; its output."""
+    return run_worker(mailbox_id, *_after_kill(options))
+
+
+def kill_then_resume(mailbox_id, kill_at, when, *options, after_kill=False):
+    """Kill a worker ``when`` ('before'/'after') its commit ``kill_at`` (a worker that
+    itself follows a killed one, with ``after_kill``), then run it again to its end; the
+    output of that run."""
+    kill_worker(mailbox_id, ('--kill-at', kill_at, '--when', when), *(_after_kill(options) if after_kill else options))
+    out = resume(mailbox_id, *options)
+    commits(out)
+    return out
 
 
 def at_each_commit(new_mailbox, end_state, expected, when, minimum, *options):
@@ -128,7 +153,10 @@ def at_each_commit(new_mailbox, end_state, expected, when, minimum, *options):
     for kill_at in range(1, count + 1):
         tag = 'k%s%d' % (when, kill_at)
         box = new_mailbox(tag)
-        kill_then_resume(box, kill_at, when, *options)
+        out = kill_then_resume(box, kill_at, when, *options)
+        if '--job' in options and (when, kill_at) not in (('before', 1), ('after', count)):
+            # Killed between the job's start and its end: the resume went through the requeue.
+            assert ' requeued=1 ' in out, 'killed %s commit %d: %s' % (when, kill_at, out[-3000:])
         assert end_state(box, tag) == expected(tag), 'killed %s commit %d' % (when, kill_at)
     _tally('%s-commit' % when, count)
     return count
@@ -143,7 +171,7 @@ def at_each_effect(new_mailbox, end_state, expected, minimum, *options):
         tag = 'e%d' % effect
         box = new_mailbox(tag)
         kill_worker(box, ('--kill-after-effect', effect), *options)
-        commits(run_worker(box, *options))
+        commits(resume(box, *options))
         assert end_state(box, tag) == expected(tag), 'killed after side effect %d' % effect
     _tally('after-effect', count)
     return count
@@ -157,7 +185,7 @@ def killed_again(new_mailbox, end_state, expected, first, minimum, *options, whe
     is still ``expected(tag)``. Returns the resumed run's commit count."""
     box = new_mailbox(name)
     kill_worker(box, first, *options)
-    count = commits(run_worker(box, *options))
+    count = commits(resume(box, *options))
     assert end_state(box, name) == expected(name), 'killed at %s, resumed' % (first,)
     assert count >= minimum, count
     for when in whens:
@@ -165,7 +193,7 @@ def killed_again(new_mailbox, end_state, expected, first, minimum, *options, whe
             tag = '%s%s%d' % (name, when, kill_at)
             box = new_mailbox(tag)
             kill_worker(box, first, *options)
-            kill_then_resume(box, kill_at, when, *options)
+            kill_then_resume(box, kill_at, when, *options, after_kill=True)
             assert end_state(box, tag) == expected(tag), 'killed at %s, then %s commit %d of the resumed run' % (
                 first, when, kill_at)
     _tally('resumed-%s' % '+'.join(whens), count * len(whens))

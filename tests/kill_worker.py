@@ -1,7 +1,9 @@
 """A sync worker in its own process, for the kill and concurrency tests.
 
-Runs one cycle of a channel of a mailbox (or, with --cron, the cron lane restricted to the
-given mailboxes, which claims each and takes a connection slot first; or, with --channel
+Runs one cycle of a channel of a mailbox (with --job, as the service does: as its queue_job
+job, see ``_run_job``; or, with --cron, the due jobs of the given mailboxes run here one
+after another (``_cron_sync``: each claims its mailbox and takes a connection slot first,
+or leaves it to a retry); or, with --channel
 housekeeping, the housekeeping cron, whose batches commit) and prints what it did: its
 commits, its network side effects, the mailboxes it synced, how many times it found no
 free connection slot (busy) and how long the sync call took (seconds).
@@ -19,11 +21,23 @@ The kill points are hooked from here, never in the code under test:
 the caller commits next); --pause-at N stops after the Nth commit until the file
 DIR/go exists (DIR/paused tells it is waiting).
 
+With --job the cycle runs through queue_job's own execution path, the one the job runner's
+HTTP call takes (``RunJobController.runjob``): its job (the mailbox's pending one, or one
+``_enqueue_cycle`` adds) is marked enqueued as the runner does, then started and committed,
+performed, done and committed. Its commits are kill points like the cycle's. With
+--after-kill (the previous worker on this mailbox was killed) the worker first recovers
+the way production does: the runner sets a job still 'enqueued' back to pending (its HTTP
+call failed), and the schedule cron's ``_requeue_dead_jobs`` sets a 'started' one whose
+claim died with its worker back to pending, once it is old enough (its start is moved
+back by ``DEAD_AFTER``: the time that passes in production). It prints the states of
+the mailbox's jobs of that channel at the end (``jobs=done:2,pending:1``).
+
 ``kill_worker.py --serve CONF DB`` loads Odoo once and forks the workers it is asked
 for (tests/kill_driver.py uses it: the kill tests start hundreds of workers).
 """
 import argparse
 import contextlib
+import datetime
 import functools
 import importlib
 import json
@@ -121,6 +135,9 @@ def _parser():
     parser.add_argument('--when', choices=('before', 'after'), default='after')
     parser.add_argument('--kill-after-effect', type=int, default=0)
     parser.add_argument('--cron', action='store_true')
+    parser.add_argument('--job', action='store_true', help='run the cycle as its queue_job job')
+    parser.add_argument('--after-kill', action='store_true',
+                        help='with --job: the previous worker was killed, recover its job first')
     parser.add_argument('--channel', default='incoming',
                         choices=('incoming', 'outgoing', 'act', 'housekeeping'),
                         help='housekeeping: run the housekeeping cron instead (mailbox ids unused)')
@@ -179,6 +196,72 @@ def serve(conf, db):
         print(json.dumps({'status': status}), flush=True)
 
 
+def _prepare_job(registry, channel, mailbox_id, after_kill):
+    """What the job runner and the schedule cron do before the worker runs the job (other
+    processes in production: not counted as kill points). Returns (job uuid or None, how
+    many dead jobs were requeued)."""
+    import odoo
+    from odoo.addons.mail_sync.models.mail_sync_mailbox_jobs import DEAD_AFTER, identity
+    from odoo.addons.mail_sync.models.mail_sync_mailbox_scheduler import CLAIM_CLASS
+    key = identity(channel, mailbox_id)
+    with odoo.api.Environment.manage(), registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        Mailbox = env['mail.sync.mailbox']
+        requeued = 0
+        if after_kill:
+            # The runner: the HTTP call of a job killed before it started failed.
+            cr.execute("""UPDATE queue_job SET state = 'pending', date_enqueued = NULL, date_started = NULL
+                          WHERE identity_key = %s AND state = 'enqueued'""", [key])
+            # The dead worker's claim goes with its database connection (at once, but polled).
+            deadline = time.monotonic() + 60
+            while True:
+                cr.execute("""SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
+                              AND classid = %s AND objid = %s""", [CLAIM_CLASS[channel], mailbox_id])
+                if not cr.fetchone()[0]:
+                    break
+                assert time.monotonic() < deadline, 'the killed worker still holds mailbox %d' % mailbox_id
+                time.sleep(0.05)
+            # The schedule cron, DEAD_AFTER seconds later.
+            cr.execute("""UPDATE queue_job SET date_started = date_started - %s
+                          WHERE identity_key = %s AND state = 'started'""",
+                       [datetime.timedelta(seconds=DEAD_AFTER + 1), key])
+            requeued = Mailbox._requeue_dead_jobs(channel)
+        job = Mailbox.browse(mailbox_id)._enqueue_cycle(channel)
+        if job:  # the runner hands it to a worker: jobrunner's Database.set_job_enqueued
+            cr.execute("""UPDATE queue_job SET state = 'enqueued',
+                                 date_enqueued = date_trunc('seconds', now() at time zone 'utc')
+                          WHERE uuid = %s AND state = 'pending'""", [job.uuid])
+        cr.commit()
+        return job.uuid or None, requeued
+
+
+def _run_job(env, uuid):
+    """Run the job as queue_job's controller does for the runner's HTTP call: its own
+    ``runjob`` code (set_started, store, commit, perform, set_done, store, commit; a
+    RetryableJobError postponed, a failure stored and raised), with the request it reads
+    (its database cursor, a session) stood in for that module alone. Returns the job's
+    state and result."""
+    import types
+    from odoo.addons.queue_job.controllers import main as controller
+    request = types.SimpleNamespace(env=env, session=types.SimpleNamespace())
+    real_http = controller.http
+    controller.http = types.SimpleNamespace(request=request)
+    try:
+        # The route's own function (its HTTP wrapper only turns the answer into a response).
+        controller.RunJobController.runjob.__wrapped__(controller.RunJobController(), env.cr.dbname, uuid)
+    finally:
+        controller.http = real_http
+    env.cr.execute('SELECT state, result FROM queue_job WHERE uuid = %s', [uuid])
+    return env.cr.fetchone()
+
+
+def _job_states(env, channel, mailbox_id):
+    from odoo.addons.mail_sync.models.mail_sync_mailbox_jobs import identity
+    env.cr.execute("""SELECT state, count(*) FROM queue_job WHERE identity_key = %s
+                      GROUP BY state ORDER BY state""", [identity(channel, mailbox_id)])
+    return ','.join('%s:%d' % row for row in env.cr.fetchall())
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     import odoo
@@ -187,6 +270,9 @@ def main(argv=None):
     registry.clear_caches()
     registry.cache_invalidated = False
     from odoo.addons.mail_sync.models import mail_sync_mailbox_scheduler as scheduler
+    ids = [int(value) for value in args.mailbox_ids.split(',')]
+    if args.job:
+        uuid, requeued = _prepare_job(registry, args.channel, ids[0], args.after_kill)
     commits, effects = [0], [0]
     _hook_commits(args, commits)
     _hook_effects(args, effects)
@@ -203,8 +289,12 @@ def main(argv=None):
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         Mailbox = env['mail.sync.mailbox']
-        ids = [int(value) for value in args.mailbox_ids.split(',')]
-        if args.channel == 'housekeeping':
+        jobs = ''
+        if args.job:
+            state, result = _run_job(env, uuid) if uuid else ('none', 'no job to run')
+            synced = int(state == 'done' and (result or '').startswith('synced'))
+            jobs = ' job=%s requeued=%d jobs=%s' % (state, requeued, _job_states(env, args.channel, ids[0]))
+        elif args.channel == 'housekeeping':
             Mailbox._cron_housekeeping()
             synced = 0
         elif args.cron:
@@ -212,8 +302,8 @@ def main(argv=None):
         else:
             Mailbox.browse(ids[0])._run_cycle(args.channel)
             synced = 1
-    print('commits=%d synced=%d busy=%d seconds=%.1f effects=%d' % (
-        commits[0], synced, busy[0], time.monotonic() - started, effects[0]))
+    print('commits=%d synced=%d busy=%d seconds=%.1f effects=%d%s' % (
+        commits[0], synced, busy[0], time.monotonic() - started, effects[0], jobs))
 
 
 if __name__ == '__main__':

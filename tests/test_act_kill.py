@@ -1,7 +1,9 @@
-"""Exactly once for appointments under SIGKILL: a worker process pushing three Odoo events
-to Exchange and pulling three tracked Outlook events is killed just before and just
-after each of its commits, and right after each of its Exchange writes (an item created,
-its link not committed yet), then resumed: every event exists once on each side. The
+"""Exactly once for appointments under SIGKILL: a worker process running the mailbox's
+act job as the job runner does, pushing three Odoo events to Exchange and pulling three
+tracked Outlook events, is killed just before and just after each of its commits (the
+job's start and end too), and right after each of its Exchange writes (an item created,
+its link not committed yet), then resumed as production resumes it (tests/kill_driver.py): every event exists once on
+each side. The
 recovery (adopting an item created but not linked) is killed again at each of its own
 commits."""
 import datetime
@@ -18,6 +20,7 @@ from .kill_driver import at_each_commit, at_each_effect, commits, killed_again, 
 from .test_ews_kill import remote_ews  # noqa: F401 (fixture)
 
 COUNT = 3
+ACT = ('--channel', 'act', '--job')  # the mailbox's act job, run as the job runner runs it
 UTC = datetime.timezone.utc
 
 
@@ -90,7 +93,7 @@ def _expected(tag):
 
 def test_uninterrupted_then_rerun(profile, remote_ews):  # noqa: F811
     box, outlook = _new_mailbox(profile, remote_ews, 'plain')
-    commits(run_worker(box, '--channel', 'act'))
+    commits(run_worker(box, *ACT))
     assert _end_state(profile, box, outlook, 'plain') == _expected('plain')
     run_worker(box, '--channel', 'act')
     assert _end_state(profile, box, outlook, 'plain') == _expected('plain')
@@ -105,7 +108,7 @@ def test_killed_at_each_commit_point_then_resumed(profile, remote_ews, when):  #
         return box
     # At least one commit per item pushed or pulled.
     at_each_commit(new_mailbox, lambda box, tag: _end_state(profile, box, outlooks[box], tag), _expected,
-                   when, 2 * COUNT, '--channel', 'act')
+                   when, 2 * COUNT, *ACT)
 
 
 def _new_mailbox_of(profile, remote_ews, outlooks):  # noqa: F811
@@ -122,7 +125,7 @@ def test_killed_right_after_each_exchange_write_then_resumed(profile, remote_ews
     # At least the three Odoo events created in Exchange.
     at_each_effect(_new_mailbox_of(profile, remote_ews, outlooks),
                    lambda box, tag: _end_state(profile, box, outlooks[box], tag), _expected,
-                   COUNT, '--channel', 'act')
+                   COUNT, *ACT)
 
 
 def test_adopting_an_item_killed_at_each_of_its_commits(profile, remote_ews):  # noqa: F811
@@ -133,4 +136,4 @@ def test_adopting_an_item_killed_at_each_of_its_commits(profile, remote_ews):  #
     outlooks = {}
     killed_again(_new_mailbox_of(profile, remote_ews, outlooks),
                  lambda box, tag: _end_state(profile, box, outlooks[box], tag), _expected,
-                 ('--kill-after-effect', 1), 2, '--channel', 'act', whens=('after',), name='adopt')
+                 ('--kill-after-effect', 1), 4, *ACT, whens=('after',), name='adopt')

@@ -1,6 +1,8 @@
 """Exactly once with Exchange under SIGKILL: a worker process syncing 60 messages from
 the EWS endpoint (a process of its own) in pages of 50, their MIME in chunks of 10, is
-killed just before and just after each of its commits, then resumed; every message ends
+killed just before and just after each of its commits (it runs the mailbox's queue_job job
+as the job runner does: the job's start and end are commits too), then resumed as
+production resumes it (the dead job requeued, run again); every message ends
 up imported once. (60 covers a full and a partial page and every chunk commit; 120 only
 repeated the same kinds of kill points at twice the cost.)"""
 import os
@@ -16,6 +18,7 @@ from .kill_driver import at_each_commit, commits, run_worker
 from .test_incoming import raw_mail
 
 COUNT = 60
+JOB = ('--job',)  # every run is the mailbox's job, run as the job runner runs it
 
 
 @pytest.fixture(scope='module')
@@ -88,7 +91,7 @@ def _expected(tag):
 
 def test_uninterrupted_worker_then_rerun(world, remote_ews):
     box = _new_mailbox(world, remote_ews, 'plain')
-    commits(run_worker(box))
+    commits(run_worker(box, *JOB))
     assert _end_state(world, box, 'plain') == _expected('plain')
     run_worker(box)
     assert _end_state(world, box, 'plain') == _expected('plain')
@@ -98,4 +101,4 @@ def test_uninterrupted_worker_then_rerun(world, remote_ews):
 def test_killed_at_each_commit_point_then_resumed(world, remote_ews, when):
     # Commits per MIME chunk of each page of 50 (two pages), plus the cycle's own.
     at_each_commit(lambda tag: _new_mailbox(world, remote_ews, tag),
-                   lambda box, tag: _end_state(world, box, tag), _expected, when, 4)
+                   lambda box, tag: _end_state(world, box, tag), _expected, when, 6, *JOB)

@@ -1,14 +1,13 @@
 """The incoming cron: claiming, adaptive schedule, failures, Sync Now."""
 import datetime
 
-from odoo import tools
 from odoo.exceptions import AccessError
 
 from odoo.addons.mail_sync.sync.errors import TransientError
 
 from devstack.procs import free_port
 
-from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS, cron_budget
+from ..models.mail_sync_mailbox_scheduler import CLAIM_CLASS
 from .common import MailSyncCase
 from .test_incoming import raw_mail
 
@@ -35,17 +34,17 @@ class TestIncomingCron(MailSyncCase):
     def test_cron_syncs_due_mailbox_and_adapts_its_interval(self):
         self.deliver(2)
         since = datetime.datetime.utcnow()
-        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 1)
+        self.assertEqual(self.Mailbox._cron_sync_incoming(), 1)
         self.assertEqual(len(self.box.ledger_ids), 2)
         self.assertEqual(self.box.sync_interval, self.server.interval_min)
         self.assertNextIn(2, since)
         # Not due any more: the next run leaves it alone.
-        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 0)
+        self.assertEqual(self.Mailbox._cron_sync_incoming(), 0)
         # Idle cycles back off towards the maximum.
         intervals = []
         for _ in range(5):
             self.box.sudo().next_sync = False
-            self.Mailbox._cron_sync_incoming(budget=30)
+            self.Mailbox._cron_sync_incoming()
             intervals.append(self.box.sync_interval)
         self.assertEqual(intervals, [3, 4, 6, 9, 12])
 
@@ -54,50 +53,50 @@ class TestIncomingCron(MailSyncCase):
         with self.registry.cursor() as other:
             other.execute('SELECT pg_try_advisory_lock(%s, %s)', [CLAIM_CLASS['incoming'], self.box.id])
             self.assertTrue(other.fetchone()[0])
-            self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 0)
+            self.assertEqual(self.Mailbox._cron_sync_incoming(), 0)
             self.assertFalse(self.box.ledger_ids)
             other.execute('SELECT pg_advisory_unlock(%s, %s)', [CLAIM_CLASS['incoming'], self.box.id])
-        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 1)
+        self.assertEqual(self.Mailbox._cron_sync_incoming(), 1)
         self.assertEqual(len(self.box.ledger_ids), 1)
 
     def test_unapproved_or_disabled_mailboxes_are_not_synced(self):
         self.deliver()
         self.box.approved = False
-        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 0)
+        self.assertEqual(self.Mailbox._cron_sync_incoming(), 0)
         self.box.approved = True
         self.box.sudo(self.manager).action_disable()
-        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 0)
+        self.assertEqual(self.Mailbox._cron_sync_incoming(), 0)
         self.assertFalse(self.box.ledger_ids)
 
     def test_wrong_password_suspends_and_tells_the_user(self):
         # The stored password stops working (as when it changes on the server): no manager
         # edit, which would put the mailbox back to "needs testing".
         self.box.sudo(self.manager).with_context(mail_sync_keep_state=True).password = 'changed-on-the-server'
-        self.Mailbox._cron_sync_incoming(budget=30)
+        self.Mailbox._cron_sync_incoming()
         self.assertEqual((self.box.state, self.box.incoming_status), ('enabled', 'suspended'))
         log = self.Log.search([('mailbox_id', '=', self.box.id), ('code', '=', 'auth_failed')])
         self.assertEqual(log.error_class, 'permanent')
         note = self.box.message_ids.filtered(lambda m: self.rep.partner_id in m.partner_ids)
         self.assertEqual(len(note), 1)
         self.assertIn('suspended', note.body)
-        self.assertEqual(self.Mailbox._cron_sync_incoming(budget=30), 0)
+        self.assertEqual(self.Mailbox._cron_sync_incoming(), 0)
 
     def test_dead_server_backs_off_and_resumes(self):
         self.deliver()
         port = self.server.incoming_port
         self.server.incoming_port = free_port()
         since = datetime.datetime.utcnow()
-        self.Mailbox._cron_sync_incoming(budget=30)
+        self.Mailbox._cron_sync_incoming()
         self.assertEqual((self.box.incoming_status, self.box.incoming_failures), ('retrying', 1))
         self.assertNextIn(2, since)
         self.box.sudo().next_sync = False
         since = datetime.datetime.utcnow()
-        self.Mailbox._cron_sync_incoming(budget=30)
+        self.Mailbox._cron_sync_incoming()
         self.assertEqual(self.box.incoming_failures, 2)
         self.assertNextIn(4, since)
         self.server.incoming_port = port
         self.box.sudo().next_sync = False
-        self.Mailbox._cron_sync_incoming(budget=30)
+        self.Mailbox._cron_sync_incoming()
         self.assertEqual((self.box.incoming_status, self.box.incoming_failures, len(self.box.ledger_ids)),
                          ('ok', 0, 1))
         log = self.Log.search([('mailbox_id', '=', self.box.id), ('code', '=', 'connection_refused')])
@@ -119,7 +118,7 @@ class TestIncomingCron(MailSyncCase):
         box.sudo().next_sync = False
         minutes = []
         for _ in range(3):
-            self.Mailbox._cron_sync('incoming', budget=30, mailbox_ids=box.ids)
+            self.Mailbox._cron_sync('incoming', mailbox_ids=box.ids)
             minutes.append(box.sync_interval)
             box.sudo().next_sync = False
         self.assertEqual(minutes, [1, 1, 1])
@@ -128,19 +127,6 @@ class TestIncomingCron(MailSyncCase):
             since = datetime.datetime.utcnow()
             box._channel_failed('incoming', TransientError('timeout', 'no answer'))
         self.assertNextIn(8, since, box)
-
-    def test_cron_budget_stays_below_the_limit_odoo_enforces_on_cron_workers(self):
-        config = tools.config
-        saved = {key: config.get(key) for key in ('workers', 'limit_time_real', 'limit_time_real_cron')}
-        try:
-            cases = [((0, 120, -1), 240), ((2, 120, -1), 60), ((2, 120, 100), 50), ((2, 120, 0), 240),
-                     ((2, 1000, -1), 240)]
-            for (workers, real, real_cron), budget in cases:
-                config['workers'], config['limit_time_real'], config['limit_time_real_cron'] = workers, real, real_cron
-                self.assertEqual(cron_budget(), budget, (workers, real, real_cron))
-        finally:
-            for key, value in saved.items():
-                config[key] = value
 
     def test_server_asked_delay_is_honoured(self):
         since = datetime.datetime.utcnow()

@@ -1,6 +1,8 @@
-"""Exactly once under SIGKILL: a worker process syncing 60 messages and one too large to
-import (quarantined, then moved to the failed folder) is killed just before and just after
-each of its commits and right after its IMAP MOVE, then resumed; every message ends up
+"""Exactly once under SIGKILL: a worker process running the mailbox's queue_job job as the
+job runner does (``--job``), syncing 60 messages and one too large to import (quarantined,
+then moved to the failed folder), is killed just before and just after each of its commits
+(the job's own ones too: started, done) and right after its IMAP MOVE, then resumed as
+production resumes it (the dead job requeued, run again); every message ends up
 imported once and the failed one moved once. The recovery paths are killed too: a resumed
 run at each of its own commits, and the re-reading of a folder after a UIDVALIDITY change.
 (60 = a full batch of 50 and a partial one: every kind of commit point; 200 only repeated
@@ -103,11 +105,16 @@ def _expected(tag, count=COUNT):
             (count, ['<%s-big@kill.test>' % tag]))
 
 
+JOB = ('--job',)  # every run is the mailbox's job, run as the job runner runs it
+
+
 def test_uninterrupted_worker_reaches_the_expected_state(world, mail_servers):
     box = _new_mailbox(world, mail_servers, 'plain')
-    commits(run_worker(box))
+    out = run_worker(box, *JOB)
+    commits(out)
+    assert 'synced=1' in out and 'jobs=done:1,pending:1' in out, out[-3000:]
     assert _end_state(world, mail_servers, box, 'plain') == _expected('plain')
-    # A rerun commits nothing new.
+    # A rerun (a cycle run at once: the next job is not due yet) commits nothing new.
     run_worker(box)
     assert _end_state(world, mail_servers, box, 'plain') == _expected('plain')
 
@@ -117,25 +124,26 @@ def test_killed_at_each_commit_point_then_resumed(world, mail_servers, when):
     # At least one commit per batch of 50, plus the cycle's own.
     # One commit per batch (two), the move of the failed email, the folder's and the cycle's.
     at_each_commit(lambda tag: _new_mailbox(world, mail_servers, tag),
-                   lambda box, tag: _end_state(world, mail_servers, box, tag), _expected, when, 5)
+                   lambda box, tag: _end_state(world, mail_servers, box, tag), _expected, when, 7, *JOB)
 
 
 def test_killed_right_after_moving_failed_email_then_resumed(world, mail_servers):
     """The MOVE to the failed folder happened, its record did not commit: the resumed run
     records it, and the message is in the failed folder once."""
     at_each_effect(lambda tag: _new_mailbox(world, mail_servers, tag),
-                   lambda box, tag: _end_state(world, mail_servers, box, tag), _expected, 1)
+                   lambda box, tag: _end_state(world, mail_servers, box, tag), _expected, 1, *JOB)
 
 
 def test_resumed_run_killed_at_each_of_its_commits(world, mail_servers):
-    """Killed after its batch committed (its failed email not moved yet): the resumed run
+    """Killed after its batch committed (commit 2: the job's start is the first; its failed
+    email not moved yet): the resumed run
     moves it; killed in turn after each of its own commits, then resumed once more, the end
     state is the same. (10 messages, one batch: the recovery's commits, at a sixth of the
     cost. Killed before a commit, a run leaves what the previous commit and the side effects
     since left, which the other tests kill.)"""
     killed_again(lambda tag: _new_mailbox(world, mail_servers, tag, SMALL),
                  lambda box, tag: _end_state(world, mail_servers, box, tag), lambda tag: _expected(tag, SMALL),
-                 ('--kill-at', 1, '--when', 'after'), 3, whens=('after',))
+                 ('--kill-at', 2, '--when', 'after'), 3, *JOB, whens=('after',))
 
 
 RESET = 5  # messages of the folder whose UIDVALIDITY changes (one batch: every kind of point)
@@ -157,13 +165,17 @@ def _reset_mailbox(world, mail_servers, tag):
         cr.commit()
         created.append(box.id)
         box_id = box.id
-    commits(run_worker(box_id))
+    commits(run_worker(box_id, *JOB))
     client = mail_servers.dovecot.imap(login)
     try:
         assert client.delete('Projects')[0] == 'OK'
     finally:
         client.logout()
     mail_servers.dovecot.append_many(login, raws, folder='Projects')
+    with registry.cursor() as cr:  # its next cycle is due (the time of its interval passed)
+        cr.execute("""UPDATE mail_sync_channel SET next_sync = now() at time zone 'utc' - interval '1 minute'
+                      WHERE mailbox_id = %s AND channel = 'incoming'""", [box_id])
+        cr.commit()
     return box_id
 
 
@@ -191,7 +203,7 @@ def _reset_expected(tag):
 def test_reading_again_after_a_uidvalidity_change_killed_at_each_commit(world, mail_servers, when):
     at_each_commit(lambda tag: _reset_mailbox(world, mail_servers, 'r' + tag),
                    lambda box, tag: _reset_end_state(world, box, 'r' + tag), lambda tag: _reset_expected('r' + tag),
-                   when, 3)
+                   when, 3, *JOB)
 
 
 def test_two_worker_processes_never_sync_one_mailbox_at_once(world, mail_servers, tmp_path):

@@ -47,7 +47,7 @@ class TestOutgoing(MailSyncCase):
         self.assertEqual(mail.mail_sync_mailbox_id, self.box)
         mail.send()  # Odoo's own queue leaves it to the sync
         self.assertEqual((mail.state, row.state), ('outgoing', 'queued'))
-        self.assertEqual(self.Mailbox._cron_sync('outgoing', budget=30), 1)
+        self.assertEqual(self.Mailbox._cron_sync('outgoing'), 1)
         self.assertEqual((row.state, row.attempts), ('sent', 1))
         received = self.folder(self.customer_login)
         self.assertEqual(len(received), 1)
@@ -60,7 +60,7 @@ class TestOutgoing(MailSyncCase):
         self.assertEqual([m['Message-ID'] for m in sent], [message.message_id])
         notification = message.notification_ids.filtered(lambda n: n.res_partner_id == self.customer)
         self.assertEqual(notification.email_status, 'sent')
-        self.assertEqual(self.Mailbox._cron_sync('outgoing', budget=30), 0, 'nothing left to send')
+        self.assertEqual(self.Mailbox._cron_sync('outgoing'), 0, 'nothing left to send')
 
     def test_customer_reply_lands_on_the_same_record(self):
         message = self.post()
@@ -108,10 +108,10 @@ class TestOutgoing(MailSyncCase):
         row = self.Outbox.search([('mailbox_id', '=', self.box.id)])
         self.assertEqual((self.box.outgoing_status, row.state), ('retrying', 'queued'))
         self.assertTrue(self.box.outgoing_next_sync)
-        self.assertEqual(self.Mailbox._cron_sync('outgoing', budget=30), 0, 'backing off')
+        self.assertEqual(self.Mailbox._cron_sync('outgoing'), 0, 'backing off')
         self.server.outgoing_port = port
         self.box.sudo().outgoing_next_sync = False
-        self.assertEqual(self.Mailbox._cron_sync('outgoing', budget=30), 1)
+        self.assertEqual(self.Mailbox._cron_sync('outgoing'), 1)
         self.assertEqual((self.box.outgoing_status, row.state), ('ok', 'sent'))
         self.assertEqual(len(self.folder(self.customer_login)), 1)
 

@@ -1,10 +1,12 @@
-"""Never sent twice: an outgoing worker process is killed just before and just after each
-of its commits while sending an email, and right after each of its network side effects
+"""Never sent twice: an outgoing worker process running the mailbox's queue_job job as the
+job runner does is killed just before and just after each of its commits (the job's own
+start and end too) while sending an email, and right after each of its network side effects
 (the SMTP server accepted the email; its copy was appended to Sent), then resumed. Each
 recipient receives the email once (counted in their Dovecot Inbox), or, when the kill fell
 between the start of the transfer and the server's answer, at most once with the author
 told to check ("uncertain") instead of a resend. The recovery (settling an interrupted
-sending) is killed again at each of its own commits."""
+sending) is killed again at each of its own commits. A run after a kill first recovers the
+dead worker's job as production does (tests/kill_driver.py)."""
 import os
 
 import odoo
@@ -13,8 +15,11 @@ import pytest
 from .kill_driver import commits, effects, kill_then_resume, kill_worker, killed_again, run_worker
 
 
+OUTGOING = ('--channel', 'outgoing', '--job')  # the mailbox's outgoing job, run as the runner runs it
+
+
 def _worker(mailbox_id, *options):
-    return run_worker(mailbox_id, '--channel', 'outgoing', *options)
+    return run_worker(mailbox_id, *(OUTGOING + options))
 
 
 @pytest.fixture(scope='module')
@@ -91,21 +96,22 @@ def test_killed_at_each_commit_point_never_sends_twice(sender, mail_servers):
     plain = _post(sender, 'Uninterrupted')
     count = commits(_worker(box))
     assert _outcome(sender, mail_servers, plain) == (1, ['sent'])
-    assert count >= 3  # point of no return, sent, end of cycle
+    assert count >= 5  # job started, point of no return, sent, end of cycle, job done
     outcomes = {}
     for when in ('before', 'after'):
         for kill_at in range(1, count + 1):
             message_id = _post(sender, 'Kill %s %d' % (when, kill_at))
-            kill_then_resume(box, kill_at, when, '--channel', 'outgoing')
+            kill_then_resume(box, kill_at, when, *OUTGOING)
             delivered, states = _outcome(sender, mail_servers, message_id)
             outcomes[(when, kill_at)] = (delivered, states)
             assert delivered <= 1, 'sent twice when killed %s commit %d' % (when, kill_at)
             assert states in (['sent'], ['uncertain']), states
             assert (delivered, states[0]) in ((1, 'sent'), (0, 'uncertain')), (when, kill_at, delivered, states)
     # Killed after the server accepted, before recording it: found in Sent, not resent.
-    assert outcomes[('before', 2)] == (1, ['sent'])
-    # Killed at the point of no return, before the transfer: the author is asked to check.
-    assert outcomes[('after', 1)] == (0, ['uncertain'])
+    assert outcomes[('before', 3)] == (1, ['sent'])
+    # Killed at the point of no return (after the job's start), before the transfer: the
+    # author is asked to check.
+    assert outcomes[('after', 2)] == (0, ['uncertain'])
 
 
 def test_killed_right_after_each_network_side_effect_never_sends_twice(sender, mail_servers):
@@ -121,8 +127,8 @@ def test_killed_right_after_each_network_side_effect_never_sends_twice(sender, m
     outcomes = {}
     for effect in range(1, count + 1):
         message_id = _post(sender, 'Kill after effect %d' % effect)
-        kill_worker(box, ('--kill-after-effect', effect), '--channel', 'outgoing')
-        commits(_worker(box))
+        kill_worker(box, ('--kill-after-effect', effect), *OUTGOING)
+        commits(_worker(box, '--after-kill'))
         outcomes[effect] = _outcome(sender, mail_servers, message_id), _sent_copies(sender, mail_servers, message_id)
     assert outcomes == {1: ((1, ['uncertain']), 0), 2: ((1, ['sent']), 1)}, outcomes
 
@@ -131,7 +137,7 @@ def test_killed_right_after_each_network_side_effect_never_sends_twice(sender, m
     # Killed right after its copy was appended to Sent: the settling finds it there.
     (('--kill-after-effect', 2), ((1, ['sent']), 1)),
     # Killed at the point of no return, before the transfer: the author is asked to check.
-    (('--kill-at', 1, '--when', 'after'), ((0, ['uncertain']), 0)),
+    (('--kill-at', 2, '--when', 'after'), ((0, ['uncertain']), 0)),
 ], ids=['copy-saved', 'point-of-no-return'])
 def test_settling_an_interrupted_sending_killed_at_each_of_its_commits(sender, mail_servers, first, outcome):
     """The recovery path itself (a row left in 'submitting') is killed before and after
@@ -144,5 +150,4 @@ def test_settling_an_interrupted_sending_killed_at_each_of_its_commits(sender, m
 
     def end_state(_box, tag):
         return _outcome(sender, mail_servers, posted[tag]), _sent_copies(sender, mail_servers, posted[tag])
-    killed_again(new_mailbox, end_state, lambda tag: outcome, first, 2, '--channel', 'outgoing',
-                 name='settle')
+    killed_again(new_mailbox, end_state, lambda tag: outcome, first, 4, *OUTGOING, name='settle')
