@@ -120,6 +120,10 @@ class MailSyncMailboxAct(models.Model):
                 self._act_translate_ids(connector, adapter)
                 continue
             links = self._act_links_of_items(adapter.kind, page)
+            if any(item_id not in links for item_id in page.deleted) and adapter.spec.series \
+                    and hasattr(connector, 'series_removed'):
+                page = connector.series_removed(adapter.kind, page, self._act_series_item_ids(adapter))
+                links = self._act_links_of_items(adapter.kind, page)
             wanted = [stub.item_id for stub in page.created + page.updated
                       if stub.item_id not in links or links[stub.item_id].change_key != stub.change_key]
             # What the sync wrote itself comes back here: only the rest counts against the cap.
@@ -138,6 +142,15 @@ class MailSyncMailboxAct(models.Model):
                 self._commit()
             if not page.more:
                 return
+
+    def _act_series_item_ids(self, adapter):
+        """Item ids of this mailbox's linked series (Graph names a deleted series only by
+        its instances, which the links do not hold)."""
+        links = self.env['mail.sync.link'].sudo().search(
+            [('mailbox_id', '=', self.id), ('kind', '=', adapter.kind), ('state', '=', 'linked'),
+             ('res_model', '=', adapter.model), ('item_id', '!=', False)])
+        recurring = set(adapter.series_ids(links.mapped('res_id')))
+        return [link.item_id for link in links if link.res_id in recurring]
 
     def _act_pulled(self, connector, adapter, directions, link, remote, stats):
         """One item read from Exchange: create, link or merge its Odoo record."""

@@ -161,6 +161,10 @@ class AppointmentAdapter(Adapter):
         return found
 
     # ------------------------------------------------------------------ series
+    def series_ids(self, res_ids):
+        """Those of ``res_ids`` that are recurring series (archived ones included)."""
+        return self.records.search([('id', 'in', list(res_ids)), ('recurrency', '=', True)]).ids
+
     def occurrence_events(self, master):
         """Detached occurrences (moved or cancelled) of ``master`` by original start (naive UTC)."""
         events = self.records.search([('recurrent_id', '=', master.id)])
