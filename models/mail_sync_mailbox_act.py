@@ -169,6 +169,13 @@ class MailSyncMailboxAct(models.Model):
             if record is None:
                 if self._act_category() not in remote.categories:
                     return  # not tracked in Outlook, and not from Odoo: not ours
+                refusal = adapter.refusal(remote.values)
+                if refusal:
+                    self.env['mail.sync.log']._record(
+                        'item_refused', _('An item tracked in Exchange was not created in Odoo: %s. '
+                                          'It stays as it is in Exchange.') % refusal,
+                        mailbox=self, channel='act', severity='warning')
+                    return
                 wanted = {key: value for key, value in remote.values.items()
                           if directions.get(key) in ('both', 'to_odoo')}
                 record = adapter.create(wanted, remote)

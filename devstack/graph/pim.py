@@ -438,7 +438,8 @@ DAYS = ('monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sun
 
 def occurrence_dates(recurrence, before):
     """The local dates a Graph ``patternedRecurrence`` gives, up to ``before`` (daily,
-    weekly, absoluteMonthly and absoluteYearly patterns; numbered, endDate, noEnd ranges)."""
+    weekly, absolute and relative monthly and yearly patterns; numbered, endDate, noEnd
+    ranges)."""
     pattern, span = recurrence['pattern'], recurrence['range']
     first = datetime.datetime.strptime(span['startDate'], '%Y-%m-%d').date()
     last = datetime.datetime.strptime(span['endDate'], '%Y-%m-%d').date() \
@@ -459,12 +460,35 @@ def occurrence_dates(recurrence, before):
             hit = day.day == pattern.get('dayOfMonth') and months % interval == 0
         elif kind == 'absoluteYearly':
             hit = (day.month, day.day) == (pattern.get('month'), pattern.get('dayOfMonth'))
+        elif kind == 'relativeMonthly':
+            months = (day.year - first.year) * 12 + day.month - first.month
+            hit = months % interval == 0 and day == _nth_day(day, pattern)
+        elif kind == 'relativeYearly':
+            hit = day.month == pattern.get('month') and day == _nth_day(day, pattern)
         else:
             raise bad('The recurrence pattern %s is not served by this endpoint.' % kind)
         if hit:
             out.append(day)
         day += datetime.timedelta(days=1)
     return out
+
+
+INDEXES = {'first': 0, 'second': 1, 'third': 2, 'fourth': 3, 'last': -1}
+
+
+def _nth_day(day, pattern):
+    """The day of ``day``'s month a relative pattern names: the ``index`` (first..fourth,
+    last) of the days of the month that are one of ``daysOfWeek`` (Graph's rule: with
+    several days, "first" is the first of any of them)."""
+    wanted = {DAYS.index(d) for d in pattern.get('daysOfWeek') or () if d in DAYS}
+    month = day.replace(day=1)
+    days = []
+    while month.month == day.month:
+        if month.weekday() in wanted:
+            days.append(month)
+        month += datetime.timedelta(days=1)
+    index = INDEXES.get(pattern.get('index') or 'first', 0)
+    return days[index] if days and index < len(days) else None
 
 
 def occurrence_start(master, day):

@@ -55,6 +55,24 @@ class AppointmentAdapter(Adapter):
             'recurrence': self._recurrence(event, start),
         }
 
+    def refusal(self, canonical):
+        """Odoo 11 repeats a yearly series on its start date and a "second Tuesday" monthly
+        series on one weekday. A series Outlook repeats otherwise (every second Tuesday of
+        March, the first weekday of each month) is refused, not imported: as single events
+        its occurrences would lose the series (and a change of it in Outlook); as an Odoo
+        series its days would be wrong. It stays as it is in Outlook."""
+        from odoo import _
+        rule = canonical.get('recurrence')
+        if not rule:
+            return None
+        if rule['freq'] == 'yearly' and rule.get('week'):
+            return _('it repeats every year on a weekday of a month (such as the second Tuesday of '
+                     'March), which an Odoo series cannot express')
+        if rule['freq'] in ('monthly', 'yearly') and rule.get('week') and len(rule.get('weekdays') or ()) > 1:
+            return _('it repeats every month on one of several weekdays (such as the first working day), '
+                     'which an Odoo series cannot express')
+        return None
+
     def _recurrence(self, event, start):
         """Odoo's rule of a recurring event as a canonical recurrence (None if it is single)."""
         if not event.recurrency or not event.rrule_type:

@@ -77,6 +77,11 @@ class Adapter(object):
         """Deleted or archived in Odoo."""
         return not record.exists() or ('active' in record._fields and not record.active)
 
+    def refusal(self, canonical):
+        """Why an Exchange item with these values cannot be created in Odoo (a translated
+        sentence), or None when it can."""
+        return None
+
     def may_delete_remote(self, record):
         """Whether an Odoo deletion deletes the Exchange item (else it is only unlinked)."""
         return False
