@@ -336,7 +336,8 @@ class MailSyncMailboxAct(models.Model):
             else:
                 self._act_push_changes(connector, adapter, directions, link, record, stats)
             self._commit()
-        domain = self._act_domain(adapter.kind) + adapter.recent_domain(self._act_since(adapter))
+        domain = self._act_domain(adapter.kind) + adapter.recent_domain(self._act_since(adapter)) + \
+            adapter.own_item_domain()
         # The selection runs with the user's rights (record rules apply), never as superuser.
         for res_id in self._act_unlinked_ids(adapter, domain + adapter.visible_domain()):
             if not self._act_spent(stats):

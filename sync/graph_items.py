@@ -36,7 +36,7 @@ class GraphItemsConnector(GraphConnector):
         self.invitations = invitations  # who sends meeting messages: 'microsoft' or 'odoo'
         self._pages = {}  # item id -> RemoteRecord read with the last delta page
         self._series = {}  # item id -> Graph JSON of a series master of the last delta page
-        self._round_series = set()  # series named by the current delta round's pages
+        self._round_series = {}  # master id -> change key, of the series read this delta round
         self._task_list = None
         self._foreign_state = False
 
@@ -114,14 +114,14 @@ class GraphItemsConnector(GraphConnector):
                 continue
             self._pages[record.item_id] = record
             changed.append(RemoteRecord(kind, record.item_id, record.change_key))
-        # A series spans pages: named once a round (a later change comes in the next round).
-        series = [master_id for master_id in series if master_id not in self._round_series]
-        self._round_series.update(series)
-        for master in self._masters(series):
-            changed.append(RemoteRecord(kind, master['id'], pim.change_key(master)))
+        # A series spans pages: its master is read once a round (a later change comes in the
+        # next round); a later page names it again with the key read.
+        for master in self._masters([i for i in series if i not in self._round_series]):
+            self._round_series[master['id']] = pim.change_key(master)
+        changed += [RemoteRecord(kind, i, self._round_series[i]) for i in series if i in self._round_series]
         next_link, delta_link = payload.get('@odata.nextLink'), payload.get('@odata.deltaLink')
         if not next_link:
-            self._round_series = set()
+            self._round_series = {}
         return SyncPage(changed, [], removed, next_link or delta_link, bool(next_link))
 
     def _masters(self, master_ids):

@@ -32,6 +32,12 @@ class AppointmentAdapter(Adapter):
         return ['|', ('privacy', '!=', 'private'), '|', ('user_id', '=', self.user.id),
                 ('partner_ids', 'in', self.user.partner_id.ids)]
 
+    def own_item_domain(self):
+        """A detached occurrence (moved, edited or cancelled) is part of its series: it
+        syncs as the series' exception, never as an appointment of its own (which would
+        show it twice in Outlook)."""
+        return ['|', ('recurrent_id', '=', False), ('recurrent_id', '=', 0)]
+
     def recent_domain(self, since):
         """Appointments ending after the profile's "process after" (not the whole past)."""
         from odoo import fields

@@ -48,6 +48,11 @@ class Adapter(object):
         contents in ``read`` rather than by a rule adds it here)."""
         return []
 
+    def own_item_domain(self):
+        """The records that may become an Exchange item of their own (the rest are parts of
+        another record's item)."""
+        return []
+
     def recent_domain(self, since):
         """Records old enough to stay out of a first sync (the profile's "process after")."""
         return [('write_date', '>=', fields.Datetime.to_string(since))] if since else []

@@ -91,7 +91,10 @@ def test_delta_pages_updates_conflicts_and_deletes(graph_server, mailbox, kind):
     fresh = GraphItemsConnector(conn.settings, conn.credentials)
     mark = len(graph_server.requests)
     seen, _removed, pages, state = delta_round(fresh, kind, None, 2)
-    assert seen == ids and pages == (2 if kind != 'appointment' else 20)
+    if kind == 'appointment':  # each page names the series of its instances (read once)
+        assert pages == 20 and list(dict.fromkeys(seen)) == ids
+    else:
+        assert seen == ids and pages == 2
     records = fresh.get_records(kind, ids)
     extra = {'task': 1, 'appointment': 3 + 3, 'contact': 0}[kind]
     assert len(graph_server.requests) - mark == pages + extra, \
@@ -106,7 +109,7 @@ def test_delta_pages_updates_conflicts_and_deletes(graph_server, mailbox, kind):
     assert conn.delete_record(kind, ids[1]) is True
     assert conn.delete_record(kind, ids[1]) is False
     seen, removed, _pages, round_end = delta_round(fresh, kind, state, 10)
-    assert seen == [ids[0]]
+    assert set(seen) == {ids[0]}
     if kind == 'appointment':  # Graph names the deleted series only by its 13 instances
         assert len(removed) == 13 and ids[1] not in removed
         page = fresh.series_removed(kind, SyncPage([], [], removed, round_end, False), ids)
