@@ -6,6 +6,9 @@ returns None for a path that is not one of these (api.py then goes on). Delta ro
 ``calendarView/delta?startDateTime&endDateTime``) page with ``@odata.nextLink``
 (``$skiptoken``) and end with ``@odata.deltaLink`` (``$deltatoken``); tokens are kept
 server side, so ``expire`` makes their next use a 410 as Graph answers a lost state.
+A calendar view's round lists single events and the occurrences and exceptions of
+series (``seriesMasterId``), never a series master, and ``@removed`` for each instance
+that left the view since the last round (see ``PimDelta._view_page``).
 """
 import datetime
 import json
