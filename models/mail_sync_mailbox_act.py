@@ -210,7 +210,14 @@ class MailSyncMailboxAct(models.Model):
 
     def _act_merge(self, connector, adapter, directions, link, record, remote, stats):
         local = adapter.read(record)
-        merge = reconcile(local, remote.values, link._get_base('local'), link._get_base('remote'), directions,
+        base_remote = link._get_base('remote')
+        values, refusal = adapter.accepted(remote.values, base_remote)
+        if refusal:
+            self.env['mail.sync.log']._record(
+                'item_refused', _('A change made in Exchange was not applied in Odoo: %s. Odoo keeps '
+                                  'that part of the item as it was.') % refusal,
+                mailbox=self, channel='act', severity='warning')
+        merge = reconcile(local, values, link._get_base('local'), base_remote, directions,
                           rule=self._act_rule(), local_time=_aware(record.write_date),
                           remote_time=remote.last_modified)
         change_key = remote.change_key

@@ -196,3 +196,22 @@ class TestGraphRelativePatterns(SeriesCase):
         self.assertIn('every year on a weekday of a month', log.message)
         self.assertIn('stays as it is', log.message)
         self.assert_idle(self.Link.search([('mailbox_id', '=', self.box.id)]))
+
+    def test_a_linked_series_changed_to_a_relative_yearly_pattern_keeps_its_odoo_pattern(self):
+        first = in_days(7, 9, 'Europe/Brussels')
+        master = self.outlook_series('Team lunch', first, self.weekly(first), 5)
+        self.sync()
+        series = self.series('Team lunch')
+        self.graph.pim_update(self.box.email, 'event', master, {
+            'location': {'displayName': 'Canteen'},
+            'recurrence': {'pattern': {'type': 'relativeYearly', 'interval': 1, 'daysOfWeek': ['tuesday'],
+                                       'index': 'second', 'month': first.month},
+                           'range': {'type': 'numbered', 'startDate': first.date().isoformat(),
+                                     'numberOfOccurrences': 3}}})
+        self.sync()
+        self.assertEqual((series.rrule_type, series.count, series.location), ('weekly', 5, 'Canteen'),
+                         'the rest of the change is taken, not the pattern Odoo cannot express')
+        log = self.env['mail.sync.log'].search([('mailbox_id', '=', self.box.id), ('code', '=', 'item_refused')])
+        self.assertIn('not applied in Odoo', log.message)
+        self.assertIn('every year on a weekday of a month', log.message)
+        self.assert_idle(self.Link.search([('mailbox_id', '=', self.box.id)]))

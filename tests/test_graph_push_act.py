@@ -179,8 +179,9 @@ def test_act_subscriptions_are_renewed_before_expiry_and_recreated_when_removed(
     assert in_env(act_world, act_subscriptions)['appointment'][:2] == (event_sub, 'active')
     assert {role: patches(remote_id) for role, (remote_id, _s, _p) in subs.items()} == dict(
         before, appointment=before['appointment'] + 1), 'the expiring one alone is renewed'
-    now = datetime.datetime.now(datetime.timezone.utc)
-    assert graph_server.subscriptions.items[event_sub]['expirationDateTime'] > now + datetime.timedelta(days=1)
+    renewed = graph_server.subscriptions.items[event_sub]['expirationDateTime']
+    now = datetime.datetime.now(renewed.tzinfo) if renewed.tzinfo else datetime.datetime.utcnow()
+    assert renewed > now + datetime.timedelta(days=1)
     expires = in_env(act_world, lambda env, box: env['mail.sync.graph.subscription'].search(
         [('mailbox_id', '=', box.id), ('role', '=', 'appointment')]).expires)
     assert fields.Datetime.from_string(expires) > datetime.datetime.utcnow() + datetime.timedelta(days=1)

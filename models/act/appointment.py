@@ -79,6 +79,14 @@ class AppointmentAdapter(Adapter):
                      'which an Odoo series cannot express')
         return None
 
+    def accepted(self, canonical, base):
+        """A linked series changed in Outlook to a pattern Odoo cannot express keeps its
+        Odoo pattern (the rest of the change is taken)."""
+        reason = self.refusal(canonical)
+        if not reason:
+            return canonical, None
+        return dict(canonical, recurrence=(base or {}).get('recurrence')), reason
+
     def _recurrence(self, event, start):
         """Odoo's rule of a recurring event as a canonical recurrence (None if it is single)."""
         if not event.recurrency or not event.rrule_type:

@@ -87,6 +87,11 @@ class Adapter(object):
         sentence), or None when it can."""
         return None
 
+    def accepted(self, canonical, base):
+        """Exchange's values of a linked item as Odoo can take them, and why not all of
+        them (None when it can): what it cannot is taken as unchanged (its ``base``)."""
+        return canonical, None
+
     def may_delete_remote(self, record):
         """Whether an Odoo deletion deletes the Exchange item (else it is only unlinked)."""
         return False
