@@ -7,7 +7,7 @@ Contacts are the default contact folder (``contactFolders/contacts``), tasks the
 Microsoft To Do list, appointments the calendar as seen through ``calendarView`` in a
 window around today (Graph tracks calendar changes only in a time window). The view
 lists a series as its occurrences and exceptions, never as the series itself: the item
-synced is the series (its master, read once a page by ``seriesMasterId``), with its
+synced is the series (its master, read once a round by ``seriesMasterId``), with its
 exceptions and cancelled occurrences, as EWS gives it. Each kind
 is read by delta rounds: a page's ``@odata.nextLink`` or ``@odata.deltaLink`` is the
 sync state the cycle saves. Delta pages carry the whole items, so reading the records
@@ -105,7 +105,7 @@ class GraphItemsConnector(GraphConnector):
                 self._pages.pop(entry['id'], None)
                 continue
             if kind == 'appointment' and entry.get('seriesMasterId'):
-                # An occurrence or exception: the item synced is its series, read once a page.
+                # An occurrence or exception: the item synced is its series.
                 if entry['seriesMasterId'] not in series:
                     series.append(entry['seriesMasterId'])
                 continue
