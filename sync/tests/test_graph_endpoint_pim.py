@@ -173,6 +173,27 @@ def test_calendar_view_delta_lists_a_series_as_its_instances_never_its_master(cl
     assert client.call('GET', link)['value'] == []
 
 
+def test_relative_monthly_and_yearly_patterns(client):
+    """"The first working day of each month" (several days: the first of any of them) and
+    "the second Tuesday of March" fall on the days Outlook shows."""
+    def days(pattern, start, count):
+        series = client.call('POST', 'events', expect=201, json=event(
+            'Relative', start + 'T09:00:00', start + 'T10:00:00',
+            recurrence={'pattern': pattern, 'range': {'type': 'numbered', 'startDate': start,
+                                                      'numberOfOccurrences': count}}))
+        found = client.call('GET', 'events/%s/instances' % series['id'], params={
+            'startDateTime': '2027-01-01T00:00:00Z', 'endDateTime': '2031-01-01T00:00:00Z'})['value']
+        return [i['start']['dateTime'][:10] for i in found]
+
+    weekdays = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday']
+    assert days({'type': 'relativeMonthly', 'interval': 1, 'daysOfWeek': weekdays, 'index': 'first'},
+                '2027-05-03', 3) == ['2027-05-03', '2027-06-01', '2027-07-01']
+    assert days({'type': 'relativeMonthly', 'interval': 2, 'daysOfWeek': ['friday'], 'index': 'last'},
+                '2027-01-29', 3) == ['2027-01-29', '2027-03-26', '2027-05-28']
+    assert days({'type': 'relativeYearly', 'interval': 1, 'daysOfWeek': ['tuesday'], 'index': 'second',
+                 'month': 3}, '2027-03-09', 3) == ['2027-03-09', '2028-03-14', '2029-03-13']
+
+
 def test_meetings_reach_attendees_and_each_message_is_recorded(client, graph_server):
     colleague = new_address(graph_server)
     outsider = 'guest-%s@elsewhere.test' % _RUN
