@@ -120,6 +120,10 @@ class MailSyncMailboxAct(models.Model):
                 self._act_translate_ids(connector, adapter)
                 continue
             links = self._act_links_of_items(adapter.kind, page)
+            if any(item_id not in links for item_id in page.deleted) and adapter.spec.series \
+                    and hasattr(connector, 'series_removed'):
+                page = connector.series_removed(adapter.kind, page, self._act_series_item_ids(adapter))
+                links = self._act_links_of_items(adapter.kind, page)
             wanted = [stub.item_id for stub in page.created + page.updated
                       if stub.item_id not in links or links[stub.item_id].change_key != stub.change_key]
             # What the sync wrote itself comes back here: only the rest counts against the cap.
@@ -139,6 +143,15 @@ class MailSyncMailboxAct(models.Model):
             if not page.more:
                 return
 
+    def _act_series_item_ids(self, adapter):
+        """Item ids of this mailbox's linked series (Graph names a deleted series only by
+        its instances, which the links do not hold)."""
+        links = self.env['mail.sync.link'].sudo().search(
+            [('mailbox_id', '=', self.id), ('kind', '=', adapter.kind), ('state', '=', 'linked'),
+             ('res_model', '=', adapter.model), ('item_id', '!=', False)])
+        recurring = set(adapter.series_ids(links.mapped('res_id')))
+        return [link.item_id for link in links if link.res_id in recurring]
+
     def _act_pulled(self, connector, adapter, directions, link, remote, stats):
         """One item read from Exchange: create, link or merge its Odoo record."""
         Link = self.env['mail.sync.link'].sudo()
@@ -156,6 +169,13 @@ class MailSyncMailboxAct(models.Model):
             if record is None:
                 if self._act_category() not in remote.categories:
                     return  # not tracked in Outlook, and not from Odoo: not ours
+                refusal = adapter.refusal(remote.values)
+                if refusal:
+                    self.env['mail.sync.log']._record(
+                        'item_refused', _('An item tracked in Exchange was not created in Odoo: %s. '
+                                          'It stays as it is in Exchange.') % refusal,
+                        mailbox=self, channel='act', severity='warning')
+                    return
                 wanted = {key: value for key, value in remote.values.items()
                           if directions.get(key) in ('both', 'to_odoo')}
                 record = adapter.create(wanted, remote)
@@ -190,7 +210,14 @@ class MailSyncMailboxAct(models.Model):
 
     def _act_merge(self, connector, adapter, directions, link, record, remote, stats):
         local = adapter.read(record)
-        merge = reconcile(local, remote.values, link._get_base('local'), link._get_base('remote'), directions,
+        base_remote = link._get_base('remote')
+        values, refusal = adapter.accepted(remote.values, base_remote)
+        if refusal:
+            self.env['mail.sync.log']._record(
+                'item_refused', _('A change made in Exchange was not applied in Odoo: %s. Odoo keeps '
+                                  'that part of the item as it was.') % refusal,
+                mailbox=self, channel='act', severity='warning')
+        merge = reconcile(local, values, link._get_base('local'), base_remote, directions,
                           rule=self._act_rule(), local_time=_aware(record.write_date),
                           remote_time=remote.last_modified)
         change_key = remote.change_key
@@ -316,7 +343,8 @@ class MailSyncMailboxAct(models.Model):
             else:
                 self._act_push_changes(connector, adapter, directions, link, record, stats)
             self._commit()
-        domain = self._act_domain(adapter.kind) + adapter.recent_domain(self._act_since(adapter))
+        domain = self._act_domain(adapter.kind) + adapter.recent_domain(self._act_since(adapter)) + \
+            adapter.own_item_domain()
         # The selection runs with the user's rights (record rules apply), never as superuser.
         for res_id in self._act_unlinked_ids(adapter, domain + adapter.visible_domain()):
             if not self._act_spent(stats):

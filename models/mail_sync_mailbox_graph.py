@@ -139,8 +139,9 @@ class MailSyncMailboxGraph(models.Model):
                     changed = True
             except SyncError as exc:
                 if exc.code == 'item_missing':  # gone at Microsoft: subscribe again below
+                    role = row.role
                     row.unlink()
-                    wanted.add(row.role)
+                    wanted.add(role)
                     changed = True
                     continue
                 self._graph_push_failed(exc, channel)

@@ -5,7 +5,10 @@ source of the 'act' channel, offering the cycle the interface of sync/ews.py
 
 Contacts are the default contact folder (``contactFolders/contacts``), tasks the default
 Microsoft To Do list, appointments the calendar as seen through ``calendarView`` in a
-window around today (Graph tracks calendar changes only in a time window). Each kind
+window around today (Graph tracks calendar changes only in a time window). The view
+lists a series as its occurrences and exceptions, never as the series itself: the item
+synced is the series (its master, read once a round by ``seriesMasterId``), with its
+exceptions and cancelled occurrences, as EWS gives it. Each kind
 is read by delta rounds: a page's ``@odata.nextLink`` or ``@odata.deltaLink`` is the
 sync state the cycle saves. Delta pages carry the whole items, so reading the records
 of a page costs no request. Writes send ``If-Match`` with the change key read (a
@@ -33,6 +36,7 @@ class GraphItemsConnector(GraphConnector):
         self.invitations = invitations  # who sends meeting messages: 'microsoft' or 'odoo'
         self._pages = {}  # item id -> RemoteRecord read with the last delta page
         self._series = {}  # item id -> Graph JSON of a series master of the last delta page
+        self._round_series = {}  # master id -> change key, of the series read this delta round
         self._task_list = None
         self._foreign_state = False
 
@@ -94,22 +98,64 @@ class GraphItemsConnector(GraphConnector):
             payload = self._request('GET', self._user_path('calendarView', 'delta'), headers=headers, params={
                 'startDateTime': (today - WINDOW_PAST).isoformat() + 'Z',
                 'endDateTime': (today + WINDOW_FUTURE).isoformat() + 'Z'})
-        changed, removed = [], []
+        changed, removed, series = [], [], []
         for entry in payload.get('value') or ():
             if '@removed' in entry:
                 removed.append(entry['id'])
                 self._pages.pop(entry['id'], None)
                 continue
-            record = self._record(kind, entry)
-            if record is None:  # an occurrence of a series: its master carries it
+            if kind == 'appointment' and entry.get('seriesMasterId'):
+                # An occurrence or exception: the item synced is its series.
+                if entry['seriesMasterId'] not in series:
+                    series.append(entry['seriesMasterId'])
                 continue
-            if kind == 'appointment' and record.values.get('recurrence'):  # its exceptions: read when asked
-                self._series[record.item_id] = entry
-            else:
-                self._pages[record.item_id] = record
+            record = self._record(kind, entry)
+            if record is None:
+                continue
+            self._pages[record.item_id] = record
             changed.append(RemoteRecord(kind, record.item_id, record.change_key))
+        # A series spans pages: its master is read once a round (a later change comes in the
+        # next round); a later page names it again with the key read.
+        for master in self._masters([i for i in series if i not in self._round_series]):
+            self._round_series[master['id']] = pim.change_key(master)
+        changed += [RemoteRecord(kind, i, self._round_series[i]) for i in series if i in self._round_series]
         next_link, delta_link = payload.get('@odata.nextLink'), payload.get('@odata.deltaLink')
+        if not next_link:
+            self._round_series = {}
         return SyncPage(changed, [], removed, next_link or delta_link, bool(next_link))
+
+    def _masters(self, master_ids):
+        """The Graph JSON of the series masters ``master_ids`` (kept for get_records);
+        those deleted meanwhile are left out (their instances' ``@removed`` follow)."""
+        found = []
+        for master_id in master_ids:
+            try:
+                entry = self._request('GET', '%s/%s' % (self._collection('appointment'), master_id),
+                                      headers={'Prefer': 'outlook.timezone="UTC"'})
+            except PermanentError as exc:
+                if exc.code == 'item_missing':
+                    self._series.pop(master_id, None)
+                    continue
+                raise
+            self._series[master_id] = entry
+            found.append(entry)
+        return found
+
+    def series_removed(self, kind, page, series_ids):
+        """Graph reports a deleted series, or a cancelled occurrence, only as ``@removed``
+        of instances, which name no series. After a page with such removals (ids no link
+        holds), each linked series (``series_ids``) is looked up: one deleted is added to
+        the page's deleted ids, one still there to its updated stubs with its change key
+        (the cycle reads it only when that key is not the one it keeps)."""
+        if kind != 'appointment':
+            return page
+        known = {stub.item_id for stub in page.created + page.updated}
+        wanted = [i for i in series_ids if i not in known]
+        present = {entry['id']: entry for entry in self._masters(wanted)}
+        page.updated = list(page.updated) + [RemoteRecord(kind, i, pim.change_key(present[i]))
+                                             for i in wanted if i in present]
+        page.deleted = list(page.deleted) + [i for i in wanted if i not in present]
+        return page
 
     def get_records(self, kind, item_ids):
         """RemoteRecords of ``item_ids`` in that order (those of the last delta page without

@@ -1,6 +1,7 @@
 """Exactly once for appointments, contacts and tasks with Microsoft 365 under SIGKILL: a
 worker process pushing an Odoo contact, activity and event to Graph and pulling a tracked
-Outlook contact, task and event is killed just before and just after each of its commits,
+Outlook contact, task, event and series (with a moved and a cancelled occurrence, listed by
+calendarView as its instances) is killed just before and just after each of its commits,
 then resumed: every item exists once on each side, every link is linked. A creation sent
 but not committed is adopted on resume (events by their transactionId, contacts and
 tasks by what identifies them), never made twice."""
@@ -16,6 +17,7 @@ from .test_graph_incoming import CATEGORY, graph_profile_values, introspect_oaut
 
 SCOPES = ('Mail.ReadWrite', 'Mail.Send', 'Contacts.ReadWrite', 'Tasks.ReadWrite', 'Calendars.ReadWrite')
 UTC = datetime.timezone.utc
+HOUR = datetime.timedelta(hours=1)
 
 
 @pytest.fixture(scope='module')
@@ -60,6 +62,19 @@ def _new_mailbox(world, graph_server, tag):
         'subject': _name(tag, 'outlook event'), 'categories': [CATEGORY],
         'start': {'dateTime': _moment(2, 9).strftime('%Y-%m-%dT%H:%M:%S'), 'timeZone': 'UTC'},
         'end': {'dateTime': _moment(2, 10).strftime('%Y-%m-%dT%H:%M:%S'), 'timeZone': 'UTC'}})
+    # A series as calendarView lists it: its instances (one moved, one cancelled), not itself.
+    first = _moment(3, 11)
+    series = graph_server.pim_create(address, 'event', {
+        'subject': _name(tag, 'outlook series'), 'categories': [CATEGORY],
+        'start': {'dateTime': first.strftime('%Y-%m-%dT%H:%M:%S'), 'timeZone': 'UTC'},
+        'end': {'dateTime': (first + HOUR).strftime('%Y-%m-%dT%H:%M:%S'), 'timeZone': 'UTC'},
+        'recurrence': {'pattern': {'type': 'daily', 'interval': 1},
+                       'range': {'type': 'numbered', 'startDate': first.date().isoformat(), 'numberOfOccurrences': 4}}})
+    moved = first + datetime.timedelta(days=1)
+    graph_server.pim_modify_occurrence(address, series, moved.date().isoformat(), {
+        'start': {'dateTime': (moved + 2 * HOUR).strftime('%Y-%m-%dT%H:%M:%S'), 'timeZone': 'UTC'},
+        'end': {'dateTime': (moved + 3 * HOUR).strftime('%Y-%m-%dT%H:%M:%S'), 'timeZone': 'UTC'}})
+    graph_server.pim_cancel_occurrence(address, series, (first + datetime.timedelta(days=2)).date().isoformat())
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {'no_mail_to_attendees': True})
         box = enabled_mailbox(env, server_id, address, False, 'Graph act kill %s' % tag, 'gactkill-%s' % tag,
@@ -100,9 +115,14 @@ def _end_state(world, graph_server, box_id, tag):
 
 
 def _expected(tag):
+    """One of each item on each side; the series: in Odoo one recurring event and its two
+    detached occurrences (moved, cancelled), in Outlook its master and one exception."""
     names = [_name(tag, '%s %s' % (side, kind))
              for side in ('outlook', 'odoo') for kind in ('contact', 'task', 'event')]
-    return {name: 1 for name in names}, {name: 1 for name in names}, {'linked': 6}
+    odoo_side, outlook_side = {name: 1 for name in names}, {name: 1 for name in names}
+    odoo_side[_name(tag, 'outlook series')] = 3
+    outlook_side[_name(tag, 'outlook series')] = 2
+    return odoo_side, outlook_side, {'linked': 7}
 
 
 def test_uninterrupted_then_rerun(world, graph_server):

@@ -149,3 +149,55 @@ def test_outlook_changes_enqueue_the_act_job_and_disabling_removes_the_subscript
     assert in_env(act_world, act_subscriptions) == {}
     assert not [remote_id for remote_id, _state, _pending in subs.values()
                 if remote_id in graph_server.subscriptions.items]
+
+
+def test_act_subscriptions_are_renewed_before_expiry_and_recreated_when_removed(act_world, graph_server):
+    """As the email ones: an act subscription expiring within a day is renewed (PATCH, same
+    id) by the next act cycle; one Microsoft removed (lifecycle ``subscriptionRemoved``, or
+    gone without notice: 404 on renewal) is created again."""
+    def sync_act(env, box):
+        box.write({'act_enabled': True})
+        box._sync_act()
+
+    def expiring(role):
+        soon = datetime.datetime.utcnow() + datetime.timedelta(hours=3)
+        in_env(act_world, lambda env, box: env['mail.sync.graph.subscription'].search(
+            [('mailbox_id', '=', box.id), ('role', '=', role)]).write({'expires': fields.Datetime.to_string(soon)}))
+
+    def patches(remote_id):
+        return len([r for r in graph_server.requests if r.method == 'PATCH' and
+                    r.url.split('?')[0].endswith('/subscriptions/' + remote_id)])
+
+    in_env(act_world, sync_act)
+    subs = in_env(act_world, act_subscriptions)
+    assert sorted(subs) == sorted(RESOURCES), subs
+
+    event_sub = subs['appointment'][0]
+    expiring('appointment')
+    before = {role: patches(remote_id) for role, (remote_id, _s, _p) in subs.items()}
+    in_env(act_world, sync_act)
+    assert in_env(act_world, act_subscriptions)['appointment'][:2] == (event_sub, 'active')
+    assert {role: patches(remote_id) for role, (remote_id, _s, _p) in subs.items()} == dict(
+        before, appointment=before['appointment'] + 1), 'the expiring one alone is renewed'
+    renewed = graph_server.subscriptions.items[event_sub]['expirationDateTime']
+    now = datetime.datetime.now(renewed.tzinfo) if renewed.tzinfo else datetime.datetime.utcnow()
+    assert renewed > now + datetime.timedelta(days=1)
+    expires = in_env(act_world, lambda env, box: env['mail.sync.graph.subscription'].search(
+        [('mailbox_id', '=', box.id), ('role', '=', 'appointment')]).expires)
+    assert fields.Datetime.from_string(expires) > datetime.datetime.utcnow() + datetime.timedelta(days=1)
+
+    contact_sub = subs['contact'][0]
+    assert graph_server.lifecycle(contact_sub, 'subscriptionRemoved')
+    assert wait_for(lambda: in_env(act_world, act_subscriptions)['contact'][1] == 'removed')
+    in_env(act_world, sync_act)
+    new_id, state, _pending = in_env(act_world, act_subscriptions)['contact']
+    assert new_id != contact_sub and new_id in graph_server.subscriptions.items and state == 'active'
+    assert graph_server.subscriptions.items[new_id]['resource'].endswith('/contacts')
+
+    task_sub = subs['task'][0]
+    del graph_server.subscriptions.items[task_sub]  # gone at Microsoft, no notice
+    expiring('task')
+    in_env(act_world, sync_act)
+    new_id, state, _pending = in_env(act_world, act_subscriptions)['task']
+    assert new_id != task_sub and new_id in graph_server.subscriptions.items and state == 'active'
+    assert graph_server.subscriptions.items[new_id]['resource'].endswith('/tasks')

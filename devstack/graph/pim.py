@@ -6,6 +6,11 @@ takes the next number of one sequence; a delta round covers ``(since, upto]`` an
 resume after the last (sequence, id) returned, as for messages (store.py). A deleted
 item leaves a tombstone that a later round reports with ``@removed``.
 
+A calendar is read as Graph's ``calendarView`` shows it (``view``): single events and
+the occurrences and exceptions of each series in a time window, never the series
+master (read with ``GET /events/{seriesMasterId}``); a delta round lists the instances
+new to the view or changed, and ``@removed`` for each instance gone from it.
+
 Events follow Outlook: ``transactionId`` makes a retried POST return the event it
 created; an event with attendees is copied to the calendars of the attendees this
 endpoint hosts (same ``iCalUId``), and each invitation, update and cancellation
@@ -156,11 +161,11 @@ class PimStore(object):
             for listener in list(self.listeners):
                 listener(*event)
 
-    def changes(self, collection, since, upto, after, limit, keep=None):
-        """One page of a delta round: [(seq, id, Item or None for removed)] after ``after``."""
+    def changes(self, collection, since, upto, after, limit):
+        """One page of a contact folder's or To Do list's delta round: [(seq, id, Item or
+        None for removed)] after ``after`` (a calendar's rounds go through ``view``)."""
         with self.lock:
-            rows = [(i.seq, i.id, i) for i in collection.items.values() if since < i.seq <= upto
-                    and (keep is None or keep(i))]
+            rows = [(i.seq, i.id, i) for i in collection.items.values() if since < i.seq <= upto]
             if since:
                 rows += [(seq, item_id, None) for item_id, seq in collection.tombstones.items()
                          if since < seq <= upto]
@@ -352,31 +357,67 @@ class PimStore(object):
             master = calendar.item(master_id)
             if not master.props.get('recurrence'):
                 raise bad('The event is not a recurring series master.', 'ErrorInvalidRequest')
-            cancelled = set(master.props.get('cancelledOccurrences') or ())
-            exceptions = {i.props['originalStart']: i for i in calendar.items.values()
-                          if i.props.get('seriesMasterId') == master_id}
-            length = event_window(master)[1] - event_window(master)[0]
-            out = []
-            for day in occurrence_dates(master.props['recurrence'], end.date() + datetime.timedelta(days=1)):
-                original = occurrence_start(master, day)
-                if 'OID.%s.%s' % (master_id, day) in cancelled:
-                    continue
-                if original in exceptions:
-                    item = exceptions[original]
-                    if start <= event_window(item)[0] < end:
-                        out.append(render(item))
-                    continue
-                begin = parse_local(original).replace(tzinfo=UTC)
-                if not start <= begin < end:
-                    continue
-                entry = render(master)
-                entry.update(id='%s_%s' % (master_id, day.strftime('%Y%m%d')), type='occurrence',
-                             seriesMasterId=master_id, originalStart=original, recurrence=None,
-                             start={'dateTime': begin.strftime(GRAPH_TIME), 'timeZone': 'UTC'},
-                             end={'dateTime': (begin + length).strftime(GRAPH_TIME), 'timeZone': 'UTC'})
-                entry.pop('cancelledOccurrences', None)
-                out.append(entry)
+            out = [entry for _seq, entry, begin, _finish in self._expand(calendar, master, end)
+                   if start <= begin < end]
             return sorted(out, key=lambda e: e['start']['dateTime'])
+
+    def view(self, address, window, tz_name=None):
+        """The calendar view of ``window`` (start, end) as Graph lists it in
+        ``calendarView`` and its delta: {id: (seq, Graph JSON)} of the single events and of
+        each series' occurrences and exceptions overlapping the window, never a series
+        master. An occurrence carries its master's sequence number (a change of the series
+        is a change of each occurrence); an exception its own."""
+        start, end = window
+        with self.lock:
+            calendar = self.collection(address, 'event')
+            out = {}
+            for item in calendar.items.values():
+                if item.props.get('seriesMasterId'):
+                    continue  # an exception: listed with its series
+                if item.props.get('recurrence'):
+                    for seq, entry, begin, finish in self._expand(calendar, item, end, tz_name):
+                        if begin < end and finish > start:
+                            out[entry['id']] = (seq, entry)
+                    continue
+                first, last = event_window(item)
+                if first < end and last > start:
+                    out[item.id] = (item.seq, render(item, tz_name))
+            return out
+
+    def _expand(self, calendar, master, end, tz_name=None):
+        """(seq, Graph JSON, start, end) of each occurrence and exception of a series
+        starting before ``end`` (aware UTC bounds); cancelled occurrences left out."""
+        master_id = master.id
+        cancelled = set(master.props.get('cancelledOccurrences') or ())
+        exceptions = {i.props['originalStart']: i for i in calendar.items.values()
+                      if i.props.get('seriesMasterId') == master_id}
+        length = event_window(master)[1] - event_window(master)[0]
+        all_day = bool(master.props.get('isAllDay'))
+        label = tz_name or 'UTC'
+        target = zone(tz_name) if tz_name else UTC
+        out = []
+        for day in occurrence_dates(master.props['recurrence'], end.date() + datetime.timedelta(days=1)):
+            original = occurrence_start(master, day)
+            if 'OID.%s.%s' % (master_id, day) in cancelled:
+                continue
+            if original in exceptions:
+                item = exceptions[original]
+                out.append((item.seq, render(item, tz_name)) + event_window(item))
+                continue
+            begin = parse_local(original).replace(tzinfo=UTC)
+            finish = begin + length
+            if all_day:  # the dates float: midnight wherever read
+                local = (begin.replace(tzinfo=None), finish.replace(tzinfo=None))
+            else:
+                local = tuple(v.astimezone(target).replace(tzinfo=None) for v in (begin, finish))
+            entry = render(master, tz_name)
+            entry.update(id='%s_%s' % (master_id, day.strftime('%Y%m%d')), type='occurrence',
+                         seriesMasterId=master_id, originalStart=original, recurrence=None,
+                         start={'dateTime': local[0].strftime(GRAPH_TIME), 'timeZone': label},
+                         end={'dateTime': local[1].strftime(GRAPH_TIME), 'timeZone': label})
+            entry.pop('cancelledOccurrences', None)
+            out.append((master.seq, entry, begin, finish))
+        return out
 
     # ------------------------------------------------------------------ test helpers
     def invitations(self, sender=None):
@@ -397,7 +438,8 @@ DAYS = ('monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sun
 
 def occurrence_dates(recurrence, before):
     """The local dates a Graph ``patternedRecurrence`` gives, up to ``before`` (daily,
-    weekly, absoluteMonthly and absoluteYearly patterns; numbered, endDate, noEnd ranges)."""
+    weekly, absolute and relative monthly and yearly patterns; numbered, endDate, noEnd
+    ranges)."""
     pattern, span = recurrence['pattern'], recurrence['range']
     first = datetime.datetime.strptime(span['startDate'], '%Y-%m-%d').date()
     last = datetime.datetime.strptime(span['endDate'], '%Y-%m-%d').date() \
@@ -418,12 +460,35 @@ def occurrence_dates(recurrence, before):
             hit = day.day == pattern.get('dayOfMonth') and months % interval == 0
         elif kind == 'absoluteYearly':
             hit = (day.month, day.day) == (pattern.get('month'), pattern.get('dayOfMonth'))
+        elif kind == 'relativeMonthly':
+            months = (day.year - first.year) * 12 + day.month - first.month
+            hit = months % interval == 0 and day == _nth_day(day, pattern)
+        elif kind == 'relativeYearly':
+            hit = day.month == pattern.get('month') and day == _nth_day(day, pattern)
         else:
             raise bad('The recurrence pattern %s is not served by this endpoint.' % kind)
         if hit:
             out.append(day)
         day += datetime.timedelta(days=1)
     return out
+
+
+INDEXES = {'first': 0, 'second': 1, 'third': 2, 'fourth': 3, 'last': -1}
+
+
+def _nth_day(day, pattern):
+    """The day of ``day``'s month a relative pattern names: the ``index`` (first..fourth,
+    last) of the days of the month that are one of ``daysOfWeek`` (Graph's rule: with
+    several days, "first" is the first of any of them)."""
+    wanted = {DAYS.index(d) for d in pattern.get('daysOfWeek') or () if d in DAYS}
+    month = day.replace(day=1)
+    days = []
+    while month.month == day.month:
+        if month.weekday() in wanted:
+            days.append(month)
+        month += datetime.timedelta(days=1)
+    index = INDEXES.get(pattern.get('index') or 'first', 0)
+    return days[index] if days and index < len(days) else None
 
 
 def occurrence_start(master, day):

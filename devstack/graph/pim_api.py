@@ -6,6 +6,9 @@ returns None for a path that is not one of these (api.py then goes on). Delta ro
 ``calendarView/delta?startDateTime&endDateTime``) page with ``@odata.nextLink``
 (``$skiptoken``) and end with ``@odata.deltaLink`` (``$deltatoken``); tokens are kept
 server side, so ``expire`` makes their next use a 410 as Graph answers a lost state.
+A calendar view's round lists single events and the occurrences and exceptions of
+series (``seriesMasterId``), never a series master, and ``@removed`` for each instance
+that left the view since the last round (see ``PimDelta._view_page``).
 """
 import datetime
 import json
@@ -237,16 +240,6 @@ def _instant(text):
     return value.replace(tzinfo=pim.UTC)
 
 
-def _in_window(window):
-    """Whether an event overlaps calendarView's (start, end)."""
-    start, end = window
-
-    def keep(item):
-        first, last = pim.event_window(item)
-        return first < end and last > start
-    return keep
-
-
 class PimDelta(Delta):
     """Delta rounds of contact folders, To Do lists and calendar views (tokens kept and
     expired as a mail folder's)."""
@@ -258,7 +251,7 @@ class PimDelta(Delta):
         elif '$deltatoken' in query:
             state = self.delta.get(query['$deltatoken'])
             if state is not None:
-                state = dict(state, upto=store.current_seq(), after=(0, ''))
+                state = dict(state, upto=store.current_seq(), after=(0, ''), rows=None)
         else:
             window = None
             if collection.kind == 'event':
@@ -268,13 +261,33 @@ class PimDelta(Delta):
                                      'specified by the query string parameters StartDateTime and EndDateTime.')
                 window = (start, end)
             state = {'address': box.address.lower(), 'collection': collection.id, 'since': 0,
-                     'upto': store.current_seq(), 'after': (0, ''), 'window': window, 'tz': _tz(headers)}
+                     'upto': store.current_seq(), 'after': (0, ''), 'window': window, 'tz': _tz(headers),
+                     'known': frozenset(), 'rows': None}
         if state is None or state['collection'] != collection.id:
             raise GraphError(410, 'syncStateNotFound', 'The sync state generation is not found. The delta '
                                                        'token is expired and data must be synchronized again.')
         size = _page_size(headers) or DEFAULT_PAGE
-        keep = _in_window(state['window']) if state['window'] else None
-        rows, more = store.changes(collection, state['since'], state['upto'], state['after'], size, keep)
+        if collection.kind == 'event':
+            value, state, more = self._view_page(box, state, size, _tz(headers))
+        else:
+            value, state, more = self._item_page(collection, state, size, _tz(headers))
+        base = '%s/v1.0/users/%s/%s' % (self.graph.url_base, urllib.parse.quote(box.id), path)
+        payload = {'value': value}
+        if more:
+            token = new_id('sk')
+            self.skip[token] = state
+            payload['@odata.nextLink'] = base + '?$skiptoken=' + token
+        else:
+            token = new_id('dt')
+            self.delta[token] = state
+            payload['@odata.deltaLink'] = base + '?$deltatoken=' + token
+        return json_reply(200, payload)
+
+    def _item_page(self, collection, state, size, tz_name):
+        """A page of a contact folder's or To Do list's round: the items changed since
+        the last round, tombstones as ``@removed``."""
+        store = self.graph.pim
+        rows, more = store.changes(collection, state['since'], state['upto'], state['after'], size)
         value = []
         with store.lock:
             for _seq, item_id, item in rows:
@@ -282,17 +295,29 @@ class PimDelta(Delta):
                     value.append({'@odata.type': ODATA_TYPE[collection.kind], 'id': item_id,
                                   '@removed': {'reason': 'deleted'}})
                 else:
-                    entry = pim.render(item, _tz(headers) or state['tz'])
+                    entry = pim.render(item, tz_name or state['tz'])
                     entry['@odata.type'] = ODATA_TYPE[collection.kind]
                     value.append(entry)
-        base = '%s/v1.0/users/%s/%s' % (self.graph.url_base, urllib.parse.quote(box.id), path)
-        payload = {'value': value}
         if more:
-            token = new_id('sk')
-            self.skip[token] = dict(state, after=(rows[-1][0], rows[-1][1]))
-            payload['@odata.nextLink'] = base + '?$skiptoken=' + token
-        else:
-            token = new_id('dt')
-            self.delta[token] = dict(state, since=state['upto'])
-            payload['@odata.deltaLink'] = base + '?$deltatoken=' + token
-        return json_reply(200, payload)
+            return value, dict(state, after=(rows[-1][0], rows[-1][1])), True
+        return value, dict(state, since=state['upto']), False
+
+    def _view_page(self, box, state, size, tz_name):
+        """A page of a calendar view's round, as Graph lists it: single events,
+        occurrences and exceptions of series (never a series master) that are new to the
+        view or changed since the last round, then ``@removed`` for each instance the last
+        round listed that the view no longer holds (deleted, cancelled, a series deleted or
+        its pattern changed, moved out of the window). The round is fixed when it starts."""
+        if state['rows'] is None:
+            view = self.graph.pim.view(box.address, state['window'], tz_name or state['tz'])
+            changed = sorted((seq, item_id) for item_id, (seq, _entry) in view.items()
+                             if item_id not in state['known'] or seq > state['since'])
+            rows = [dict(view[item_id][1], **{'@odata.type': ODATA_TYPE['event']}) for _seq, item_id in changed]
+            rows += [{'@odata.type': ODATA_TYPE['event'], 'id': item_id, '@removed': {'reason': 'deleted'}}
+                     for item_id in sorted(state['known'] - set(view))]
+            state = dict(state, rows=rows, offset=0, next_known=frozenset(view))
+        offset = state['offset']
+        value = state['rows'][offset:offset + size]
+        if offset + size < len(state['rows']):
+            return value, dict(state, offset=offset + size), True
+        return value, dict(state, since=state['upto'], known=state['next_known'], rows=None), False

@@ -32,6 +32,12 @@ class AppointmentAdapter(Adapter):
         return ['|', ('privacy', '!=', 'private'), '|', ('user_id', '=', self.user.id),
                 ('partner_ids', 'in', self.user.partner_id.ids)]
 
+    def own_item_domain(self):
+        """A detached occurrence (moved, edited or cancelled) is part of its series: it
+        syncs as the series' exception, never as an appointment of its own (which would
+        show it twice in Outlook)."""
+        return ['|', ('recurrent_id', '=', False), ('recurrent_id', '=', 0)]
+
     def recent_domain(self, since):
         """Appointments ending after the profile's "process after" (not the whole past)."""
         from odoo import fields
@@ -54,6 +60,32 @@ class AppointmentAdapter(Adapter):
             'show_as': event.show_as or 'busy', 'importance': event.mail_sync_importance or 'normal',
             'recurrence': self._recurrence(event, start),
         }
+
+    def refusal(self, canonical):
+        """Odoo 11 repeats a yearly series on its start date and a "second Tuesday" monthly
+        series on one weekday. A series Outlook repeats otherwise (every second Tuesday of
+        March, the first weekday of each month) is refused, not imported: as single events
+        its occurrences would lose the series (and a change of it in Outlook); as an Odoo
+        series its days would be wrong. It stays as it is in Outlook."""
+        from odoo import _
+        rule = canonical.get('recurrence')
+        if not rule:
+            return None
+        if rule['freq'] == 'yearly' and rule.get('week'):
+            return _('it repeats every year on a weekday of a month (such as the second Tuesday of '
+                     'March), which an Odoo series cannot express')
+        if rule['freq'] in ('monthly', 'yearly') and rule.get('week') and len(rule.get('weekdays') or ()) > 1:
+            return _('it repeats every month on one of several weekdays (such as the first working day), '
+                     'which an Odoo series cannot express')
+        return None
+
+    def accepted(self, canonical, base):
+        """A linked series changed in Outlook to a pattern Odoo cannot express keeps its
+        Odoo pattern (the rest of the change is taken)."""
+        reason = self.refusal(canonical)
+        if not reason:
+            return canonical, None
+        return dict(canonical, recurrence=(base or {}).get('recurrence')), reason
 
     def _recurrence(self, event, start):
         """Odoo's rule of a recurring event as a canonical recurrence (None if it is single)."""
@@ -161,6 +193,10 @@ class AppointmentAdapter(Adapter):
         return found
 
     # ------------------------------------------------------------------ series
+    def series_ids(self, res_ids):
+        """Those of ``res_ids`` that are recurring series (archived ones included)."""
+        return self.records.search([('id', 'in', list(res_ids)), ('recurrency', '=', True)]).ids
+
     def occurrence_events(self, master):
         """Detached occurrences (moved or cancelled) of ``master`` by original start (naive UTC)."""
         events = self.records.search([('recurrent_id', '=', master.id)])

@@ -48,6 +48,11 @@ class Adapter(object):
         contents in ``read`` rather than by a rule adds it here)."""
         return []
 
+    def own_item_domain(self):
+        """The records that may become an Exchange item of their own (the rest are parts of
+        another record's item)."""
+        return []
+
     def recent_domain(self, since):
         """Records old enough to stay out of a first sync (the profile's "process after")."""
         return [('write_date', '>=', fields.Datetime.to_string(since))] if since else []
@@ -76,6 +81,16 @@ class Adapter(object):
     def is_gone(self, record):
         """Deleted or archived in Odoo."""
         return not record.exists() or ('active' in record._fields and not record.active)
+
+    def refusal(self, canonical):
+        """Why an Exchange item with these values cannot be created in Odoo (a translated
+        sentence), or None when it can."""
+        return None
+
+    def accepted(self, canonical, base):
+        """Exchange's values of a linked item as Odoo can take them, and why not all of
+        them (None when it can): what it cannot is taken as unchanged (its ``base``)."""
+        return canonical, None
 
     def may_delete_remote(self, record):
         """Whether an Odoo deletion deletes the Exchange item (else it is only unlinked)."""

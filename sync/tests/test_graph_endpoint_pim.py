@@ -126,6 +126,74 @@ def test_events_transaction_all_day_timezones_and_window(client):
     assert [('@removed' in e, e['id']) for e in client.call('GET', link)['value']] == [(True, first['id'])]
 
 
+def test_calendar_view_delta_lists_a_series_as_its_instances_never_its_master(client, graph_server):
+    """As Graph's calendarView/delta: occurrences and exceptions (``seriesMasterId``,
+    ``originalStart``), the master read on its own; a cancelled occurrence, a deleted
+    series, an occurrence past a shortened range: ``@removed`` for each instance."""
+    window = {'startDateTime': '2027-03-01T00:00:00Z', 'endDateTime': '2027-04-01T00:00:00Z'}
+    series = client.call('POST', 'events', expect=201, json=event(
+        'Weekly', '2027-03-02T09:00:00', '2027-03-02T10:00:00', 'Europe/Brussels',
+        recurrence={'pattern': {'type': 'weekly', 'interval': 1, 'daysOfWeek': ['tuesday']},
+                    'range': {'type': 'numbered', 'startDate': '2027-03-02', 'numberOfOccurrences': 10}}))
+    single = client.call('POST', 'events', expect=201, json=event('Once', '2027-03-05T09:00:00', '2027-03-05T10:00:00'))
+    items, removed, _pages, link = client.delta_round('calendarView/delta', **window)
+    assert removed == [] and 'seriesMaster' not in [i['type'] for i in items]
+    occurrences = sorted((i for i in items if i['type'] == 'occurrence'), key=lambda i: i['start']['dateTime'])
+    assert [i['originalStart'] for i in occurrences] == [
+        '2027-03-02T08:00:00Z', '2027-03-09T08:00:00Z', '2027-03-16T08:00:00Z', '2027-03-23T08:00:00Z',
+        '2027-03-30T07:00:00Z'], 'the window\'s five, in the series\' time zone (DST on 28 March)'
+    assert {i['seriesMasterId'] for i in occurrences} == {series['id']} and single['id'] in [i['id'] for i in items]
+    assert client.call('GET', 'events/%s' % series['id'])['type'] == 'seriesMaster'
+    assert client.call('GET', link)['value'] == [], 'an idle round lists nothing'
+
+    moved = graph_server.pim_modify_occurrence(client.address, series['id'], '2027-03-09', {
+        'start': {'dateTime': '2027-03-09T15:00:00', 'timeZone': 'Europe/Brussels'},
+        'end': {'dateTime': '2027-03-09T16:00:00', 'timeZone': 'Europe/Brussels'}})
+    items, removed, _pages, link = client.delta_round(link)
+    exception = [i for i in items if i['id'] == moved][0]
+    assert (exception['type'], exception['seriesMasterId'], exception['originalStart']) == (
+        'exception', series['id'], '2027-03-09T08:00:00Z')
+    assert removed == [occurrences[1]['id']], 'the occurrence it replaces leaves the view'
+    assert 'seriesMaster' not in [i['type'] for i in items]
+
+    graph_server.pim_cancel_occurrence(client.address, series['id'], '2027-03-16')
+    items, removed, _pages, link = client.delta_round(link)
+    assert removed == [occurrences[2]['id']]
+    assert {i['seriesMasterId'] for i in items} == {series['id']}, 'the series changed: its instances too'
+
+    client.call('PATCH', 'events/%s' % series['id'], json={'recurrence': {
+        'pattern': {'type': 'weekly', 'interval': 1, 'daysOfWeek': ['tuesday']},
+        'range': {'type': 'numbered', 'startDate': '2027-03-02', 'numberOfOccurrences': 4}}})
+    items, removed, _pages, link = client.delta_round(link)
+    assert removed == [occurrences[4]['id']], 'shortened to four: the fifth goes'
+
+    client.call('DELETE', 'events/%s' % series['id'], expect=204)
+    items, removed, _pages, link = client.delta_round(link)
+    assert items == [] and sorted(removed) == sorted([occurrences[0]['id'], moved, occurrences[3]['id']])
+    assert client.call('GET', link)['value'] == []
+
+
+def test_relative_monthly_and_yearly_patterns(client):
+    """"The first working day of each month" (several days: the first of any of them) and
+    "the second Tuesday of March" fall on the days Outlook shows."""
+    def days(pattern, start, count):
+        series = client.call('POST', 'events', expect=201, json=event(
+            'Relative', start + 'T09:00:00', start + 'T10:00:00',
+            recurrence={'pattern': pattern, 'range': {'type': 'numbered', 'startDate': start,
+                                                      'numberOfOccurrences': count}}))
+        found = client.call('GET', 'events/%s/instances' % series['id'], params={
+            'startDateTime': '2027-01-01T00:00:00Z', 'endDateTime': '2031-01-01T00:00:00Z'})['value']
+        return [i['start']['dateTime'][:10] for i in found]
+
+    weekdays = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday']
+    assert days({'type': 'relativeMonthly', 'interval': 1, 'daysOfWeek': weekdays, 'index': 'first'},
+                '2027-05-03', 3) == ['2027-05-03', '2027-06-01', '2027-07-01']
+    assert days({'type': 'relativeMonthly', 'interval': 2, 'daysOfWeek': ['friday'], 'index': 'last'},
+                '2027-01-29', 3) == ['2027-01-29', '2027-03-26', '2027-05-28']
+    assert days({'type': 'relativeYearly', 'interval': 1, 'daysOfWeek': ['tuesday'], 'index': 'second',
+                 'month': 3}, '2027-03-09', 3) == ['2027-03-09', '2028-03-14', '2029-03-13']
+
+
 def test_meetings_reach_attendees_and_each_message_is_recorded(client, graph_server):
     colleague = new_address(graph_server)
     outsider = 'guest-%s@elsewhere.test' % _RUN
