@@ -148,8 +148,10 @@ def at_each_commit(new_mailbox, end_state, expected, when, minimum, *options):
     """Count the commits of an uninterrupted run; then, for each of them, a fresh mailbox
     (``new_mailbox(tag)``) whose worker is killed there and resumed must reach
     ``expected(tag)`` (compared with ``end_state(mailbox, tag)``). Returns the count."""
-    count = commits(run_worker(new_mailbox('count-%s' % when), *options))
+    counted = run_worker(new_mailbox('count-%s' % when), *options)
+    count = commits(counted)
     assert count >= minimum, count
+    print('counted run: %s' % counted.strip().splitlines()[-1])  # shown when a kill point is missed
     for kill_at in range(1, count + 1):
         tag = 'k%s%d' % (when, kill_at)
         box = new_mailbox(tag)

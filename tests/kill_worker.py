@@ -61,7 +61,18 @@ def _kill():
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _hook_commits(args, counter):
+def _commit_site():
+    """Where a commit comes from: the innermost mail_sync function (or queue_job's) past the
+    commit funnel, for the output of a run (a kill test whose runs differ says where)."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        name = frame.filename
+        if ('/mail_sync/' in name or '/queue_job/' in name) and '/tests/' not in name \
+                and not name.endswith('/transaction.py'):
+            return '%s:%s' % (os.path.basename(name)[:-3], frame.name)
+    return '?'
+
+
+def _hook_commits(args, counter, sites):
     """Count the writing commits of every cursor, with the kill and pause points around them."""
     from odoo import sql_db
     original = sql_db.Cursor.commit
@@ -75,6 +86,7 @@ def _hook_commits(args, counter):
         if not wrote:  # nothing written: not a commit point
             return original(self)
         counter[0] += 1
+        sites.append(_commit_site())
         if counter[0] == args.fail_at:
             raise RuntimeError('failure injected at commit %d' % counter[0])
         if counter[0] == args.kill_at and args.when == 'before':
@@ -273,8 +285,8 @@ def main(argv=None):
     ids = [int(value) for value in args.mailbox_ids.split(',')]
     if args.job:
         uuid, requeued = _prepare_job(registry, args.channel, ids[0], args.after_kill)
-    commits, effects = [0], [0]
-    _hook_commits(args, commits)
+    commits, effects, sites = [0], [0], []
+    _hook_commits(args, commits, sites)
     _hook_effects(args, effects)
     original_slot = scheduler.MailSyncMailboxScheduler._connection_slot
     busy = [0]
@@ -302,8 +314,8 @@ def main(argv=None):
         else:
             Mailbox.browse(ids[0])._run_cycle(args.channel)
             synced = 1
-    print('commits=%d synced=%d busy=%d seconds=%.1f effects=%d%s' % (
-        commits[0], synced, busy[0], time.monotonic() - started, effects[0], jobs))
+    print('commits=%d synced=%d busy=%d seconds=%.1f effects=%d%s sites=%s' % (
+        commits[0], synced, busy[0], time.monotonic() - started, effects[0], jobs, ','.join(sites)))
 
 
 if __name__ == '__main__':

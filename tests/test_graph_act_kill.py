@@ -1,10 +1,11 @@
-"""Exactly once for appointments, contacts and tasks with Microsoft 365 under SIGKILL: a
-worker process pushing an Odoo contact, activity and event to Graph and pulling a tracked
-Outlook contact, task, event and series (with a moved and a cancelled occurrence, listed by
-calendarView as its instances) is killed just before and just after each of its commits,
-then resumed: every item exists once on each side, every link is linked. A creation sent
-but not committed is adopted on resume (events by their transactionId, contacts and
-tasks by what identifies them), never made twice."""
+"""Exactly once for appointments, contacts and tasks with Microsoft 365 under SIGKILL: the
+mailbox's act job (run as the job runner runs it, in a worker process) pushing an Odoo
+contact, activity and event to Graph and pulling a tracked Outlook contact, task, event and
+series (with a moved and a cancelled occurrence, listed by calendarView as its instances)
+is killed just before and just after each of its commits (the job's start and end too),
+then resumed through the dead-job requeue: every item exists once on each side, every
+link is linked. A creation sent but not committed is adopted on resume (events by their
+transactionId, contacts and tasks by what identifies them), never made twice."""
 import datetime
 import os
 
@@ -127,7 +128,7 @@ def _expected(tag):
 
 def test_uninterrupted_then_rerun(world, graph_server):
     box = _new_mailbox(world, graph_server, 'plain')
-    commits(run_worker(box, '--channel', 'act'))
+    commits(run_worker(box, '--channel', 'act', '--job'))
     assert _end_state(world, graph_server, box, 'plain') == _expected('plain')
     run_worker(box, '--channel', 'act')
     assert _end_state(world, graph_server, box, 'plain') == _expected('plain')
@@ -136,5 +137,5 @@ def test_uninterrupted_then_rerun(world, graph_server):
 @pytest.mark.parametrize('when', ['before', 'after'])
 def test_killed_at_each_commit_point_then_resumed(world, graph_server, when):
     at_each_commit(lambda tag: _new_mailbox(world, graph_server, tag),
-                   lambda box, tag: _end_state(world, graph_server, box, tag), _expected, when, 6,
-                   '--channel', 'act')
+                   lambda box, tag: _end_state(world, graph_server, box, tag), _expected, when, 8,
+                   '--channel', 'act', '--job')
