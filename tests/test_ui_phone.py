@@ -8,6 +8,7 @@ import time
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 
+from .jobs_run import JobsInBackground, run_jobs
 from .test_incoming import raw_mail
 from .test_ui_my_mailbox import _user_with_mailbox
 from .ui import DOCS, Ui
@@ -43,6 +44,7 @@ def test_my_mailbox_is_cards_with_track_on_a_phone_and_a_list_on_a_desktop(odoo_
     try:
         mail_servers.dovecot.append_many(account, [raw_mail(*QUOTE, to=account)])
         assert rpc(login, password, 'mail.sync.mailbox', 'action_sync_now', [box_id])
+        run_jobs(odoo_http, 'mail_sync.incoming.%d' % box_id)  # as the job runner would
         browser.get(odoo_http.url + '/web/session/logout')  # whoever the last test left logged in
         ui.login(login, password)
 
@@ -151,6 +153,7 @@ def test_test_enable_runs_in_the_background_against_a_silent_server(odoo_http, b
             ui.idle()
             started = time.monotonic()
             ui.button('Test & Enable')
+            job = JobsInBackground(odoo_http, 'mail_sync.test.%d' % box_id)  # as the job runner would
             # The click returns at once: the form shows the channel being tested.
             running = ui.wait.until(lambda d: _summary_line(d, 'incoming'))
             assert running.get_attribute('data-state') == 'running', running.text
@@ -182,6 +185,7 @@ def test_test_enable_runs_in_the_background_against_a_silent_server(odoo_http, b
             failed = ui.wait.until(lambda d: (_summary_line(d, 'incoming') or None) and
                                    _summary_line(d, 'incoming').get_attribute('data-state') == 'failure'
                                    and _summary_line(d, 'incoming'))
+            assert list(job.result().values()) == ['done']
             assert 'did not answer in time' in failed.text
             assert 'Failure' in failed.text
             # At the top: first thing in the sheet, on screen without scrolling.
