@@ -50,7 +50,7 @@ class ButtonJobsCase(MailSyncCase):
 
     def bus(self, user, kind):
         """The bus messages of ``kind`` sent to ``user``'s partner, oldest first."""
-        channel = json.dumps([self.env.cr.dbname, 'res.partner', user.partner_id.id])
+        channel = json.dumps([self.env.cr.dbname, 'res.partner', user.partner_id.id], separators=(',', ':'))
         rows = self.env['bus.bus'].sudo().search([('channel', '=', channel)], order='id')
         return [message for message in (json.loads(row.message) for row in rows) if message.get('type') == kind]
 
