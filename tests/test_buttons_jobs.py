@@ -144,6 +144,7 @@ class TestTestEnableIsAJob(ButtonJobsCase):
 
     def test_the_click_enqueues_a_job_that_tests_as_the_user_who_clicked(self):
         key = 'mail_sync.test.%d' % self.box.id
+        self.box.sudo(self.manager).action_approve()
         self.assertTrue(self.click())
         self.assertEqual(self.connections(), 0, 'the request made no connection to the mail server')
         [job] = self.jobs(key)
