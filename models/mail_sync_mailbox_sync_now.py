@@ -30,7 +30,7 @@ class MailSyncMailboxSyncNow(models.Model):
             raise UserError(_('This mailbox does not sync now: %s is suspended. Once the cause is '
                               'fixed, a manager runs Test & Enable and sync resumes where it stopped.')
                             % mailbox._channel_label(suspended[0]))
-        for channel in set(channels) - set(suspended):
+        for channel in [channel for channel in channels if channel not in suspended]:
             states[channel]._sync_requested(self.env.user)
             mailbox._enqueue_cycle(channel)
         return True
