@@ -1,10 +1,11 @@
 """Sync Now: the button brings the mailbox's next cycle of each channel it concerns
 forward to now, as a job; the request itself never talks to a mail server. The form says
 the sync is requested, and the user who asked is told over the bus when the cycle ran."""
-from odoo import _, models
+from odoo import _, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from .mail_sync_mailbox import CHANNEL_FIELDS
+from .mail_sync_mailbox_jobs import identity
 
 
 class MailSyncMailboxSyncNow(models.Model):
@@ -36,11 +37,18 @@ class MailSyncMailboxSyncNow(models.Model):
         return True
 
     def _sync_now_done(self, channel):
-        """After a job's cycle of ``channel``: tell whoever asked for it with Sync Now."""
+        """After a job's cycle of ``channel``: tell whoever asked for it with Sync Now, unless
+        a cycle is due at once after it (the click came while this one ran, or a backlog is
+        left): that one tells them."""
         self.ensure_one()
         row = self.sudo()._channel_state(channel)
         user = row.sync_requested_by
         if not user:
+            return False
+        if self.env['queue.job'].sudo().search_count([
+                ('identity_key', '=', identity(channel, self.id)), ('state', 'in', ('pending', 'enqueued')),
+                '|', ('eta', '=', False), ('eta', '<=', fields.Datetime.now())]):
+            row._sync_requested(user)  # this cycle set its next time: the requested one runs anyway
             return False
         row._sync_request_done()
         mailbox = self.sudo().with_context(lang=user.lang)

@@ -92,6 +92,20 @@ class TestSyncNowIsAJob(ButtonJobsCase):
         self.assertNotIn('Sync Now requested', self.box.sudo(self.rep).status_message)
         self.assertEqual(len(self.jobs(self.key)), 1, 'the next cycle waits at its due time')
 
+    def test_a_click_while_a_cycle_runs_is_told_after_the_next_cycle(self):
+        [running] = self.jobs(self.key)
+        running.write({'state': 'started'})  # a worker runs the mailbox's cycle right now
+        self.box.sudo(self.rep).action_sync_now()
+        [requested] = self.jobs(self.key)
+        self.assertNotEqual(requested, running, 'the running cycle may have missed what the user expects')
+        self.servers.dovecot.append(self.box.login, raw_mail('X <x@unknown.test>', 'Late'))
+        self.perform(running)
+        self.assertFalse(self.bus(self.rep, 'mail_sync_sync'), 'not told before the requested cycle ran')
+        self.assertIn('Sync Now requested', self.box.sudo(self.rep).status_message)
+        self.assertIn('synced', self.perform(requested), 'the requested cycle runs, whatever the last one set')
+        self.assertEqual(len(self.bus(self.rep, 'mail_sync_sync')), 1)
+        self.assertEqual(len(self.box.ledger_ids), 1)
+
     def test_sync_now_cuts_a_back_off_short_and_tells_a_failure(self):
         self.imap.refuse()
         self.box._channel_state('incoming')._retry_at('2999-01-01 00:00:00')
