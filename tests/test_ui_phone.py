@@ -153,9 +153,10 @@ def test_test_enable_runs_in_the_background_against_a_silent_server(odoo_http, b
             ui.idle()
             started = time.monotonic()
             ui.button('Test & Enable')
-            # The click returns at once: the form shows the channel being tested.
-            running = ui.wait.until(lambda d: _summary_line(d, 'incoming'))
-            assert running.get_attribute('data-state') == 'running', running.text
+            # The click returns at once: the form shows the channel being tested (in place of
+            # the previous round's result, once the click's answer is in).
+            running = ui.wait.until(lambda d: _summary_line(d, 'incoming') and _summary_line(
+                d, 'incoming').get_attribute('data-state') == 'running' and _summary_line(d, 'incoming'))
             assert 'Testing' in running.text
             assert time.monotonic() - started < timeout, 'the page did not wait for the server'
             assert 'Testing the connection' in ui.find('.o_mail_sync_status').text
