@@ -147,8 +147,11 @@ def test_test_enable_runs_in_the_background_against_a_silent_server(odoo_http, b
             browser.set_window_size(*size)
             form_url = odoo_http.url + '/web#action=mail_sync.action_mail_sync_mailbox&id=%d&view_type=form' % box_id
             browser.get(odoo_http.url + '/web')
-            ui.find('.o_web_client')
-            ui.idle()  # the home action (Discuss) loaded: the form replaces it, not stacked on it
+            # The home action (Discuss) shown first: the form then replaces it. (Opened while
+            # Discuss still loads, the form could end up stacked on it, Discuss first in the
+            # breadcrumbs.)
+            ui.find('.o_mail_chat')
+            ui.idle()
             browser.get(form_url)
             ui.find('.o_form_view .o_mail_sync_status')
             ui.idle()
