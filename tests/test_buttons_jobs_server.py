@@ -129,7 +129,9 @@ def test_test_enable_and_sync_now_run_as_jobs_on_a_server_with_the_job_runner(se
         assert owner('mail.sync.mailbox', 'action_sync_now', [box])
         wait_for(lambda: owner('mail.sync.ledger', 'search_count', [('mailbox_id', '=', box)]) == 1,
                  what='the email indexed by the Sync Now job')
-        done = {job: result for job, result in done_jobs().items() if job not in before}
+        # The cycle commits the row before queue_job marks its job done.
+        done = wait_for(lambda: {job: result for job, result in done_jobs().items() if job not in before},
+                        what='the Sync Now job done')
         assert len(done) == 1 and "'indexed': 1" in list(done.values())[0], done
         told = wait_for(lambda: bus(registry, setup['owner_partner'], 'mail_sync_sync'), what='the owner told')
         assert (told[0]['mailbox_id'], told[0]['channel'], told[0]['failed']) == (box, 'incoming', False)
