@@ -109,8 +109,9 @@ def test_test_enable_and_sync_now_run_as_jobs_on_a_server_with_the_job_runner(se
         wait_for(lambda: manager('mail.sync.mailbox', 'read', [box], ['state', 'test_running'])[0]['state'] == 'enabled'
                  and not manager('mail.sync.mailbox', 'read', [box], ['test_running'])[0]['test_running'],
                  what='the test job enabling the mailbox')
-        [(state, user, channel)] = query(registry, """SELECT state, user_id, channel FROM queue_job
-                                                      WHERE identity_key = %s""", ['mail_sync.test.%d' % box])
+        [(state, user, channel)] = wait_for(lambda: query(
+            registry, """SELECT state, user_id, channel FROM queue_job WHERE identity_key = %s AND state = 'done'""",
+            ['mail_sync.test.%d' % box]), what='the test job marked done')  # after the test's own commit
         assert (state, user, channel) == ('done', setup['manager'], 'root.mail_sync.test')
         told = bus(registry, setup['manager_partner'], 'mail_sync_test')
         assert [(m['channel'], m['done']) for m in told] == [('incoming', False), ('outgoing', False), (None, True)]
