@@ -39,3 +39,4 @@ from . import mail_sync_mailbox_graph
 from . import mail_sync_graph_subscription
 from . import calendar_attendee
 from . import mail_sync_mailbox_jobs
+from . import mail_sync_mailbox_sync_now

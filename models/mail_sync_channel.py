@@ -37,6 +37,9 @@ class MailSyncChannel(models.Model):
                                   readonly=True)
     test_date = fields.Datetime(string='Tested On', readonly=True)
     test_message = fields.Text(string='Test Result', readonly=True)
+    sync_requested_by = fields.Many2one('res.users', string='Sync Now Requested By', readonly=True,
+                                        help='Set by Sync Now until its cycle (a job) has run; '
+                                             'that user is told when it is done.')
 
     _sql_constraints = [
         ('mailbox_channel_uniq', 'unique(mailbox_id, channel)', 'A mailbox has one row per channel.'),
@@ -84,3 +87,11 @@ class MailSyncChannel(models.Model):
     def _forget_test(self):
         """The last test proves nothing any more (not run, or settings changed since)."""
         return self._set({'test_state': 'not_run'})
+
+    def _sync_requested(self, user):
+        """Sync Now: due at once (the user asked, even during a back-off), ``user`` told
+        when the cycle ran."""
+        return self._set({'next_sync': False, 'sync_requested_by': user.id})
+
+    def _sync_request_done(self):
+        return self._set({'sync_requested_by': False})

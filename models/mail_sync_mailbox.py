@@ -1,15 +1,15 @@
 import datetime
 import logging
 import socket
-import threading
 
 import psycopg2
 
-import odoo
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.osv import expression
 from odoo.tools import html_escape as escape, mute_logger
+
+from odoo.addons.queue_job.job import job
 
 from ..sync import registry
 from ..sync.endpoint import Credentials
@@ -19,6 +19,7 @@ from .act import ADAPTERS
 from .act.filter_domain import FilterError, parse_filter, user_names
 from .secret_store import ca_file
 from .exact_match import exact_ilike
+from . import transaction
 from .user_error import MailSyncUserError
 
 _logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ CONNECTION_FIELDS = ('email', 'login', 'password', 'user_id', 'server_id')
 # Appointments, contacts and tasks: the Odoo model of each kind, and the field holding
 # its filter (on the profile; the same field on res.users overrides it when set).
 ACT_MODELS = {kind: adapter.model for kind, adapter in ADAPTERS.items()}
+TEST_JOB_CHANNEL = 'root.mail_sync.test'  # Test & Enable from the form, a job of its own
 ACT_FILTER_FIELDS = {'appointment': 'act_filter_appointment', 'contact': 'act_filter_contact',
                      'task': 'act_filter_task'}
 
@@ -392,9 +394,9 @@ class MailSyncMailbox(models.Model):
     def action_test_enable(self):
         """Test each enabled channel for real; enable the mailbox when all pass.
 
-        From the form (context ``mail_sync_background``) the test runs in a thread with its
-        own cursor and reports each channel over the bus: the page never waits for a
-        server, and a second click while a test runs starts nothing."""
+        From the form (context ``mail_sync_background``) the test is a job (run by a worker
+        as the user who clicked) that reports each channel over the bus: the page never
+        waits for a server, and a second click while a test runs starts nothing."""
         # Results are written with sudo (read-only fields): check the caller's rights first.
         self.check_access_rights('write')
         self.check_access_rule('write')
@@ -422,7 +424,8 @@ class MailSyncMailbox(models.Model):
 
     def _start_background_test(self):
         """Mark the test running (once: the row lock makes a concurrent click wait, then
-        see it running) and start it after this transaction commits."""
+        see it running) and enqueue its job, which runs as this user once this transaction
+        commits. A worker that dies in the test leaves it running until the deadline."""
         self._check_testable()
         cr = self.env.cr
         cr.execute("""UPDATE mail_sync_mailbox SET test_running = TRUE,
@@ -435,11 +438,34 @@ class MailSyncMailbox(models.Model):
         states = self._channel_states()
         for channel in self._active_channels():
             states[channel]._test_running()
-        args = (cr.dbname, self.env.uid, self.id, dict(self.env.context, mail_sync_background=False))
-        thread = threading.Thread(target=_run_background_test, args=args, daemon=True,
-                                  name='mail_sync test mailbox %d' % self.id)
-        cr.after('commit', thread.start)
+        self.with_delay(channel=TEST_JOB_CHANNEL, identity_key='mail_sync.test.%d' % self.id, max_retries=1,
+                        description='Server-Side Sync: Test & Enable of %s' % self.email)._job_test()
         return True
+
+    @job(default_channel='root.mail_sync.test')
+    def _job_test(self):
+        """A Test & Enable started from the form, as the user who clicked: one commit and
+        one bus message per channel, and the running flag cleared whatever happens."""
+        mailbox = self.exists().with_context(lang=self.env.user.lang)
+        if not mailbox:
+            return 'no such mailbox'
+        passed = False
+
+        def progress(channel):
+            mailbox._notify_test(channel)
+            transaction.commit(self.env.cr)
+        try:
+            with transaction.undo_on_failure(self.env):
+                passed = mailbox._test_and_enable(progress=progress)
+        except Exception:  # the job has no caller to tell: log it, and say it failed
+            _logger.exception('mail_sync: background Test & Enable of mailbox %s failed', mailbox.id)
+        for row in mailbox._channel_states().values():
+            if row.test_state == 'running':
+                row._forget_test()
+        mailbox.sudo().write({'test_running': False})
+        mailbox._notify_test(done=True, passed=passed)
+        transaction.commit(self.env.cr)
+        return 'passed' if passed else 'failed'
 
     def _notify_test(self, channel=None, done=False, passed=False):
         """Tell the user who runs the test how it goes (their own partner channel)."""
@@ -603,30 +629,3 @@ class MailSyncMailbox(models.Model):
             super(MailSyncMailbox, mailbox).write({'email': False, 'state': 'disabled',
                                                    'approved': False})
 
-
-def _run_background_test(dbname, uid, mailbox_id, context):
-    """Thread body of a background Test & Enable: its own cursor, one commit and one bus
-    message per channel, and the running flag cleared whatever happens."""
-    threading.current_thread().dbname = dbname
-    registry = odoo.registry(dbname)
-    with api.Environment.manage(), registry.cursor() as cr:
-        env = api.Environment(cr, uid, context)
-        mailbox = env['mail.sync.mailbox'].browse(mailbox_id).exists()
-        passed = False
-        try:
-            if mailbox:
-                def progress(channel):
-                    mailbox._notify_test(channel)
-                    cr.commit()
-                passed = mailbox._test_and_enable(progress=progress)
-        except Exception:  # the thread has no caller to tell: log it, and say it failed
-            _logger.exception('mail_sync: background Test & Enable of mailbox %s failed', mailbox_id)
-            cr.rollback()
-        finally:
-            if mailbox.exists():
-                for row in mailbox._channel_states().values():
-                    if row.test_state == 'running':
-                        row._forget_test()
-                mailbox.sudo().write({'test_running': False})
-                mailbox._notify_test(done=True, passed=passed)
-            cr.commit()

@@ -145,6 +145,10 @@ class MailSyncMailboxHealth(models.Model):
         blocked = mailbox._blocked_reason()
         if blocked:
             return 'warning', blocked, blocked
+        requested = [c for c in channels if states[c].sync_requested_by]
+        if requested:
+            return 'ok', _('Sync Now requested (%s): it runs in a moment.') % names(requested), _(
+                'The sync runs as soon as a worker is free; you are told when it is done.')
         if retrying:
             channel = retrying[0]
             failures = states[channel].failures

@@ -47,8 +47,9 @@ class MailSyncMailboxIncoming(models.Model):
         return self._run_cycle('incoming')
 
     def action_sync_now(self):
-        """Sync incoming email at once (owner or manager)."""
-        return self._sync_now('incoming')
+        """Sync Now (owner or manager): incoming email, and appointments, contacts and tasks
+        when they sync too, run at once as jobs."""
+        return self._sync_now(['incoming', 'act'])
 
     # ------------------------------------------------------------------ one cycle
     def _sync_incoming(self):

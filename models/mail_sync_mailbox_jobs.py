@@ -30,7 +30,7 @@ _logger = logging.getLogger(__name__)
 JOB_CHANNELS = {'incoming': 'root.mail_sync.incoming', 'outgoing': 'root.mail_sync.outgoing',
                 'act': 'root.mail_sync.act', 'housekeeping': 'root.mail_sync.housekeeping'}
 DEFAULT_CAPACITIES = 'root:4,root.mail_sync.incoming:2,root.mail_sync.outgoing:1,' \
-                     'root.mail_sync.act:1,root.mail_sync.housekeeping:1'
+                     'root.mail_sync.act:1,root.mail_sync.housekeeping:1,root.mail_sync.test:2'
 BUSY_RETRY = 10  # seconds: the mailbox is being synced by another worker
 SLOT_RETRY = 15  # seconds: the profile's connections are all in use
 DEAD_AFTER = 120  # seconds a started job may go without holding its mailbox's claim
@@ -88,6 +88,7 @@ class MailSyncMailboxJobs(models.Model):
             self._unlock(CLAIM_CLASS[channel], mailbox.id)
         mailbox.invalidate_cache()
         mailbox._enqueue_next_cycle(channel)
+        mailbox._sync_now_done(channel)
         return result
 
     @job(default_channel='root.mail_sync.housekeeping')

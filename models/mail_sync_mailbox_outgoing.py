@@ -32,7 +32,7 @@ class MailSyncMailboxOutgoing(models.Model):
         return self.browse()
 
     def action_sync_outgoing_now(self):
-        return self._sync_now('outgoing')
+        return self._sync_now(['outgoing'])
 
     # ------------------------------------------------------------------ one cycle
     def _sync_outgoing(self):

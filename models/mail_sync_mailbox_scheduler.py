@@ -23,7 +23,6 @@ import threading
 from psycopg2.extensions import TransactionRollbackError
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -299,30 +298,6 @@ class MailSyncMailboxScheduler(models.Model):
     def _channel_label(self, channel):
         return {'incoming': _('Incoming email'), 'outgoing': _('Outgoing email'),
                 'act': _('Appointments, contacts and tasks')}.get(channel, channel)
-
-    # ------------------------------------------------------------------ Sync Now
-    def _sync_now(self, channel):
-        """Sync one channel at once (owner or manager): refused while another worker syncs
-        it or when the profile has no free connection."""
-        self.ensure_one()
-        if self.user_id != self.env.user and \
-                not self.env.user.has_group('mail_sync.group_mail_sync_manager'):
-            raise AccessError(_('Only the owner of a mailbox or a manager can sync it.'))
-        mailbox = self.sudo()
-        reason = mailbox._blocked_reason()
-        if reason:
-            raise UserError(_('This mailbox does not sync now: %s') % reason)
-        if not self._try_lock(CLAIM_CLASS[channel], self.id):
-            raise UserError(_('This mailbox is being synchronized right now. Try again in a moment.'))
-        try:
-            with mailbox._connection_slot(channel) as slot:
-                if slot is None:
-                    raise UserError(_('All connections to the mail server are in use right now. '
-                                      'Try again in a moment.'))
-                mailbox._run_cycle(channel)
-        finally:
-            self._unlock(CLAIM_CLASS[channel], self.id)
-        return True
 
     def _new_snapshot(self):
         """End the (empty) transaction between cycles, so the next query sees what other

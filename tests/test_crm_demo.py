@@ -9,6 +9,8 @@ import pytest
 from devstack.crm_demo import seed_pipeline
 from devstack.demo_mail import QUOTE_MESSAGE_ID, demo_messages
 
+from .jobs_run import run_jobs
+
 
 def test_demo_email_lands_on_the_demo_pipeline(odoo_http, mail_servers):
     admin = lambda model, method, *a, **k: odoo_http.rpc('admin', 'admin', model, method, *a, **k)
@@ -38,6 +40,7 @@ def test_demo_email_lands_on_the_demo_pipeline(odoo_http, mail_servers):
         admin('mail.sync.mailbox', 'action_test_enable', [box])
         mail_servers.dovecot.append_many(account, list(demo_messages(account)))
         assert odoo_http.rpc(login, password, 'mail.sync.mailbox', 'action_sync_now', [box])
+        run_jobs(odoo_http, 'mail_sync.incoming.%d' % box)  # as the job runner would
 
         rows = odoo_http.rpc(login, password, 'mail.sync.ledger', 'search_read', [('mailbox_id', '=', box)],
                              fields=['subject', 'state', 'track_reason', 'model', 'res_id', 'can_create_lead'])

@@ -105,6 +105,8 @@ class TestIncomingCron(MailSyncCase):
     def test_sync_now_for_owner_and_manager_only(self):
         self.deliver()
         self.box.sudo(self.rep).action_sync_now()
+        self.assertFalse(self.box.ledger_ids, 'a job syncs, not the request')
+        self.assertIn('synced', self.box._job_cycle('incoming'))
         self.assertEqual(len(self.box.ledger_ids), 1)
         stranger = self.make_user('stranger')
         with self.assertRaises(AccessError):

@@ -5,6 +5,7 @@ import os
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 
+from .jobs_run import run_jobs
 from .ui import DOCS, Ui
 
 
@@ -41,7 +42,9 @@ def test_manager_creates_profile_and_mailbox_and_enables_it(odoo_http, browser, 
         ui.save()
         ui.click('//div[contains(@class, "o_statusbar_buttons")]//button[normalize-space()="Test & Enable"]',
                  by=By.XPATH)
-        # The test runs in the background; the form updates itself when it is done.
+        # The test runs in the background (a job); the form updates itself when it is done.
+        [box_id] = odoo_http.rpc('admin', 'admin', 'mail.sync.mailbox', 'search', [('user_id', '=', user_id)])
+        assert list(run_jobs(odoo_http, 'mail_sync.test.%d' % box_id).values()) == ['done']
         ui.wait.until(lambda d: d.find_element(
             By.CSS_SELECTOR, '.o_statusbar_status .btn-primary').text.strip() == 'Enabled')
         ui.idle()

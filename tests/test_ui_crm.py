@@ -7,6 +7,7 @@ import pytest
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 
+from .jobs_run import run_jobs
 from .test_incoming import raw_mail
 from .test_ui_my_mailbox import _user_with_mailbox
 from .ui import DOCS, Ui
@@ -28,6 +29,7 @@ def test_salesperson_tracks_an_email_as_a_new_lead(odoo_http, browser, mail_serv
     try:
         mail_servers.dovecot.append(account, raw_mail(*ENQUIRY, to=account))
         assert rpc(login, password, 'mail.sync.mailbox', 'action_sync_now', [box_id])
+        run_jobs(odoo_http, 'mail_sync.incoming.%d' % box_id)  # as the job runner would
 
         ui.login(login, password)
         browser.get(odoo_http.url + '/web#action=mail_sync.action_mail_sync_my_mailbox')

@@ -8,6 +8,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from .jobs_run import run_jobs
 from .test_incoming import raw_mail
 from .ui import DOCS, Ui
 
@@ -46,6 +47,7 @@ def test_user_tracks_and_untracks_from_my_mailbox(odoo_http, browser, mail_serve
         mail_servers.dovecot.append_many(account, [raw_mail(*PRICING, to=account),
                                                    raw_mail(*PROPOSAL, to=account)])
         assert rpc(login, password, 'mail.sync.mailbox', 'action_sync_now', [box_id])
+        run_jobs(odoo_http, 'mail_sync.incoming.%d' % box_id)  # as the job runner would
 
         ui.login(login, password)
         # Discuss is this user's only app, where the web client opens: My Mailbox is in

@@ -13,6 +13,7 @@ import requests
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 
+from .jobs_run import run_jobs
 from .ui import DOCS, Ui
 
 CALLBACK = '/mail_sync/oauth/callback'
@@ -144,6 +145,7 @@ def test_connect_my_mailbox_in_chromium_then_first_sync(setup, odoo_http, browse
 
         # First sync, as the user asks for it: the email arrives in Odoo.
         odoo_http.rpc(login, password, 'mail.sync.mailbox', 'action_sync_now', [box])
+        run_jobs(odoo_http, 'mail_sync.incoming.%d' % box)  # as the job runner would
         found = setup.rpc('mail.sync.ledger', 'search_read',
                           [('mailbox_id', '=', box)], fields=['message_id', 'state'])
         assert [row['message_id'] for row in found] == ['<oauth-ui-%s@example.org>' % setup.run], found

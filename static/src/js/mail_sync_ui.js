@@ -5,6 +5,7 @@ odoo.define('mail_sync.ui', function (require) {
  * mail_sync in the web client:
  * - on a phone, our actions open on their cards (kanban) rather than on a list;
  * - Test & Enable reports each channel live through the bus, and says when it is done;
+ * - Sync Now (a job) says when its cycle ran, and the form on screen reloads;
  * - email sizes with units.
  */
 var AbstractField = require('web.AbstractField');
@@ -42,6 +43,13 @@ function isTestMessage(notification) {
         message.type === 'mail_sync_test';
 }
 
+function isSyncMessage(notification) {
+    var channel = notification[0];
+    var message = notification[1];
+    return _.isArray(channel) && channel[1] === 'res.partner' && message &&
+        message.type === 'mail_sync_sync';
+}
+
 /**
  * The lines of the last (or running) Test & Enable, as the server renders them; the form
  * reloads when the bus says a channel of this mailbox finished, unless the user edits.
@@ -77,7 +85,8 @@ var TestProgress = AbstractField.extend({
     _onNotification: function (notifications) {
         var self = this;
         var mine = _.some(notifications, function (notification) {
-            return isTestMessage(notification) && notification[1].mailbox_id === self.res_id;
+            return (isTestMessage(notification) || isSyncMessage(notification)) &&
+                notification[1].mailbox_id === self.res_id;
         });
         // Only the form on screen reloads (a form left through the breadcrumbs stays
         // alive, detached, and reloads when it comes back).
@@ -101,7 +110,13 @@ fieldRegistry.add('mail_sync_size', FieldSize);
 bus.on('notification', null, function (notifications) {
     _.each(notifications, function (notification) {
         var message = notification[1];
-        if (isTestMessage(notification) && message.done) {
+        if (isSyncMessage(notification) && message.done) {
+            if (message.failed) {
+                webClient.do_warn(message.title || _t('Server-Side Sync'), message.text, true);
+            } else {
+                webClient.do_notify(message.title || _t('Server-Side Sync'), message.text);
+            }
+        } else if (isTestMessage(notification) && message.done) {
             if (message.passed) {
                 webClient.do_notify(message.title || _t('Server-Side Sync'), message.text);
             } else {
