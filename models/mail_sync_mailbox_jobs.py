@@ -28,7 +28,8 @@ from .mail_sync_mailbox_scheduler import CLAIM_CLASS, DUE_FROM
 _logger = logging.getLogger(__name__)
 
 JOB_CHANNELS = {'incoming': 'root.mail_sync.incoming', 'outgoing': 'root.mail_sync.outgoing',
-                'act': 'root.mail_sync.act', 'housekeeping': 'root.mail_sync.housekeeping'}
+                'act': 'root.mail_sync.act', 'housekeeping': 'root.mail_sync.housekeeping',
+                'test': 'root.mail_sync.test'}
 DEFAULT_CAPACITIES = 'root:4,root.mail_sync.incoming:2,root.mail_sync.outgoing:1,' \
                      'root.mail_sync.act:1,root.mail_sync.housekeeping:1,root.mail_sync.test:2'
 BUSY_RETRY = 10  # seconds: the mailbox is being synced by another worker
@@ -188,6 +189,25 @@ class MailSyncMailboxJobs(models.Model):
         self.sudo().with_delay(channel=JOB_CHANNELS['housekeeping'], identity_key='mail_sync.housekeeping',
                                description='Server-Side Sync: housekeeping')._job_housekeeping()
         self._delete_old_jobs('housekeeping')
+        self._fail_dead_test_jobs()
+        self._delete_old_jobs('test')
+
+    @api.model
+    def _fail_dead_test_jobs(self):
+        """A Test & Enable job whose worker died stays 'started' in queue_job's list (the test
+        itself is cleared by its deadline): once its mailbox no longer shows it running, or
+        after a day, it is marked failed with what happened."""
+        self.env.cr.execute("""
+            UPDATE queue_job job SET state = 'failed', exc_info = %s
+            WHERE job.channel = %s AND job.state = 'started' AND job.date_started < %s
+              AND (job.date_started < %s OR NOT EXISTS (
+                       SELECT 1 FROM mail_sync_mailbox box
+                       WHERE box.id = substring(job.identity_key from '[0-9]+$')::integer AND box.test_running))""",
+                            ['The worker running this test stopped before it ended (the test was shown '
+                             'as not run once its deadline passed).', JOB_CHANNELS['test'],
+                             fields.Datetime.to_string(datetime.datetime.utcnow() - datetime.timedelta(seconds=DEAD_AFTER)),
+                             fields.Datetime.to_string(datetime.datetime.utcnow() - datetime.timedelta(days=1))])
+        return self.env.cr.rowcount
 
     @api.model
     def _jobs_update_crons(self):

@@ -3,6 +3,7 @@ talks to the mail server (a proxy in front of it counts the connections), a seco
 adds no job, the job (run here through queue_job's own Job.load/perform, as the runner's
 worker does) does the work as the user who clicked and tells them over the bus. Rights and
 refusals as before."""
+import datetime
 import json
 
 from odoo import fields
@@ -193,13 +194,23 @@ class TestTestEnableIsAJob(ButtonJobsCase):
     def test_a_test_whose_worker_died_is_cleared_by_its_deadline_and_can_run_again(self):
         self.click()
         [job] = self.jobs('mail_sync.test.%d' % self.box.id)
-        job.write({'state': 'started'})  # its worker was killed: queue_job leaves it so
+        # Its worker was killed: queue_job leaves it started.
+        job.write({'state': 'started', 'date_started': fields.Datetime.to_string(
+            datetime.datetime.utcnow() - datetime.timedelta(minutes=10))})
         self.box.sudo().write({'test_started': '2000-01-01 00:00:00'})
         self.assertNotIn('Testing the connection', self.box.sudo()._sync_status()[1])
         self.assertTrue(self.click())
         [again] = self.jobs('mail_sync.test.%d' % self.box.id)
         self.assertNotEqual(again, job)
+        Mailbox = self.env['mail.sync.mailbox']
+        self.assertEqual(Mailbox._fail_dead_test_jobs(), 0, 'not while its mailbox shows a test running')
         self.assertEqual(self.perform(again), 'passed')
+        # The housekeeping cron then says in queue_job's list what became of the dead one.
+        self.assertEqual(Mailbox._fail_dead_test_jobs(), 1)
+        job.invalidate_cache()
+        self.assertEqual(job.state, 'failed')
+        self.assertIn('stopped before it ended', job.exc_info)
+        self.assertEqual(Mailbox._fail_dead_test_jobs(), 0)
 
     def test_only_those_who_may_edit_the_mailbox_start_a_test(self):
         with self.assertRaises(AccessError):
