@@ -57,7 +57,9 @@ EFFECTS = ('send', 'append', 'move', 'set_category', 'create_record', 'update_re
            'delete')
 
 
-def _kill():
+def _kill(sites=None):
+    if sites:  # where it dies: the driver tells a job's own start and end from the cycle's commits
+        print('killed-at=%d:%s' % (len(sites), sites[-1]), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -90,10 +92,10 @@ def _hook_commits(args, counter, sites):
         if counter[0] == args.fail_at:
             raise RuntimeError('failure injected at commit %d' % counter[0])
         if counter[0] == args.kill_at and args.when == 'before':
-            _kill()
+            _kill(sites)
         result = original(self)
         if counter[0] == args.kill_at and args.when == 'after':
-            _kill()
+            _kill(sites)
         if counter[0] == args.pause_at:
             open(os.path.join(args.signal_dir, 'paused'), 'w').close()
             while not os.path.exists(os.path.join(args.signal_dir, 'go')):
