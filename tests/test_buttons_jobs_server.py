@@ -5,7 +5,6 @@ owner's Sync Now returns, a job imports the new email and the owner is told over
 Data is committed: the server is another process."""
 import json
 import os
-import time
 import uuid
 import xmlrpc.client
 
@@ -16,18 +15,9 @@ from devstack.odoo import serve
 from devstack.procs import TEST_DIR, free_port, stop_pid, wait_port
 
 from .test_incoming import raw_mail
+from .test_jobs_server import wait_for
 
 _RUN = uuid.uuid4().hex[:8]
-
-
-def wait_for(condition, timeout=180, what='condition'):
-    deadline = time.monotonic() + timeout  # generous: Odoo starts on a busy 2-CPU machine
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError('timed out waiting for %s' % what)
 
 
 def query(registry, sql, params=()):
