@@ -16,7 +16,8 @@ def odoo_addons_dir():
 
 # Job channel capacities (OCA queue_job) of one Odoo host: sync never takes every worker.
 JOB_CHANNELS = ('root:4,root.mail_sync.incoming:2,root.mail_sync.outgoing:1,'
-                'root.mail_sync.act:1,root.mail_sync.housekeeping:1,root.mail_sync.test:2')
+                'root.mail_sync.act:1,root.mail_sync.housekeeping:1,root.mail_sync.test:2,'
+                'root.mail_sync.track:2')
 
 
 def write_config(path, db_params, data_dir, job_channels=JOB_CHANNELS, **extra):

@@ -40,3 +40,5 @@ from . import mail_sync_graph_subscription
 from . import calendar_attendee
 from . import mail_sync_mailbox_jobs
 from . import mail_sync_mailbox_sync_now
+from . import mail_sync_mailbox_track
+from . import mail_sync_server_test_all

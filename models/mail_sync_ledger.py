@@ -4,7 +4,6 @@ from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
 
-from ..sync.errors import SyncError
 from . import transaction
 from .rpc_guard import superuser_only
 from ..sync.message import clean_text
@@ -14,6 +13,7 @@ LEDGER_STATES = [
     ('imported', 'Tracked'),
     ('linked', 'Linked (already in Odoo)'),
     ('indexed', 'Not Tracked'),
+    ('tracking', 'Being Tracked'),
     ('quarantined', 'Quarantined'),
     ('expired', 'Expired from the Index'),
 ]
@@ -62,6 +62,11 @@ class MailSyncLedger(models.Model):
     message_id = fields.Char(string='Message-ID', required=True, index=True)
     state = fields.Selection(LEDGER_STATES, required=True, index=True)
     track_reason = fields.Selection(TRACK_REASONS, string='Why Tracked')
+    # Track runs as a job (models/mail_sync_mailbox_track.py): what it was asked to do.
+    track_target_model = fields.Char(string='Track On (Model)')
+    track_target_id = fields.Integer(string='Track On (ID)')
+    track_requested = fields.Datetime(string='Tracking Requested')
+    track_error = fields.Char(string='Could Not Track', help='Why the last Track of this email failed.')
     mail_message_id = fields.Many2one('mail.message', string='Odoo Message', ondelete='set null')
     model = fields.Char(string='Document Model')
     res_id = fields.Integer(string='Document ID')
@@ -201,28 +206,39 @@ class MailSyncLedger(models.Model):
                 raise AccessError(_('Only the owner of a mailbox can track its email.'))
 
     def action_track(self):
-        """Import these emails now, fetched from the server at once and posted where the
-        rules would post them. (No arguments: the web client passes its context to buttons.)"""
-        return self._track_now()
+        """Track these emails: they show as Being Tracked at once, and a job fetches each one
+        from the server and posts it where the rules would; the owner is told when it ran.
+        (No arguments: the web client passes its context to buttons.)"""
+        return self._request_track()
 
-    def _track_now(self, target=None):
-        """Track now, on ``target`` (a record with a chatter) when given."""
+    def _request_track(self, target=None):
+        """Mark the Not Tracked rows among these Being Tracked (on ``target``, a record with
+        a chatter, when given) and enqueue their mailboxes' Track jobs, run as this user."""
         self._check_owner()
-        for row in self.sudo():
-            if row.state != 'indexed':
-                continue
-            message = row._fetch_explained()
-            row._track_message(message, target)
-            row.mailbox_id._mark_remote(row, tracked=True)
+        rows = self.sudo().filtered(lambda r: r.state == 'indexed')
+        if not rows:
+            return True
+        rows.write({'state': 'tracking', 'track_target_model': target._name if target else False,
+                    'track_target_id': target.id if target else False,
+                    'track_requested': fields.Datetime.now(), 'track_error': False})
+        for mailbox in rows.mapped('mailbox_id'):
+            self.env['mail.sync.mailbox'].browse(mailbox.id)._enqueue_track()
         return True
 
-    def _fetch_explained(self):
-        """This row's message, fetched from its server now; a server error reaches the user
-        as the sentence that explains it."""
-        try:
-            return self.mailbox_id._fetch_one(self)
-        except SyncError as exc:
-            raise UserError(self.env['mail.sync.log']._describe(exc, mailbox=self.mailbox_id))
+    def _track_target(self):
+        """The record the user asked to track this email on (None: where the rules say)."""
+        if not self.track_target_model:
+            return None
+        target = self.track_target_model in self.env and \
+            self.env[self.track_target_model].sudo().browse(self.track_target_id).exists()
+        if not target:
+            raise UserError(_('The record to track the email on no longer exists.'))
+        return target
+
+    def _track_failed(self, reason):
+        """Track of this email did not happen: Not Tracked again, with the reason."""
+        self.write({'state': 'indexed', 'track_target_model': False, 'track_target_id': False,
+                    'track_requested': False, 'track_error': reason})
 
     def _track_message(self, message, target=None, reason='manual'):
         """Import ``message`` (the email of this indexed row) on ``target``, else where the
@@ -248,7 +264,8 @@ class MailSyncLedger(models.Model):
                     model, res_id = 'res.partner', partner.id
             posted = mailbox._import(message, model, res_id)
         self.write({'state': 'imported', 'track_reason': reason, 'mail_message_id': posted.id,
-                    'model': posted.model, 'res_id': posted.res_id})
+                    'model': posted.model, 'res_id': posted.res_id, 'track_target_model': False,
+                    'track_target_id': False, 'track_requested': False, 'track_error': False})
 
     def action_untrack(self):
         """Remove the link to Odoo; the Odoo message and its document stay as they are.

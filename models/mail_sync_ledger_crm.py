@@ -1,4 +1,6 @@
 """Track as new lead (My Mailbox), offered only when Odoo's CRM app is installed."""
+from email.utils import getaddresses
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
@@ -18,7 +20,8 @@ class MailSyncLedgerCrm(models.Model):
 
     def action_track_new_lead(self):
         """Create a lead (an opportunity for users without leads) with the sender as its
-        contact, and post the email on it. The lead is created with the user's own rights."""
+        contact, from what the index lists, and open it; the Track job posts the email on
+        it. The lead is created with the user's own rights."""
         if 'crm.lead' not in self.env:
             raise UserError(_('Install the CRM app to create leads from email.'))
         for row in self:
@@ -31,23 +34,31 @@ class MailSyncLedgerCrm(models.Model):
         for row in self.sudo():
             if row.state != 'indexed':
                 continue
-            mailbox = row.mailbox_id
-            message = row._fetch_explained()
-            name, address = (message.addressees or [('', '')])[0] if row.sent else message.sender
+            name, address = row._index_party()
             partner = address and self.env['res.partner'].sudo().search(
                 [('email', '=ilike', address)], limit=1)
             lead = Lead.create({
-                'name': message.subject or _('Email from %s') % (name or address),
+                'name': row.subject or _('Email from %s') % (name or address or _('Unknown sender')),
                 'type': lead_type,
                 'contact_name': name or False,
                 'email_from': address or False,
                 'partner_id': partner.id if partner else False,
                 'user_id': self.env.user.id,
             })
-            row._track_message(message, lead, reason='manual')
-            mailbox._mark_remote(row, tracked=True)
+            self.browse(row.id)._request_track(target=lead)
             leads |= lead
-        if len(leads) != 1:
+        if not leads:
             return True
-        return {'type': 'ir.actions.act_window', 'res_model': 'crm.lead', 'res_id': leads.id,
-                'view_mode': 'form', 'target': 'current'}
+        if len(leads) == 1:  # the email reaches its chatter once the Track job ran
+            return {'type': 'ir.actions.act_window', 'res_model': 'crm.lead', 'res_id': leads.id,
+                    'view_mode': 'form', 'views': [(False, 'form')], 'target': 'current'}
+        return {'type': 'ir.actions.act_window', 'res_model': 'crm.lead', 'name': _('New Leads'),
+                'domain': [('id', 'in', leads.ids)], 'view_mode': 'tree,form',
+                'views': [(False, 'tree'), (False, 'form')], 'target': 'current'}
+
+    def _index_party(self):
+        """(name, address) of the other party as the index lists it: the sender, or the first
+        recipient of sent email."""
+        text = (self.recipients if self.sent else self.email_from) or ''
+        name, address = (getaddresses([text]) or [('', '')])[0]
+        return name, address

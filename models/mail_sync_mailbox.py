@@ -422,7 +422,7 @@ class MailSyncMailbox(models.Model):
         seconds = 2 * (self.server_id.timeout or 60) * max(1, len(self._active_channels())) + 60
         return fields.Datetime.to_string(datetime.datetime.utcnow() - datetime.timedelta(seconds=seconds))
 
-    def _start_background_test(self):
+    def _start_background_test(self, quiet=False):
         """Mark the test running (once: the row lock makes a concurrent click wait, then
         see it running) and enqueue its job, which runs as this user once this transaction
         commits. A worker that dies in the test leaves it running until the deadline."""
@@ -439,13 +439,14 @@ class MailSyncMailbox(models.Model):
         for channel in self._active_channels():
             states[channel]._test_running()
         self.with_delay(channel=TEST_JOB_CHANNEL, identity_key='mail_sync.test.%d' % self.id, max_retries=1,
-                        description='Server-Side Sync: Test & Enable of %s' % self.email)._job_test()
+                        description='Server-Side Sync: Test & Enable of %s' % self.email)._job_test(quiet)
         return True
 
     @job(default_channel='root.mail_sync.test')
-    def _job_test(self):
+    def _job_test(self, quiet=False):
         """A Test & Enable started from the form, as the user who clicked: one commit and
-        one bus message per channel, and the running flag cleared whatever happens."""
+        one bus message per channel, and the running flag cleared whatever happens.
+        ``quiet`` (Test & Enable All): no pop-up at the end, the profile's summary says it."""
         mailbox = self.exists().with_context(lang=self.env.user.lang)
         if not mailbox:
             return 'no such mailbox'
@@ -463,14 +464,14 @@ class MailSyncMailbox(models.Model):
             if row.test_state == 'running':
                 row._forget_test()
         mailbox.sudo().write({'test_running': False})
-        mailbox._notify_test(done=True, passed=passed)
+        mailbox._notify_test(done=True, passed=passed, quiet=quiet)
         transaction.commit(self.env.cr)
         return 'passed' if passed else 'failed'
 
-    def _notify_test(self, channel=None, done=False, passed=False):
+    def _notify_test(self, channel=None, done=False, passed=False, quiet=False):
         """Tell the user who runs the test how it goes (their own partner channel)."""
         message = {'type': 'mail_sync_test', 'mailbox_id': self.id, 'channel': channel,
-                   'done': done, 'passed': passed}
+                   'done': done, 'passed': passed, 'quiet': quiet}
         if channel:
             message.update(state=self._channel_state(channel).test_state,
                            label=self._channel_label(channel))

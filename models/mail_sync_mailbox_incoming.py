@@ -422,25 +422,6 @@ class MailSyncMailboxIncoming(models.Model):
             raise SyncError('not_imported', _('the mail gateway did not post the message'))
         return posted
 
-    def _fetch_one(self, row):
-        """Fetch one indexed message from the server right now (for Track), over one of
-        the profile's connection slots like any sync."""
-        with self._connection_slot('incoming') as slot:
-            if slot is None:
-                raise UserError(_('All connections to the mail server are in use right now. '
-                                  'Try again in a moment.'))
-            return self._fetch_one_now(row)
-
-    def _fetch_one_now(self, row):
-        connector = self.sudo()._connector('incoming')
-        try:
-            found = self._fetchers()[connector.protocol](connector, row)
-        finally:
-            connector.close()
-        if not found:
-            raise UserError(_('This email is no longer on the server.'))
-        return found[0]
-
     def _fetch_imap_row(self, connector, row):
         state = connector.select_folder(row.folder)
         if state.uidvalidity != row.uidvalidity:

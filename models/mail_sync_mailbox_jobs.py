@@ -29,9 +29,10 @@ _logger = logging.getLogger(__name__)
 
 JOB_CHANNELS = {'incoming': 'root.mail_sync.incoming', 'outgoing': 'root.mail_sync.outgoing',
                 'act': 'root.mail_sync.act', 'housekeeping': 'root.mail_sync.housekeeping',
-                'test': 'root.mail_sync.test'}
+                'test': 'root.mail_sync.test', 'track': 'root.mail_sync.track'}
 DEFAULT_CAPACITIES = 'root:4,root.mail_sync.incoming:2,root.mail_sync.outgoing:1,' \
-                     'root.mail_sync.act:1,root.mail_sync.housekeeping:1,root.mail_sync.test:2'
+                     'root.mail_sync.act:1,root.mail_sync.housekeeping:1,root.mail_sync.test:2,' \
+                     'root.mail_sync.track:2'
 BUSY_RETRY = 10  # seconds: the mailbox is being synced by another worker
 SLOT_RETRY = 15  # seconds: the profile's connections are all in use
 DEAD_AFTER = 120  # seconds a started job may go without holding its mailbox's claim
@@ -150,6 +151,8 @@ class MailSyncMailboxJobs(models.Model):
         it found due without a job. More than ``inline`` of them (a restore, a first start
         of many mailboxes) are enqueued by a job, so the cron thread is back at once."""
         self._requeue_dead_jobs(channel)
+        if channel == 'incoming':  # Track's safety net too: every minute, one query
+            self._schedule_track()
         ids = self._due_without_job(channel)
         if len(ids) > inline:
             self.sudo().with_delay(channel=JOB_CHANNELS['housekeeping'],
@@ -191,6 +194,7 @@ class MailSyncMailboxJobs(models.Model):
         self._delete_old_jobs('housekeeping')
         self._fail_dead_test_jobs()
         self._delete_old_jobs('test')
+        self._delete_old_jobs('track')
 
     @api.model
     def _fail_dead_test_jobs(self):
@@ -200,6 +204,7 @@ class MailSyncMailboxJobs(models.Model):
         self.env.cr.execute("""
             UPDATE queue_job job SET state = 'failed', exc_info = %s
             WHERE job.channel = %s AND job.state = 'started' AND job.date_started < %s
+              AND job.identity_key LIKE 'mail_sync.test.%%'
               AND (job.date_started < %s OR NOT EXISTS (
                        SELECT 1 FROM mail_sync_mailbox box
                        WHERE box.id = substring(job.identity_key from '[0-9]+$')::integer AND box.test_running))""",
@@ -226,7 +231,7 @@ class MailSyncMailboxJobs(models.Model):
             lanes.unlink()
 
     @api.model
-    def _requeue_dead_jobs(self, channel):
+    def _requeue_dead_jobs(self, channel, claim_class=None):
         """A worker killed in a cycle leaves its job 'started' for ever (queue_job does not
         requeue started jobs): a started job of ``channel`` for a while whose mailbox nobody
         holds (the claim lock dies with the worker's connection) is set back to pending.
@@ -243,7 +248,7 @@ class MailSyncMailboxJobs(models.Model):
                             [JOB_CHANNELS[channel],
                              fields.Datetime.to_string(datetime.datetime.utcnow()
                                                        - datetime.timedelta(seconds=DEAD_AFTER)),
-                             'mail_sync.%s.%%' % channel, CLAIM_CLASS[channel]])
+                             'mail_sync.%s.%%' % channel, claim_class or CLAIM_CLASS[channel]])
         dead = self.env['queue.job'].sudo().browse([row[0] for row in self.env.cr.fetchall()])
         if dead:
             _logger.warning('mail_sync: requeued %d %s jobs whose worker died', len(dead), channel)

@@ -268,10 +268,3 @@ class MailSyncServer(models.Model):  # OAuth 2.0 fields and methods: mail_sync_s
         action['domain'] = [('server_id', '=', self.id)]
         action['context'] = {'default_server_id': self.id}
         return action
-
-    def action_test_enable_all(self):
-        """Test & Enable every mailbox of the profile that is not disabled by an admin."""
-        self.check_access_rights('write')
-        mailboxes = self.mapped('mailbox_ids').filtered(lambda m: m.state != 'disabled' and m.email)
-        mailboxes.action_test_enable()
-        return self.action_view_mailboxes()

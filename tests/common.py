@@ -53,6 +53,9 @@ class MailSyncCase(TransactionCase):
         vals.update(values)
         return self.Server.sudo(self.manager).create(vals)
 
+    def run_jobs(self, key):
+        return run_jobs(self.env, key)
+
     def make_mailbox(self, user, server, login=None, password=None, **values):
         """A mailbox on a fresh pool account; ``login``/``password`` override its credentials."""
         account, account_password = self.servers.new_account()
@@ -61,6 +64,36 @@ class MailSyncCase(TransactionCase):
                 'password': account_password if password is None else password}
         vals.update(values)
         return self.Mailbox.sudo(self.manager).create(vals)
+
+
+def run_jobs(env, key):
+    """Run the due pending jobs whose identity key matches ``key`` (SQL LIKE, e.g.
+    'mail_sync.track.%') as the runner's worker does (queue_job loads each as the user who
+    enqueued it), again until none is due: a job a job enqueued for now runs too. A job that
+    asks to be retried later is postponed, as the worker would. Returns their results."""
+    from odoo.addons.queue_job.exception import RetryableJobError
+    from odoo.addons.queue_job.job import Job
+    results = []
+    for _round in range(20):
+        due = env['queue.job'].sudo().search([
+            ('identity_key', '=like', key), ('state', '=', 'pending'),
+            '|', ('eta', '=', False), ('eta', '<=', fields.Datetime.now())], order='id')
+        if not due:
+            break
+        for record in due:
+            job = Job.load(env, record.uuid)
+            job.set_started()
+            job.store()
+            try:
+                results.append(job.perform())
+            except RetryableJobError as exc:
+                job.postpone(result=str(exc), seconds=exc.seconds)
+                job.set_pending(reset_retry=False)
+            else:
+                job.set_done(result=results[-1])
+            job.store()
+    env.clear()  # Odoo 11: the caches of every record of this transaction
+    return results
 
 
 def enabled_mailbox(env, server_id, email, password, name, login, **values):

@@ -82,6 +82,9 @@ class TestCrm(MailSyncCase):
         self.assertEqual((action['res_model'], lead.name, lead.contact_name, lead.email_from, lead.user_id),
                          ('crm.lead', 'Quote for 30 desks', 'Nina Newcomer', 'nina@newco.test', self.rep))
         self.assertEqual(lead.create_uid, self.rep, 'created with the user\'s own rights')
+        # The lead opens at once; the email reaches it when the Track job ran.
+        self.assertEqual((row.state, row.track_target_model, row.track_target_id), ('tracking', 'crm.lead', lead.id))
+        self.assertEqual(self.run_jobs('mail_sync.track.%'), ['tracked 1, failed 0'])
         self.assertEqual((row.state, row.track_reason, row.model, row.res_id),
                          ('imported', 'manual', 'crm.lead', lead.id))
         self.assertEqual(row.mail_message_id.message_id, '<n1@newco.test>')

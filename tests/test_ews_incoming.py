@@ -9,7 +9,6 @@ import uuid
 import pytest
 
 from odoo import fields
-from odoo.exceptions import UserError
 
 from .common import MailSyncCase
 from .test_incoming import raw_mail
@@ -313,6 +312,7 @@ class TestEwsIncoming(EwsCase):
         self.box._sync_incoming()
         row = self.ledger()[2].sudo(self.rep)
         row.action_track()
+        self.run_jobs('mail_sync.track.%')
         self.assertEqual((row.state, row.track_reason), ('imported', 'manual'))
         self.assertEqual(self.ews.store.item(ids[2])['categories'], ['Customer', CATEGORY])
         self.assertEqual(self.box._sync_incoming()['imported'], 0)
@@ -324,9 +324,10 @@ class TestEwsIncoming(EwsCase):
         self.assertEqual(self.Message.search_count([('message_id', '=', '<e-offer-1@unknown.test>')]), 1)
         # Gone from the server: Track says so.
         self.ews.store.delete(ids[1])
-        with self.assertRaises(UserError):
-            self.ledger()[1].sudo(self.rep).action_track()
-        self.assertEqual(self.ledger()[1].state, 'indexed')
+        self.ledger()[1].sudo(self.rep).action_track()
+        self.run_jobs('mail_sync.track.%')
+        self.assertEqual((self.ledger()[1].state, self.ledger()[1].track_error),
+                         ('indexed', 'This email is no longer on the server.'))
 
     def test_a_failed_category_write_keeps_the_track_and_never_untracks_it(self):
         ids = self.standard_mail()
@@ -334,6 +335,7 @@ class TestEwsIncoming(EwsCase):
         row = self.ledger()[2].sudo(self.rep)
         self.ews.inject('UpdateItem', 'ErrorServerBusy', back_off_ms=60000)
         row.action_track()
+        self.run_jobs('mail_sync.track.%')
         self.assertEqual((row.state, row.track_reason, row.ews_tagged), ('imported', 'manual', False))
         self.assertEqual(self.ews.store.item(ids[2])['categories'], [])
         self.assertTrue(self.Log.search([('mailbox_id', '=', self.box.id), ('code', '=', 'server_busy')]))

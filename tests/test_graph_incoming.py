@@ -194,6 +194,7 @@ class TestGraphIncoming(GraphCase):
         # Track in Odoo sets the category on the message in Microsoft 365.
         question = self.Ledger.search([('item_id', '=', ids[1])])
         question.sudo(self.rep).action_track()
+        self.run_jobs('mail_sync.track.%')
         self.assertIn(CATEGORY, dict((i, c) for i, _m, c in self.graph.contents(self.box.email))[ids[1]])
         self.assertTrue(question.ews_tagged)
 

@@ -8,6 +8,7 @@ import xmlrpc.client
 import odoo
 import pytest
 
+from .jobs_run import run_jobs
 from .test_incoming import raw_mail
 
 
@@ -101,8 +102,10 @@ def test_rpc_business_documents_only_in_the_managers_order(track_world):
     with pytest.raises(xmlrpc.client.Fault) as info:
         admin('res.config.settings', 'execute', [refused])
     assert 'mail.channel' in info.value.faultString
-    # Where she may post, it works.
+    # Where she may post, it works: Being Tracked at once, tracked there once its job ran.
     _track(http, ids, ids['rows'][2], 'res.partner,%d' % ids['customer'])
+    assert _row(http, ids, ids['rows'][2])['state'] == 'tracking'
+    assert set(run_jobs(http, 'mail_sync.track.%d' % ids['boxes'][0]).values()) == {'done'}
     assert _row(http, ids, ids['rows'][2]) == {'id': ids['rows'][2], 'state': 'imported', 'model': 'res.partner',
                                                'res_id': ids['customer']}
 

@@ -91,6 +91,7 @@ class TestIncomingPop3(MailSyncCase):
         row = self.rows(box)
         self.assertEqual((row.subject, row.preview), ('Offer', 'Cheap stuff'))
         row.sudo(self.rep).action_track()
+        self.run_jobs('mail_sync.track.%')
         self.assertEqual(row.state, 'imported')
         self.assertIn('Cheap  stuff', row.mail_message_id.body)
 

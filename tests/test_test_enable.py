@@ -1,7 +1,9 @@
 """Test & Enable against the real Dovecot and SMTP server."""
+import json
 import logging
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import config
 
@@ -25,6 +27,11 @@ class TestTestEnable(MailSyncCase):
         super(TestTestEnable, self).setUp()
         self.user = self.make_user('jane')
         self.imap = self.make_server('imap', 'none')
+
+    def bus_messages(self, user, kind):
+        channel = json.dumps([self.env.cr.dbname, 'res.partner', user.partner_id.id], separators=(',', ':'))
+        rows = self.env['bus.bus'].sudo().search([('channel', '=', channel)], order='id')
+        return [message for message in (json.loads(row.message) for row in rows) if message.get('type') == kind]
 
     def _enable(self, mailbox):
         mailbox.sudo(self.manager).action_test_enable()
@@ -155,10 +162,33 @@ class TestTestEnable(MailSyncCase):
         bad = self.make_mailbox(self.make_user('kim'), self.imap, password='nope')
         off = self.make_mailbox(self.make_user('lee'), self.imap)
         off.sudo(self.manager).action_disable()
+        silent = self.make_mailbox(self.make_user('max'), self.imap, incoming_enabled=False)
         action = self.imap.sudo(self.manager).action_test_enable_all()
         self.assertEqual(action['res_model'], 'mail.sync.mailbox')
-        self.assertEqual((good.state, bad.state, off.state), ('enabled', 'draft', 'disabled'))
-        self.assertEqual(off.incoming_test_state, 'not_run')
+        # One job per mailbox, run as the manager; the request tested nothing.
+        jobs = self.env['queue.job'].sudo().search([('identity_key', 'like', 'mail_sync.test.%')])
+        self.assertEqual(sorted(jobs.mapped('identity_key')),
+                         sorted('mail_sync.test.%d' % box.id for box in good | bad))
+        self.assertEqual(jobs.mapped('user_id'), self.manager)
+        self.assertEqual((good.incoming_test_state, good.state, good.test_running), ('running', 'draft', True))
+        self.imap.sudo(self.manager).action_test_enable_all()  # a second click adds nothing
+        self.assertEqual(self.env['queue.job'].sudo().search_count([('identity_key', 'like', 'mail_sync.test%')]), 3)
+        [report] = self.env['queue.job'].sudo().search([('identity_key', '=', 'mail_sync.test_all.%d' % self.imap.id)])
+        report.eta = False  # due now: the tests still run, so it looks again later
+        self.run_jobs('mail_sync.test_all.%')
+        self.assertEqual((report.state, report.retry), ('pending', 0))
+        self.assertGreater(report.eta, fields.Datetime.now())
+        self.run_jobs('mail_sync.test.%')
+        self.assertEqual((good.state, bad.state, off.state, silent.state), ('enabled', 'draft', 'disabled', 'draft'))
+        self.assertEqual((off.incoming_test_state, silent.incoming_test_state), ('not_run', 'not_run'))
+        told = self.bus_messages(self.manager, 'mail_sync_test')
+        self.assertEqual([m['quiet'] for m in told if m.get('done')], [True, True], 'no pop-up per mailbox')
+        report.eta = False
+        [summary] = self.run_jobs('mail_sync.test_all.%')
+        self.assertEqual(report.state, 'done')
+        self.assertEqual(summary, 'Test imap none: 1 of 2 mailboxes passed the test and are enabled. Failed: %s. '
+                                  'Each mailbox\'s form says what to fix.' % bad.email)
+        self.assertEqual(self.bus_messages(self.manager, 'mail_sync_test')[-1]['text'], summary)
 
     def test_users_cannot_test_and_enable(self):
         box = self.make_mailbox(self.user, self.imap)

@@ -55,7 +55,7 @@ class MailSyncTrack(models.TransientModel):
     def action_track(self):
         if self.target:
             self._check_target(self.target)
-        self.ledger_ids._track_now(target=self.target or None)
+        self.ledger_ids._request_track(target=self.target or None)
         return {'type': 'ir.actions.act_window_close'}
 
     def _check_target(self, target):

@@ -6,6 +6,8 @@ odoo.define('mail_sync.ui', function (require) {
  * - on a phone, our actions open on their cards (kanban) rather than on a list;
  * - Test & Enable reports each channel live through the bus, and says when it is done;
  * - Sync Now (a job) says when its cycle ran, and the form on screen reloads;
+ * - Track (a job) says when the emails are tracked, and My Mailbox or the document on
+ *   screen reloads;
  * - email sizes with units.
  */
 var AbstractField = require('web.AbstractField');
@@ -41,6 +43,38 @@ function isTestMessage(notification) {
     var message = notification[1];
     return _.isArray(channel) && channel[1] === 'res.partner' && message &&
         message.type === 'mail_sync_test';
+}
+
+function isTrackMessage(notification) {
+    var channel = notification[0];
+    var message = notification[1];
+    return _.isArray(channel) && channel[1] === 'res.partner' && message &&
+        message.type === 'mail_sync_track';
+}
+
+/**
+ * After a Track job: reload the view on screen when it shows the emails (My Mailbox) or
+ * one of the documents they were posted on (e.g. the lead Track as New Lead opened), unless
+ * the user is editing it.
+ */
+function reloadAfterTrack(message) {
+    var manager = webClient.action_manager;
+    var viewManager = manager && manager.inner_widget;
+    var view = viewManager && viewManager.active_view;
+    var controller = view && view.controller;
+    if (!controller || !controller.modelName || !controller.reload || controller.mode === 'edit') {
+        return;
+    }
+    var shown = controller.modelName === 'mail.sync.ledger';
+    if (!shown && view.type === 'form' && controller.handle) {
+        var resId = controller.model.get(controller.handle).res_id;
+        shown = _.some(message.documents || [], function (document) {
+            return document[0] === controller.modelName && document[1] === resId;
+        });
+    }
+    if (shown) {
+        controller.reload();
+    }
 }
 
 function isSyncMessage(notification) {
@@ -116,7 +150,14 @@ bus.on('notification', null, function (notifications) {
             } else {
                 webClient.do_notify(message.title || _t('Server-Side Sync'), message.text);
             }
-        } else if (isTestMessage(notification) && message.done) {
+        } else if (isTrackMessage(notification) && message.done) {
+            if (message.failed) {
+                webClient.do_warn(message.title || _t('Server-Side Sync'), message.text, true);
+            } else {
+                webClient.do_notify(message.title || _t('Server-Side Sync'), message.text);
+            }
+            reloadAfterTrack(message);
+        } else if (isTestMessage(notification) && message.done && !message.quiet) {
             if (message.passed) {
                 webClient.do_notify(message.title || _t('Server-Side Sync'), message.text);
             } else {
