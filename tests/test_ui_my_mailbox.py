@@ -58,11 +58,20 @@ def test_user_tracks_and_untracks_from_my_mailbox(odoo_http, browser, mail_serve
         for subject in (PRICING[1], PROPOSAL[1]):
             assert 'Not Tracked' in ui.row_cells(subject)
 
-        # Track: imported at once, on a new contact for the unknown sender.
+        # Track: Being Tracked at once; when its job ran (on a new contact for the unknown
+        # sender) the user is told and the list reloads by itself.
         ui.row(PRICING[1]).find_element(By.CSS_SELECTOR, 'button[title="Track"]').click()
-        ui.wait.until(lambda d: 'Tracked' in ui.row_cells(PRICING[1]))
+        ui.wait.until(lambda d: 'Being Tracked' in ui.row_cells(PRICING[1]))
+        assert rpc('admin', 'admin', 'mail.message', 'search_count', [('message_id', '=', PRICING[2])]) == 0, \
+            'the click tracked nothing itself'
+        assert list(run_jobs(odoo_http, 'mail_sync.track.%d' % box_id).values()) == ['done']
+        notes = ui.wait.until(lambda d: [n for n in d.find_elements(By.CSS_SELECTOR, '.o_notification')
+                                         if 'Track' in n.text])
+        assert '"%s" is tracked.' % PRICING[1] in notes[0].text, notes[0].text
+        ui.wait.until(lambda d: 'Tracked manually' in ui.row_cells(PRICING[1]))
         ui.idle()
-        assert 'Tracked manually' in ui.row_cells(PRICING[1])
+        for close in browser.find_elements(By.CSS_SELECTOR, '.o_notification .o_close'):
+            close.click()
         assert 'Not Tracked' in ui.row_cells(PROPOSAL[1])
         os.makedirs(DOCS, exist_ok=True)
         browser.save_screenshot(os.path.join(DOCS, 'my-mailbox.png'))
@@ -106,8 +115,11 @@ def test_user_tracks_and_untracks_from_my_mailbox(odoo_http, browser, mail_serve
         ui.idle()
         ui.many2one('target', 'Chosen Account UI')
         ui.click('//div[contains(@class, "modal-footer")]//button[normalize-space()="Track"]', by=By.XPATH)
-        ui.wait.until(lambda d: 'Tracked' in d.find_element(
-            By.CSS_SELECTOR, '.o_form_view .o_statusbar_status .btn-primary').text)
+        ui.wait.until(lambda d: d.find_element(
+            By.CSS_SELECTOR, '.o_form_view .o_statusbar_status .btn-primary').text.strip() == 'Being Tracked')
+        run_jobs(odoo_http, 'mail_sync.track.%d' % box_id)
+        ui.wait.until(lambda d: d.find_element(  # the form on screen reloads when told
+            By.CSS_SELECTOR, '.o_form_view .o_statusbar_status .btn-primary').text.strip() == 'Tracked')
         ui.idle()
         ui.button('Open Document')
         assert 'Chosen Account UI' in ui.find('.o_form_view .oe_title').text
