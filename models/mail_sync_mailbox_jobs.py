@@ -195,6 +195,7 @@ class MailSyncMailboxJobs(models.Model):
         self._fail_dead_test_jobs()
         self._delete_old_jobs('test')
         self._delete_old_jobs('track')
+        self.env['mail.sync.migration'].sudo()._requeue_dead_test_jobs()
 
     @api.model
     def _fail_dead_test_jobs(self):
@@ -231,11 +232,13 @@ class MailSyncMailboxJobs(models.Model):
             lanes.unlink()
 
     @api.model
-    def _requeue_dead_jobs(self, channel, claim_class=None):
+    def _requeue_dead_jobs(self, channel, claim_class=None, key=None):
         """A worker killed in a cycle leaves its job 'started' for ever (queue_job does not
         requeue started jobs): a started job of ``channel`` for a while whose mailbox nobody
         holds (the claim lock dies with the worker's connection) is set back to pending.
-        Exactly once holds: the cycle resumes from what the dead one committed."""
+        Exactly once holds: the cycle resumes from what the dead one committed. Other jobs
+        that hold a lock of their own (Track, a migration's Test & Enable) pass its class
+        and their identity key's prefix (the record id ends the key)."""
         self.env.cr.execute("""
             SELECT job.id FROM queue_job job
             WHERE job.channel = %s AND job.state = 'started' AND job.date_started < %s
@@ -248,7 +251,7 @@ class MailSyncMailboxJobs(models.Model):
                             [JOB_CHANNELS[channel],
                              fields.Datetime.to_string(datetime.datetime.utcnow()
                                                        - datetime.timedelta(seconds=DEAD_AFTER)),
-                             'mail_sync.%s.%%' % channel, claim_class or CLAIM_CLASS[channel]])
+                             (key or 'mail_sync.%s.' % channel) + '%', claim_class or CLAIM_CLASS[channel]])
         dead = self.env['queue.job'].sudo().browse([row[0] for row in self.env.cr.fetchall()])
         if dead:
             _logger.warning('mail_sync: requeued %d %s jobs whose worker died', len(dead), channel)

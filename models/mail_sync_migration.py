@@ -1,7 +1,17 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.job import job
+
 from . import transaction
+from .mail_sync_mailbox_jobs import BUSY_RETRY, JOB_CHANNELS, JOB_STATES_ALIVE
+
+MIGRATION_CLAIM_CLASS = 7295  # advisory lock of a running migration Test & Enable
+
+
+def migration_identity(migration_id):
+    return 'mail_sync.migration.%d' % migration_id
 
 
 class MailSyncMigration(models.Model):
@@ -22,6 +32,7 @@ class MailSyncMigration(models.Model):
     process_after = fields.Datetime(string='Process Email Received After', readonly=True)
     test_enable = fields.Boolean(string='Test & Enable in the Background', readonly=True)
     deactivate_fetchmail = fields.Boolean(string='Deactivate Migrated Incoming Servers', readonly=True)
+    # Reports made before Test & Enable became a queue_job job ran it in a one-shot cron.
     cron_id = fields.Many2one('ir.cron', string='Background Job', readonly=True, ondelete='set null',
                               groups='base.group_system')
     line_ids = fields.One2many('mail.sync.migration.line', 'migration_id', string='Lines', readonly=True)
@@ -44,20 +55,44 @@ class MailSyncMigration(models.Model):
 
     # ------------------------------------------------------------------ Test & Enable
     def _schedule_test_enable(self):
-        """A one-shot cron job, so that the admin does not wait for hundreds of logins."""
+        """A job on the test channel (run as the admin who migrated), so that nobody waits
+        for hundreds of logins and no cron thread is held by them."""
         self.ensure_one()
-        cron = self.env['ir.cron'].sudo().create({
-            'name': _('Server-Side Sync: Test & Enable for %s') % self.name,
-            'model_id': self.env.ref('mail_sync.model_mail_sync_migration').id,
-            'state': 'code',
-            'code': 'model.browse(%d)._run_test_enable()' % self.id,
-            'user_id': self.env.uid,
-            'interval_number': 1, 'interval_type': 'minutes',
-            'numbercall': 1, 'doall': True,
-            'nextcall': fields.Datetime.now(),
-        })
-        self.sudo().write({'cron_id': cron.id, 'state': 'testing'})
-        return cron
+        self.sudo().write({'state': 'testing'})
+        self._enqueue_test_enable()
+
+    def _enqueue_test_enable(self):
+        key = migration_identity(self.id)
+        pending = self.env['queue.job'].sudo().search([('identity_key', '=', key),
+                                                       ('state', 'in', JOB_STATES_ALIVE)], limit=1)
+        if pending:
+            return pending
+        self.with_delay(channel=JOB_CHANNELS['test'], identity_key=key, max_retries=0,
+                        description='Server-Side Sync: Test & Enable for %s' % self.name)._job_test_enable()
+        return self.env['queue.job'].sudo().search([('identity_key', '=', key)], order='id desc', limit=1)
+
+    @job(default_channel='root.mail_sync.test')
+    def _job_test_enable(self):
+        """The Test & Enable of this migration's mailboxes; never two runs of one migration at
+        once (a lock), each result committed, so a run after a killed worker goes on where it
+        stopped."""
+        migration = self.exists()
+        if not migration:
+            return 'no such migration'
+        if not self.env['mail.sync.mailbox']._try_lock(MIGRATION_CLAIM_CLASS, migration.id):
+            raise RetryableJobError('the Test & Enable of migration %d runs in another worker' % migration.id,
+                                    seconds=BUSY_RETRY, ignore_retry=True)
+        try:
+            migration._run_test_enable()
+        finally:
+            self.env['mail.sync.mailbox']._unlock(MIGRATION_CLAIM_CLASS, migration.id)
+        return '%d enabled, %d failed' % (migration.enabled_count, migration.test_failed_count)
+
+    @api.model
+    def _requeue_dead_test_jobs(self):
+        """Housekeeping: the job of a worker that died in a migration's Test & Enable runs again."""
+        self.env['mail.sync.mailbox']._requeue_dead_jobs('test', claim_class=MIGRATION_CLAIM_CLASS,
+                                                         key='mail_sync.migration.')
 
     def _run_test_enable(self):
         """Test & Enable every mailbox this migration created or updated; write each result
@@ -102,6 +137,10 @@ class MailSyncMigration(models.Model):
         transaction.commit(self.env.cr)
 
     def action_run_test_enable(self):
-        """Run the pending Test & Enable now, from the report's form."""
+        """From the report's form: make sure the Test & Enable job of the migrated mailboxes
+        runs (again, for instance after a restore lost it); it says nothing new while one is
+        queued or running."""
         self.check_access_rights('write')
-        return self._run_test_enable()
+        for migration in self.filtered(lambda m: m.state == 'testing'):
+            migration._enqueue_test_enable()
+        return True

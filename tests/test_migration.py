@@ -153,8 +153,9 @@ class TestServerMigration(MigrationCase):
         self.assertEqual((report.created_count, report.failed_count), (6, 0))
         self.assertEqual(report.skipped_count, 2)  # the gateway and the relay
         self.assertEqual(report.state, 'testing')
-        cron = report.sudo().cron_id
-        self.assertEqual((cron.numbercall, cron.code), (1, 'model.browse(%d)._run_test_enable()' % report.id))
+        [job] = self.env['queue.job'].sudo().search([('identity_key', '=', 'mail_sync.migration.%d' % report.id)])
+        self.assertEqual((job.state, job.channel, job.user_id), ('pending', 'root.mail_sync.test', self.admin))
+        self.assertFalse(report.sudo().cron_id, 'no cron thread waits for hundreds of logins')
 
         before = self.counts()
         again = self.preview()
@@ -164,7 +165,7 @@ class TestServerMigration(MigrationCase):
         report2 = self.apply(again)
         self.assertEqual((report2.created_count, report2.updated_count), (0, 0))
         self.assertEqual(report2.unchanged_count, 6)
-        self.assertFalse(report2.sudo().cron_id)
+        self.assertFalse(self.env['queue.job'].sudo().search([('identity_key', '=', 'mail_sync.migration.%d' % report2.id)]))
         after = self.counts()
         self.assertEqual(after['reports'], before['reports'] + 1)
         self.assertEqual((after['profiles'], after['mailboxes']), (before['profiles'], before['mailboxes']))
@@ -216,7 +217,10 @@ class TestServerMigration(MigrationCase):
         self.fm_carol.object_id = self.env.ref('base.model_res_partner')  # a shared inbox: kept
         report = self.apply(self.confirm(self.preview(), self.a_login, self.b_login, self.c_login))
         self.assertEqual(self.line(report.line_ids, self.a_login).test_state, 'not_run')
-        report.sudo().cron_id.method_direct_trigger()  # what the one-shot job runs
+        report.action_run_test_enable()  # while its job is queued: adds nothing
+        self.assertEqual(self.env['queue.job'].sudo().search_count(
+            [('identity_key', '=', 'mail_sync.migration.%d' % report.id)]), 1)
+        self.assertEqual(self.run_jobs('mail_sync.migration.%'), ['2 enabled, 1 failed'])
         self.assertEqual(report.state, 'done')
         alice = self.line(report.line_ids, self.a_login)
         self.assertEqual((alice.test_state, alice.mailbox_id.state), ('enabled', 'enabled'))
