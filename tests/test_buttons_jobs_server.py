@@ -1,7 +1,8 @@
 """Test & Enable and Sync Now on a real threaded Odoo server with OCA queue_job's job
 runner (as `make run` starts it), over XML-RPC as the form's buttons call them: the
 manager's click returns, a job tests the mailbox as that manager and enables it; the
-owner's Sync Now returns, a job imports the new email and the owner is told over the bus.
+owner's Sync Now returns, a job imports the new email and the owner is told over the bus;
+the owner's Track and the manager's Test & Enable All are jobs too.
 Data is committed: the server is another process."""
 import json
 import os
@@ -128,5 +129,23 @@ def test_test_enable_and_sync_now_run_as_jobs_on_a_server_with_the_job_runner(se
         assert (told[0]['mailbox_id'], told[0]['channel'], told[0]['failed']) == (box, 'incoming', False)
         status = owner('mail.sync.mailbox', 'read', [box], ['status_message'])[0]['status_message']
         assert 'Sync Now requested' not in status
+
+        # Track, by the owner: a job fetches and posts the email as the owner, who is told.
+        [row] = owner('mail.sync.ledger', 'search', [('mailbox_id', '=', box)])
+        assert owner('mail.sync.ledger', 'action_track', [row])
+        wait_for(lambda: owner('mail.sync.ledger', 'read', [row], ['state'])[0]['state'] == 'imported',
+                 what='the email tracked by the Track job')
+        [(user, channel)] = wait_for(lambda: query(
+            registry, "SELECT user_id, channel FROM queue_job WHERE identity_key = %s AND state = 'done'",
+            ['mail_sync.track.%d' % box]), what='the Track job marked done')
+        assert (user, channel) == (setup['owner'], 'root.mail_sync.track')
+        told = wait_for(lambda: bus(registry, setup['owner_partner'], 'mail_sync_track'), what='the owner told')
+        assert (told[0]['failed'], told[0]['text']) == (False, '"Synced now" is tracked.')
+
+        # Test & Enable All, by the manager: a job per mailbox, then one summary.
+        assert manager('mail.sync.server', 'action_test_enable_all', [setup['server']])
+        told = wait_for(lambda: [m for m in bus(registry, setup['manager_partner'], 'mail_sync_test')
+                                 if m.get('server_id') == setup['server']], what='the summary of Test & Enable All')
+        assert told[0]['text'] == 'Buttons %s: 1 of 1 mailboxes passed the test and are enabled.' % _RUN, told
     finally:
         stop_pid(proc)
