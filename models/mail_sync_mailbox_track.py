@@ -38,7 +38,8 @@ class MailSyncMailboxTrack(models.Model):
 
     def _enqueue_track(self, when=None):
         """Make sure a Track job of this mailbox runs at ``when`` (now by default), as the
-        user of this environment (the owner who clicked)."""
+        user of this environment (the owner who clicked); returns the pending job (none when
+        one is about to start)."""
         self.ensure_one()
         when = max(when or datetime.datetime.utcnow(), datetime.datetime.utcnow())
         key = track_identity(self.id)
@@ -47,11 +48,13 @@ class MailSyncMailboxTrack(models.Model):
         if pending:
             if pending.eta and fields.Datetime.from_string(pending.eta) > when:
                 pending.write({'eta': fields.Datetime.to_string(when)})
-            return
+            return pending
         # An enqueued job (about to start) makes queue_job add nothing: it tracks what this
         # request marked once it commits (the job looks again before it ends).
         self.with_delay(channel=JOB_CHANNELS['track'], eta=when, identity_key=key, max_retries=0,
                         description='Server-Side Sync: Track in %s' % self.sudo().email)._job_track()
+        return self.env['queue.job'].sudo().search([('identity_key', '=', key), ('state', '=', 'pending')],
+                                                    limit=1)
 
     @job(default_channel='root.mail_sync.track')
     def _job_track(self):

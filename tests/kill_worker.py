@@ -153,8 +153,9 @@ def _parser():
     parser.add_argument('--after-kill', action='store_true',
                         help='with --job: the previous worker was killed, recover its job first')
     parser.add_argument('--channel', default='incoming',
-                        choices=('incoming', 'outgoing', 'act', 'housekeeping'),
-                        help='housekeeping: run the housekeeping cron instead (mailbox ids unused)')
+                        choices=('incoming', 'outgoing', 'act', 'housekeeping', 'track'),
+                        help='housekeeping: run the housekeeping cron instead (mailbox ids unused); '
+                             'track (with --job): the mailbox\'s Track job')
     parser.add_argument('--pause-at', type=int, default=0)
     parser.add_argument('--fail-at', type=int, default=0,
                         help='raise an error in place of the Nth commit point (the cycle fails there)')
@@ -217,6 +218,8 @@ def _prepare_job(registry, channel, mailbox_id, after_kill):
     import odoo
     from odoo.addons.mail_sync.models.mail_sync_mailbox_jobs import DEAD_AFTER, identity
     from odoo.addons.mail_sync.models.mail_sync_mailbox_scheduler import CLAIM_CLASS
+    from odoo.addons.mail_sync.models.mail_sync_mailbox_track import TRACK_CLAIM_CLASS
+    claim_class = TRACK_CLAIM_CLASS if channel == 'track' else CLAIM_CLASS[channel]
     key = identity(channel, mailbox_id)
     with odoo.api.Environment.manage(), registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
@@ -230,7 +233,7 @@ def _prepare_job(registry, channel, mailbox_id, after_kill):
             deadline = time.monotonic() + 60
             while True:
                 cr.execute("""SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
-                              AND classid = %s AND objid = %s""", [CLAIM_CLASS[channel], mailbox_id])
+                              AND classid = %s AND objid = %s""", [claim_class, mailbox_id])
                 if not cr.fetchone()[0]:
                     break
                 assert time.monotonic() < deadline, 'the killed worker still holds mailbox %d' % mailbox_id
@@ -239,8 +242,11 @@ def _prepare_job(registry, channel, mailbox_id, after_kill):
             cr.execute("""UPDATE queue_job SET date_started = date_started - %s
                           WHERE identity_key = %s AND state = 'started'""",
                        [datetime.timedelta(seconds=DEAD_AFTER + 1), key])
-            requeued = Mailbox._requeue_dead_jobs(channel)
-        job = Mailbox.browse(mailbox_id)._enqueue_cycle(channel)
+            requeued = Mailbox._requeue_dead_jobs(channel, claim_class=claim_class)
+        if channel == 'track':  # the one the click enqueued, or the safety net's (as the owner)
+            job = Mailbox.browse(mailbox_id)._enqueue_track()
+        else:
+            job = Mailbox.browse(mailbox_id)._enqueue_cycle(channel)
         if job:  # the runner hands it to a worker: jobrunner's Database.set_job_enqueued
             cr.execute("""UPDATE queue_job SET state = 'enqueued',
                                  date_enqueued = date_trunc('seconds', now() at time zone 'utc')
