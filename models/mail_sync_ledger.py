@@ -21,6 +21,7 @@ LEDGER_STATES = [
 # document's access rules). Others, managers included, see these as empty.
 CONTENT_FIELDS = ('subject', 'email_from', 'recipients', 'preview', 'replies_to')
 TRACKED_STATES = ('imported', 'linked')
+TRACK_REQUEST_FIELDS = ('track_target_model', 'track_target_id', 'track_requested')
 TRACK_REASONS = [
     ('reply', 'Reply to an Odoo email'),
     ('alias', 'Sent to an Odoo alias'),
@@ -140,11 +141,22 @@ class MailSyncLedger(models.Model):
 
     @api.model
     def create(self, values):
+        self._check_track_request(values)
         return super(MailSyncLedger, self).create(_storable(values))
 
     @api.multi
     def write(self, values):
+        self._check_track_request(values)
         return super(MailSyncLedger, self).write(_storable(values))
+
+    @api.model
+    def _check_track_request(self, values):
+        """Only Track asks the owner's Track job to import an email: a manager (who may write
+        rows) writing or forging a row Being Tracked, on a document of their choice, would
+        read the owner's untracked email there."""
+        if self.env.uid != SUPERUSER_ID and (values.get('state') == 'tracking' or any(
+                name in values for name in TRACK_REQUEST_FIELDS)):
+            raise AccessError(_('Only the owner of a mailbox can track its email, with Track.'))
 
     @api.model
     def _insert(self, values):
@@ -263,7 +275,7 @@ class MailSyncLedger(models.Model):
                         {'name': name or address or _('Unknown sender'), 'email': address})
                     model, res_id = 'res.partner', partner.id
             posted = mailbox._import(message, model, res_id)
-        self.write({'state': 'imported', 'track_reason': reason, 'mail_message_id': posted.id,
+        self.sudo().write({'state': 'imported', 'track_reason': reason, 'mail_message_id': posted.id,
                     'model': posted.model, 'res_id': posted.res_id, 'track_target_model': False,
                     'track_target_id': False, 'track_requested': False, 'track_error': False})
 

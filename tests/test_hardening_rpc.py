@@ -295,8 +295,17 @@ def test_managers_see_states_and_sizes_of_untracked_mail_not_its_content(world, 
     by_state = {group['state']: group
                 for group in max_('mail.sync.ledger', 'read_group', mine, ['size', 'state'], ['state'])}
     assert by_state['indexed']['state_count'] == 1 and by_state['indexed']['size'] == 4321
-    # And a manager cannot pull the email into Odoo to read it there.
+    # And a manager cannot pull the email into Odoo to read it there: not with Track, nor by
+    # writing (or forging) a row Being Tracked on a document of theirs for the owner's job.
     refused(max_, 'mail.sync.ledger', 'action_track', [ann_rows['untracked']])
+    partner = world.as_('admin')('res.partner', 'create', {'name': 'H13 Max drop box'})
+    for values in ({'state': 'tracking'}, {'track_target_model': 'res.partner', 'track_target_id': partner},
+                   {'track_requested': '2026-01-01 00:00:00'}):
+        refused(max_, 'mail.sync.ledger', 'write', [ann_rows['untracked']], values)
+    refused(max_, 'mail.sync.ledger', 'create', {
+        'mailbox_id': world.boxes['ann'], 'folder': 'INBOX', 'message_id': '<forged-track@h13.test>',
+        'state': 'tracking', 'track_target_model': 'res.partner', 'track_target_id': partner})
+    assert max_('mail.sync.ledger', 'read', [ann_rows['untracked']], ['state'])[0]['state'] == 'indexed'
 
 
 # ---------------------------------------------------------------------- 4. no public method without a check
