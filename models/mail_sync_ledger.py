@@ -230,6 +230,10 @@ class MailSyncLedger(models.Model):
         rows = self.sudo().filtered(lambda r: r.state == 'indexed')
         if not rows:
             return True
+        for mailbox in rows.mapped('mailbox_id'):
+            reason = mailbox._track_blocked_reason()
+            if reason:
+                raise UserError(_('This email cannot be tracked now: %s') % reason)
         rows.write({'state': 'tracking', 'track_target_model': target._name if target else False,
                     'track_target_id': target.id if target else False,
                     'track_requested': fields.Datetime.now(), 'track_error': False})

@@ -56,6 +56,17 @@ class MailSyncMailboxTrack(models.Model):
         return self.env['queue.job'].sudo().search([('identity_key', '=', key), ('state', '=', 'pending')],
                                                     limit=1)
 
+    def _track_blocked_reason(self):
+        """Why Track may not reach this mailbox's server now (False: it may): an admin
+        disabled the mailbox, or this database is a copy (a copy never talks to the mail
+        servers, not even for pending Track jobs restored with it)."""
+        box = self.sudo()
+        if box.state == 'disabled':
+            return _('An administrator disabled this mailbox.')
+        if box.db_uuid and box.db_uuid != box._current_db_uuid():
+            return box._blocked_reason()
+        return False
+
     @job(default_channel='root.mail_sync.track')
     def _job_track(self):
         """Track every email of this mailbox that is marked Being Tracked."""
@@ -63,6 +74,15 @@ class MailSyncMailboxTrack(models.Model):
         if not mailbox:
             return 'no such mailbox'
         mailbox = mailbox.with_context(lang=mailbox.user_id.lang)  # what the rows and the owner are told
+        blocked = mailbox._track_blocked_reason()
+        if blocked:
+            rows = mailbox._rows_to_track()
+            for row in rows:
+                row._track_failed(blocked)
+            if rows:
+                mailbox._notify_track(rows.browse(), rows)
+            transaction.commit(self.env.cr)
+            return 'not tracked: %s' % blocked
         if not self._try_lock(TRACK_CLAIM_CLASS, mailbox.id):
             raise RetryableJobError('Track of mailbox %d runs in another worker' % mailbox.id,
                                     seconds=BUSY_RETRY, ignore_retry=True)

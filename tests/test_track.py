@@ -4,7 +4,7 @@ fetches it from the server as the owner, posts it, and tells the owner over the 
 import json
 
 from odoo import fields
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 
 from devstack.procs import free_port
 
@@ -124,6 +124,24 @@ class TestTrack(MailSyncCase):
         self.track_jobs()
         self.assertEqual(other.state, 'indexed')
         self.assertNotIn('Trying again', other.track_error)
+        self.assertTrue(self.bus(self.rep)[-1]['failed'])
+
+    def test_no_track_from_a_disabled_mailbox_or_a_copied_database(self):
+        self.box.sudo().state = 'disabled'
+        with self.assertRaises(UserError) as refused:
+            self.rows[0].sudo(self.rep).action_track()
+        self.assertIn('An administrator disabled this mailbox', refused.exception.name)
+        self.assertFalse(self.env['queue.job'].sudo().search([('identity_key', '=', 'mail_sync.track.%d' % self.box.id)]))
+        # Tracks asked for, then the database copied (its pending jobs with it): the copy's
+        # job talks to no server and gives the emails back, saying why.
+        self.box.sudo().write({'state': 'enabled', 'db_uuid': self.box._current_db_uuid()})
+        self.rows.sudo(self.rep).action_track()
+        self.env['ir.config_parameter'].sudo().set_param('database.uuid', 'copied-for-track')
+        self.server.incoming_port = free_port()  # were it to connect, it would fail differently
+        self.assertEqual(self.track_jobs(), ['not tracked: Paused: this database is a copy. A manager must '
+                                             're-enable the mailbox (Test & Enable).'])
+        self.assertEqual(self.rows.mapped('state'), ['indexed', 'indexed'])
+        self.assertIn('this database is a copy', self.rows[0].track_error)
         self.assertTrue(self.bus(self.rep)[-1]['failed'])
 
     def test_a_lost_track_job_is_enqueued_again_by_the_safety_net_as_the_owner(self):
