@@ -19,7 +19,7 @@ from .smtpd import SmtpServer
 
 
 
-POOL_SIZE = 400
+POOL_SIZE = 1000  # the suite uses about 430 (each kill point a fresh mailbox)
 UTF8_ACCOUNT = ('utf8@example.test', 'p\u00e4ssw\u00f6rd-\u00df')
 
 
