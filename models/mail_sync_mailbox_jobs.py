@@ -131,10 +131,8 @@ class MailSyncMailboxJobs(models.Model):
         when = max(when or datetime.datetime.utcnow(), datetime.datetime.utcnow())
         key = identity(channel, self.id)
         Job = self.env['queue.job'].sudo()
-        pending = Job.search([('identity_key', '=', key), ('state', '=', 'pending')], limit=1)
+        pending = self._bring_pending_forward(key, when)
         if pending:
-            if pending.eta and fields.Datetime.from_string(pending.eta) > when:
-                pending.write({'eta': fields.Datetime.to_string(when)})
             return pending
         if Job.search_count([('identity_key', '=', key), ('state', '=', 'enqueued')]):
             return Job.browse()  # about to run
@@ -142,6 +140,16 @@ class MailSyncMailboxJobs(models.Model):
                                max_retries=0, description='Server-Side Sync: %s of %s' % (
                                    channel, self.sudo().email))._job_cycle(channel)
         return Job.search([('identity_key', '=', key), ('state', '=', 'pending')], limit=1)
+
+    @api.model
+    def _bring_pending_forward(self, key, when):
+        """The pending job with identity ``key``, its eta brought forward to ``when`` if it
+        was due later; an empty recordset when there is none."""
+        pending = self.env['queue.job'].sudo().search([('identity_key', '=', key), ('state', '=', 'pending')],
+                                                      limit=1)
+        if pending and pending.eta and fields.Datetime.from_string(pending.eta) > when:
+            pending.write({'eta': fields.Datetime.to_string(when)})
+        return pending
 
     # ------------------------------------------------------------------ the crons: scheduling only
     @api.model

@@ -43,11 +43,8 @@ class MailSyncMailboxTrack(models.Model):
         self.ensure_one()
         when = max(when or datetime.datetime.utcnow(), datetime.datetime.utcnow())
         key = track_identity(self.id)
-        pending = self.env['queue.job'].sudo().search(
-            [('identity_key', '=', key), ('state', '=', 'pending')], limit=1)
+        pending = self._bring_pending_forward(key, when)
         if pending:
-            if pending.eta and fields.Datetime.from_string(pending.eta) > when:
-                pending.write({'eta': fields.Datetime.to_string(when)})
             return pending
         # An enqueued job (about to start) makes queue_job add nothing: it tracks what this
         # request marked once it commits (the job looks again before it ends).
