@@ -23,13 +23,13 @@ class MailSyncServerTestAll(models.Model):
         has an address and a channel turned on; opens the profile's mailboxes."""
         self.check_access_rights('write')
         self.check_access_rule('write')
+        # The clock the tests' start is written with (the transaction's, one for all profiles).
+        self.env.cr.execute("SELECT now() AT TIME ZONE 'UTC'")
+        since = self.env.cr.fetchone()[0]  # a string: Odoo reads timestamps as text
         for server in self:
             mailboxes = server.mailbox_ids.filtered(
                 lambda m: m.state != 'disabled' and m.email and m._active_channels())
             mailboxes.check_access_rule('write')
-            # The clock the tests' start is written with (the transaction's).
-            self.env.cr.execute("SELECT now() AT TIME ZONE 'UTC'")
-            since = self.env.cr.fetchone()[0]  # a string: Odoo reads timestamps as text
             started = [box.id for box in mailboxes if box._start_background_test(quiet=True)]
             if started:  # a report still pending (a second click) covers both
                 server.with_delay(channel=JOB_CHANNELS['test'], max_retries=0,
