@@ -1,5 +1,6 @@
 """Shared set-up for the Odoo tests: users, and profiles pointing at the test servers."""
 import datetime
+import json
 
 import pytest
 
@@ -55,6 +56,12 @@ class MailSyncCase(TransactionCase):
 
     def run_jobs(self, key):
         return run_jobs(self.env, key)
+
+    def bus(self, user, kind):
+        """The bus messages of ``kind`` sent to ``user``'s partner, oldest first."""
+        channel = json.dumps([self.env.cr.dbname, 'res.partner', user.partner_id.id], separators=(',', ':'))
+        rows = self.env['bus.bus'].sudo().search([('channel', '=', channel)], order='id')
+        return [message for message in (json.loads(row.message) for row in rows) if message.get('type') == kind]
 
     def make_mailbox(self, user, server, login=None, password=None, **values):
         """A mailbox on a fresh pool account; ``login``/``password`` override its credentials."""

@@ -4,7 +4,6 @@ adds no job, the job (run here through queue_job's own Job.load/perform, as the 
 worker does) does the work as the user who clicked and tells them over the bus. Rights and
 refusals as before."""
 import datetime
-import json
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
@@ -48,12 +47,6 @@ class ButtonJobsCase(MailSyncCase):
         loaded.store()
         self.box.invalidate_cache()
         return result
-
-    def bus(self, user, kind):
-        """The bus messages of ``kind`` sent to ``user``'s partner, oldest first."""
-        channel = json.dumps([self.env.cr.dbname, 'res.partner', user.partner_id.id], separators=(',', ':'))
-        rows = self.env['bus.bus'].sudo().search([('channel', '=', channel)], order='id')
-        return [message for message in (json.loads(row.message) for row in rows) if message.get('type') == kind]
 
 
 class TestSyncNowIsAJob(ButtonJobsCase):

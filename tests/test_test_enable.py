@@ -1,5 +1,4 @@
 """Test & Enable against the real Dovecot and SMTP server."""
-import json
 import logging
 from unittest.mock import patch
 
@@ -27,11 +26,6 @@ class TestTestEnable(MailSyncCase):
         super(TestTestEnable, self).setUp()
         self.user = self.make_user('jane')
         self.imap = self.make_server('imap', 'none')
-
-    def bus_messages(self, user, kind):
-        channel = json.dumps([self.env.cr.dbname, 'res.partner', user.partner_id.id], separators=(',', ':'))
-        rows = self.env['bus.bus'].sudo().search([('channel', '=', channel)], order='id')
-        return [message for message in (json.loads(row.message) for row in rows) if message.get('type') == kind]
 
     def _enable(self, mailbox):
         mailbox.sudo(self.manager).action_test_enable()
@@ -181,14 +175,14 @@ class TestTestEnable(MailSyncCase):
         self.run_jobs('mail_sync.test.%')
         self.assertEqual((good.state, bad.state, off.state, silent.state), ('enabled', 'draft', 'disabled', 'draft'))
         self.assertEqual((off.incoming_test_state, silent.incoming_test_state), ('not_run', 'not_run'))
-        told = self.bus_messages(self.manager, 'mail_sync_test')
+        told = self.bus(self.manager, 'mail_sync_test')
         self.assertEqual([m['quiet'] for m in told if m.get('done')], [True, True], 'no pop-up per mailbox')
         report.eta = False
         [summary] = self.run_jobs('mail_sync.test_all.%')
         self.assertEqual(report.state, 'done')
         self.assertEqual(summary, 'Test imap none: 1 of 2 mailboxes passed the test and are enabled. Failed: %s. '
                                   'Each mailbox\'s form says what to fix.' % bad.email)
-        self.assertEqual(self.bus_messages(self.manager, 'mail_sync_test')[-1]['text'], summary)
+        self.assertEqual(self.bus(self.manager, 'mail_sync_test')[-1]['text'], summary)
 
     def test_users_cannot_test_and_enable(self):
         box = self.make_mailbox(self.user, self.imap)

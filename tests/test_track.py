@@ -1,8 +1,6 @@
 """Track and Untrack from "My Mailbox": Track marks the email Being Tracked and returns;
 its job (run here through queue_job's own Job.load/perform, as the runner's worker does)
 fetches it from the server as the owner, posts it, and tells the owner over the bus."""
-import json
-
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 
@@ -30,12 +28,6 @@ class TestTrack(MailSyncCase):
     def track_jobs(self):
         return self.run_jobs('mail_sync.track.%d' % self.box.id)
 
-    def bus(self, user):
-        channel = json.dumps([self.env.cr.dbname, 'res.partner', user.partner_id.id], separators=(',', ':'))
-        rows = self.env['bus.bus'].sudo().search([('channel', '=', channel)], order='id')
-        return [message for message in (json.loads(row.message) for row in rows)
-                if message.get('type') == 'mail_sync_track']
-
     def test_owner_tracks_where_the_rules_would_then_untracks(self):
         row = self.rows[0].sudo(self.rep)
         self.assertTrue(row.action_track())
@@ -53,7 +45,7 @@ class TestTrack(MailSyncCase):
         message = row.mail_message_id
         self.assertEqual(message.message_id, '<t1@unknown.test>')
         self.assertIn('Body of Interested', message.body)
-        [told] = self.bus(self.rep)
+        [told] = self.bus(self.rep, 'mail_sync_track')
         self.assertEqual((told['failed'], told['text'], told['documents']),
                          (False, '"Interested" is tracked.', [['res.partner', partner.id]]))
         row.action_untrack()
@@ -94,7 +86,7 @@ class TestTrack(MailSyncCase):
         gone, kept = self.rows
         self.assertEqual((gone.state, gone.track_error), ('indexed', 'This email is no longer on the server.'))
         self.assertEqual((kept.state, kept.track_error), ('imported', False))
-        [told] = self.bus(self.rep)
+        [told] = self.bus(self.rep, 'mail_sync_track')
         self.assertTrue(told['failed'])
         self.assertEqual(told['text'], '"Interested" could not be tracked: This email is no longer on the '
                                        'server. The other email was tracked.')
@@ -110,7 +102,7 @@ class TestTrack(MailSyncCase):
         [later] = self.env['queue.job'].sudo().search([('identity_key', '=', 'mail_sync.track.%d' % self.box.id),
                                                        ('state', '=', 'pending')])
         self.assertGreater(later.eta, fields.Datetime.now(), 'tried again later, not now')
-        self.assertFalse(self.bus(self.rep), 'nothing to tell yet')
+        self.assertFalse(self.bus(self.rep, 'mail_sync_track'), 'nothing to tell yet')
         # The server is back when the retry comes: tracked, the waiting reason gone.
         self.server.incoming_port = good_port
         later.eta = fields.Datetime.now()
@@ -124,7 +116,7 @@ class TestTrack(MailSyncCase):
         self.track_jobs()
         self.assertEqual(other.state, 'indexed')
         self.assertNotIn('Trying again', other.track_error)
-        self.assertTrue(self.bus(self.rep)[-1]['failed'])
+        self.assertTrue(self.bus(self.rep, 'mail_sync_track')[-1]['failed'])
 
     def test_no_track_from_a_disabled_mailbox_or_a_copied_database(self):
         self.box.sudo().state = 'disabled'
@@ -142,7 +134,7 @@ class TestTrack(MailSyncCase):
                                              're-enable the mailbox (Test & Enable).'])
         self.assertEqual(self.rows.mapped('state'), ['indexed', 'indexed'])
         self.assertIn('this database is a copy', self.rows[0].track_error)
-        self.assertTrue(self.bus(self.rep)[-1]['failed'])
+        self.assertTrue(self.bus(self.rep, 'mail_sync_track')[-1]['failed'])
 
     def test_a_lost_track_job_is_enqueued_again_by_the_safety_net_as_the_owner(self):
         self.rows[0].sudo(self.rep).action_track()
